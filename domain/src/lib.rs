@@ -1,0 +1,20 @@
+//! certdesk's domain: the rules of ../shared/DOMAIN.md as plain Rust, with no I/O.
+//!
+//! Everything here builds for `wasm32-unknown-unknown` as well, so the browser and the server
+//! check input with the same code. Time is always passed in (`now: OffsetDateTime`); nothing in
+//! this crate reads the clock.
+//!
+//! Which error type goes where: [`ValidationError`] is the only error of this crate; the backend
+//! wraps it in its own `ServiceError`, and the UI shows it through `UiError`.
+
+pub mod auth;
+pub mod error;
+pub mod ids;
+pub mod lang;
+pub mod role;
+
+pub use auth::{LockoutPolicy, SessionPolicy};
+pub use error::{Field, ValidationError};
+pub use ids::{BankCode, Email, GroupId, LoginId, OrganisationName, Password, PersonName};
+pub use lang::{Lang, Message};
+pub use role::Role;
