@@ -1,1 +1,89 @@
+//! certdesk's server-only half: configuration, the SQLite database and its migrations,
+//! password hashing, sessions, and the use cases the console and the command line call.
+//!
+//! Which error type goes where: every public function here returns [`ServiceError`]; it wraps
+//! the domain's `ValidationError`, adds the errors of sign-in and storage, and gives each a
+//! stable code and a message in both languages. The detail of a storage error is logged where
+//! it is turned into a response, never sent.
+//!
+//! Every change is one SQLite transaction together with its audit row ([`audit::record`]).
 
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod migrations;
+pub mod organisation;
+pub mod password;
+pub mod settings;
+pub mod users;
+
+pub use auth::{CurrentUser, SessionLookup, SessionToken};
+pub use clock::Clock;
+pub use error::ServiceError;
+pub use settings::Settings;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Everything a request handler needs: the database, the settings, the clock.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Backend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: db::Db,
+    settings: Settings,
+    clock: Clock,
+    dummy_hash: password::PasswordHash,
+    /// Set once the organisation exists; never unset (the setup page is gone for good).
+    set_up: AtomicBool,
+}
+
+impl Backend {
+    /// Opens (creating if needed) the data directory and database, applies migrations.
+    pub fn open(settings: Settings, clock: Clock) -> Result<Backend, ServiceError> {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            ServiceError::Internal(format!(
+                "cannot create data directory {}: {e}",
+                settings.data_dir.display()
+            ))
+        })?;
+        let mut conn = db::open(&settings.database_path())?;
+        migrations::apply(&mut conn, clock.now())?;
+        let set_up = organisation::exists(&conn)?;
+        Ok(Backend {
+            inner: Arc::new(Inner {
+                db: db::Db::new(conn),
+                settings,
+                clock,
+                dummy_hash: password::dummy_hash(),
+                set_up: AtomicBool::new(set_up),
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub(crate) fn db(&self) -> &db::Db {
+        &self.inner.db
+    }
+
+    /// True until the first-run setup has created the organisation.
+    pub fn needs_setup(&self) -> bool {
+        !self.inner.set_up.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_set_up(&self) {
+        self.inner.set_up.store(true, Ordering::Release);
+    }
+}

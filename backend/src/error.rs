@@ -1,0 +1,115 @@
+//! The backend's error type. Every variant has a stable code and a message in both languages;
+//! storage and internal errors keep their detail for the log and show a generic message.
+
+use certdesk_domain::{Field, Message, ValidationError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Input broke a domain rule.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The first-run setup was already done; the setup page is gone.
+    #[error("E-SETUP-001 the organisation is already set up")]
+    AlreadySetUp,
+    /// An action needs the organisation, and setup has not run yet.
+    #[error("E-SETUP-002 the organisation is not set up yet")]
+    NotSetUp,
+    /// Wrong login ID or password (never says which).
+    #[error("E-AUTH-001 sign-in failed")]
+    SignInFailed,
+    /// The account is locked after too many wrong passwords (or an unknown ID was tried as often).
+    #[error("E-AUTH-002 account locked")]
+    AccountLocked,
+    /// No session, or it expired.
+    #[error("E-AUTH-003 not signed in")]
+    NotSignedIn,
+    /// Signed in, but the role may not do this.
+    #[error("E-AUTH-004 not allowed for this role")]
+    Forbidden,
+    /// A state-changing request that did not come from the console's own pages.
+    #[error("E-AUTH-005 cross-site request refused")]
+    CrossSiteRequest,
+    /// No user with this login ID.
+    #[error("E-USER-001 no user with login ID {login_id}")]
+    UserNotFound { login_id: String },
+    /// SQLite failed.
+    #[error("E-SYS-001 database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// Anything else that is our fault.
+    #[error("E-SYS-002 internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Validation(v) => v.code(),
+            ServiceError::AlreadySetUp => "E-SETUP-001",
+            ServiceError::NotSetUp => "E-SETUP-002",
+            ServiceError::SignInFailed => "E-AUTH-001",
+            ServiceError::AccountLocked => "E-AUTH-002",
+            ServiceError::NotSignedIn => "E-AUTH-003",
+            ServiceError::Forbidden => "E-AUTH-004",
+            ServiceError::CrossSiteRequest => "E-AUTH-005",
+            ServiceError::UserNotFound { .. } => "E-USER-001",
+            ServiceError::Database(_) => "E-SYS-001",
+            ServiceError::Internal(_) => "E-SYS-002",
+        }
+    }
+
+    /// The input field the error is about, if any.
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            ServiceError::Validation(v) => Some(v.field()),
+            _ => None,
+        }
+    }
+
+    /// True for errors whose detail must go to the log only.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, ServiceError::Database(_) | ServiceError::Internal(_))
+    }
+
+    /// What happened and what to do, in both languages. Never contains internal detail.
+    pub fn message(&self) -> Message {
+        match self {
+            ServiceError::Validation(v) => v.message(),
+            ServiceError::AlreadySetUp => Message::new(
+                "初期設定は完了しています。サインインしてください。",
+                "Setup is already complete. Please sign in.",
+            ),
+            ServiceError::NotSetUp => Message::new(
+                "初期設定がまだです。ブラウザで初期設定ページを開いてください。",
+                "Setup has not been done yet. Open the setup page in the browser first.",
+            ),
+            ServiceError::SignInFailed => Message::new(
+                "ログインIDまたはパスワードが正しくありません。5回続けて間違えるとアカウントは閉塞されます。",
+                "The login ID or password is incorrect. After 5 wrong passwords in a row the account is locked.",
+            ),
+            ServiceError::AccountLocked => Message::new(
+                "このアカウントは閉塞されています。マスターユーザに閉塞解除を依頼してください。",
+                "This account is locked. Ask a master user to unlock it.",
+            ),
+            ServiceError::NotSignedIn => Message::new(
+                "サインインしていないか、一定時間操作がなかったためサインアウトしました。もう一度サインインしてください。",
+                "You are not signed in, or you were signed out after a period without activity. Please sign in again.",
+            ),
+            ServiceError::Forbidden => Message::new(
+                "この操作を行う権限がありません。マスターユーザに依頼してください。",
+                "Your role may not do this. Ask a master user.",
+            ),
+            ServiceError::CrossSiteRequest => Message::new(
+                "他のサイトからの要求のため拒否しました。certdeskの画面から操作してください。",
+                "The request came from another site and was refused. Use certdesk's own pages.",
+            ),
+            ServiceError::UserNotFound { login_id } => Message::new(
+                format!("ログインID「{login_id}」のユーザはいません。ログインIDを確認してください。"),
+                format!("There is no user with login ID '{login_id}'. Check the login ID."),
+            ),
+            ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
+                "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
+                "An internal error occurred. Try again later; if it persists, check the server log.",
+            ),
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Numbered SQL files from `migrations/`, compiled into the binary and applied at start-up in
+//! order. `schema_migrations` records each one with its SHA-256, so an edited migration that
+//! was already applied is reported instead of silently ignored.
+
+use crate::db::ts;
+use crate::error::ServiceError;
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+/// `(version, name, sql)`, in the order they apply. A test checks this list against the folder.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "0001_foundation.sql",
+    include_str!("../../migrations/0001_foundation.sql"),
+)];
+
+/// Applies every migration not yet recorded, each in its own transaction.
+pub fn apply(conn: &mut Connection, now: OffsetDateTime) -> Result<(), ServiceError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version     INTEGER PRIMARY KEY,
+             name        TEXT NOT NULL,
+             sha256      TEXT NOT NULL,
+             applied_at  TEXT NOT NULL
+         );",
+    )?;
+    for &(version, name, sql) in MIGRATIONS {
+        let digest = hex::encode(Sha256::digest(sql.as_bytes()));
+        let recorded: Option<String> = conn
+            .query_row(
+                "SELECT sha256 FROM schema_migrations WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match recorded {
+            Some(ref d) if *d == digest => continue,
+            Some(d) => {
+                return Err(ServiceError::Internal(format!(
+                    "migration {name} was applied with SHA-256 {d} but the file now has {digest}; \
+                     migrations must never be edited once released, add a new one instead"
+                )))
+            }
+            None => {}
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, sha256, applied_at) VALUES (?1, ?2, ?3, ?4)",
+            params![version, name, digest, ts(now)],
+        )?;
+        tx.commit()?;
+        tracing::info!(migration.version = version, migration.name = name, "applied migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_in_the_migrations_folder_is_listed_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations folder")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS.iter().map(|m| m.1.to_string()).collect();
+        assert_eq!(files, listed);
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.0, i as i64 + 1);
+            assert!(m.1.starts_with(&format!("{:04}_", m.0)));
+        }
+    }
+
+    #[test]
+    fn applying_twice_changes_nothing_and_records_each_migration_once() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        let now = OffsetDateTime::now_utc();
+        apply(&mut conn, now).expect("first");
+        apply(&mut conn, now).expect("second");
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn an_edited_migration_is_reported() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        apply(&mut conn, OffsetDateTime::now_utc()).expect("apply");
+        conn.execute("UPDATE schema_migrations SET sha256 = 'x' WHERE version = 1", [])
+            .expect("tamper");
+        let err = apply(&mut conn, OffsetDateTime::now_utc()).expect_err("must refuse");
+        assert_eq!(err.code(), "E-SYS-002");
+        assert!(err.to_string().contains("0001_foundation.sql"));
+    }
+
+    #[test]
+    fn the_audit_log_refuses_updates_and_deletes() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        apply(&mut conn, OffsetDateTime::now_utc()).expect("apply");
+        conn.execute(
+            "INSERT INTO audit_log (at, actor, action, outcome) VALUES ('t', 'system', 'x', 'success')",
+            [],
+        )
+        .expect("insert");
+        assert!(conn.execute("UPDATE audit_log SET action = 'y'", []).is_err());
+        assert!(conn.execute("DELETE FROM audit_log", []).is_err());
+    }
+}

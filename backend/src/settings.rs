@@ -1,0 +1,29 @@
+//! Run-time settings of one installation, from the command line or the environment.
+
+use certdesk_domain::SessionPolicy;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the SQLite file (and later the CA's key) live. Default `./data`.
+    pub data_dir: PathBuf,
+    /// Console sessions end after this long without a request. Default 30 minutes.
+    pub session: SessionPolicy,
+    /// Set the `Secure` attribute on cookies: true when the console is reached over TLS
+    /// (its public URL starts with `https://`).
+    pub secure_cookies: bool,
+}
+
+impl Settings {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Settings {
+        Settings {
+            data_dir: data_dir.into(),
+            session: SessionPolicy::default(),
+            secure_cookies: false,
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("certdesk.sqlite3")
+    }
+}
