@@ -327,3 +327,58 @@ impl Backend {
             .await
     }
 }
+
+/// What the server's middleware found for a request, handed to the server functions.
+#[derive(Debug, Clone, Default)]
+pub struct RequestSession {
+    /// The token the cookie carried, if well-formed.
+    pub token: Option<SessionToken>,
+    /// The signed-in user, if the session is valid.
+    pub user: Option<CurrentUser>,
+    /// The cookie named a session that had just expired.
+    pub expired: bool,
+}
+
+/// The `Set-Cookie` value for the session cookie: HttpOnly, SameSite=Strict, Path=/, Secure
+/// when the console is served over TLS. With `None` it clears the cookie.
+pub fn cookie_header(token: Option<&SessionToken>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match token {
+        Some(t) => format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", t.expose()),
+        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    }
+}
+
+/// Reads the session cookie out of a `Cookie:` header value.
+pub fn token_from_cookie_header(header: &str) -> Option<SessionToken> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .and_then(|(_, value)| SessionToken::from_cookie(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_httponly_strict_and_secure_only_over_tls() {
+        let token = SessionToken("a".repeat(64));
+        let plain = cookie_header(Some(&token), false);
+        assert_eq!(plain, format!("certdesk_session={}; Path=/; HttpOnly; SameSite=Strict", "a".repeat(64)));
+        assert!(cookie_header(Some(&token), true).ends_with("; Secure"));
+        assert!(cookie_header(None, false).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn only_well_formed_tokens_are_read_from_cookies() {
+        let good = "0123456789abcdef".repeat(4);
+        assert_eq!(
+            token_from_cookie_header(&format!("x=1; certdesk_session={good}")).map(|t| t.expose().to_string()),
+            Some(good)
+        );
+        assert!(token_from_cookie_header("certdesk_session=short").is_none());
+        assert!(token_from_cookie_header(&format!("certdesk_session={}", "z".repeat(64))).is_none());
+    }
+}

@@ -1,0 +1,22 @@
+//! Pieces every page uses: the console layout, error display, form fields.
+
+mod error;
+mod field;
+mod layout;
+
+pub use error::{ErrorBanner, FormErrorBanner};
+pub use field::TextField;
+pub use layout::{ConsoleLayout, LangSwitch};
+
+/// Leaves the single-page app and loads `path` from the server, so that the server decides
+/// what the new session may see (after sign-in, setup and sign-out).
+pub fn navigate_hard(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = leptos::prelude::window().location().set_href(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = path;
+    }
+}

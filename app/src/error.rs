@@ -1,0 +1,79 @@
+//! The UI's error type: what crosses from a server function to the page. It carries the
+//! stable code, the field it concerns (so the page shows it next to that field) and the
+//! message in both languages. Built from the backend's `ServiceError` on the server, where
+//! the detail is logged once; the detail itself never reaches the browser.
+
+use certdesk_domain::Message;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code} {}", message.en)]
+pub struct UiError {
+    /// Stable code, e.g. `E-AUTH-001`.
+    pub code: String,
+    /// The form field's name, when the error is about one input.
+    pub field: Option<String>,
+    pub message: Message,
+}
+
+impl UiError {
+    /// Codes of errors that happen between the browser and the server (`E-WEB-NNN`).
+    fn transport(code: &str, message: Message) -> UiError {
+        UiError {
+            code: code.to_string(),
+            field: None,
+            message,
+        }
+    }
+}
+
+impl FromServerFnError for UiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => UiError::transport(
+                "E-WEB-001",
+                Message::new(
+                    "サーバに接続できませんでした。certdeskが起動しているか確認して、もう一度お試しください。",
+                    "Could not reach the server. Check that certdesk is running and try again.",
+                ),
+            ),
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::Deserialization(_)
+            | ServerFnErrorErr::Serialization(_)
+            | ServerFnErrorErr::MissingArg(_) => UiError::transport(
+                "E-WEB-002",
+                Message::new(
+                    "送信内容を読み取れませんでした。ページを再読み込みしてから、もう一度お試しください。",
+                    "The request could not be read. Reload the page and try again.",
+                ),
+            ),
+            _ => UiError::transport(
+                "E-WEB-003",
+                Message::new(
+                    "予期しない通信エラーが発生しました。ページを再読み込みしてください。",
+                    "An unexpected communication error occurred. Reload the page.",
+                ),
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<certdesk_backend::ServiceError> for UiError {
+    fn from(e: certdesk_backend::ServiceError) -> Self {
+        if e.is_internal() {
+            tracing::error!(error.code = e.code(), error.detail = %e, "request failed");
+        } else {
+            tracing::info!(error.code = e.code(), "request refused");
+        }
+        UiError {
+            code: e.code().to_string(),
+            field: e.field().map(|f| f.name().to_string()),
+            message: e.message(),
+        }
+    }
+}

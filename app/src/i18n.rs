@@ -1,0 +1,201 @@
+//! The one translation mechanism: every text a person sees is a [`Key`] looked up in the
+//! current [`Lang`], or a [`Message`] that already carries both languages (errors).
+//!
+//! The language comes from the `certdesk_lang` cookie (Japanese when absent); the server
+//! renders `<html lang>` from it and the browser reads that attribute when it hydrates, so
+//! both render the same text. The switch in the header changes the signal (every text is a
+//! closure over it), the cookie and `<html lang>`, without a reload.
+
+use certdesk_domain::{Lang, Message};
+use leptos::prelude::*;
+
+/// The cookie that keeps the chosen language.
+pub const LANG_COOKIE: &str = "certdesk_lang";
+
+/// The current language, provided as context by `App`.
+#[derive(Clone, Copy)]
+pub struct LangSignal(pub RwSignal<Lang>);
+
+pub fn use_lang() -> RwSignal<Lang> {
+    use_context::<LangSignal>()
+        .map(|l| l.0)
+        .unwrap_or_else(|| RwSignal::new(Lang::default()))
+}
+
+/// A reactive text for `key` in the current language, for use in `view!`.
+pub fn tr(key: Key) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    let lang = use_lang();
+    move || t(lang.get(), key)
+}
+
+/// A reactive text of a two-language message.
+pub fn tr_message(message: Message) -> impl Fn() -> String + Send + Sync + 'static {
+    let lang = use_lang();
+    move || message.in_lang(lang.get()).to_string()
+}
+
+/// The language the page starts in: from the request's cookie on the server, from the
+/// rendered `<html lang>` in the browser.
+pub fn initial_lang() -> Lang {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<axum::http::request::Parts>()
+            .and_then(|parts| lang_from_cookie_header(parts.headers.get(axum::http::header::COOKIE)?.to_str().ok()?))
+            .unwrap_or_default()
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        leptos::prelude::document()
+            .document_element()
+            .and_then(|e| e.get_attribute("lang"))
+            .and_then(|tag| Lang::from_tag(&tag))
+            .unwrap_or_default()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        Lang::default()
+    }
+}
+
+/// Reads the language cookie out of a `Cookie:` header value.
+pub fn lang_from_cookie_header(header: &str) -> Option<Lang> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == LANG_COOKIE)
+        .and_then(|(_, value)| Lang::from_tag(value))
+}
+
+/// Switches the page's language in place and remembers it in the cookie.
+pub fn switch_lang(lang: RwSignal<Lang>, to: Lang) {
+    lang.set(to);
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let document = leptos::prelude::document();
+        if let Some(root) = document.document_element() {
+            let _ = root.set_attribute("lang", to.tag());
+        }
+        if let Ok(html) = document.dyn_into::<web_sys::HtmlDocument>() {
+            let _ = html.set_cookie(&format!(
+                "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Strict",
+                to.tag()
+            ));
+        }
+    }
+}
+
+macro_rules! keys {
+    ($($key:ident => $ja:literal, $en:literal;)*) => {
+        /// Every fixed text of the console.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Key { $($key),* }
+
+        impl Key {
+            pub const ALL: &'static [Key] = &[$(Key::$key),*];
+        }
+
+        /// The text of `key` in `lang`.
+        pub fn t(lang: Lang, key: Key) -> &'static str {
+            match (lang, key) {
+                $((Lang::Ja, Key::$key) => $ja, (Lang::En, Key::$key) => $en,)*
+            }
+        }
+    };
+}
+
+keys! {
+    AppName => "certdesk", "certdesk";
+    AppTagline => "インターネットバンキング用クライアント証明書の管理", "Client certificates for business internet banking";
+    SwitchToOther => "English", "日本語";
+    SwitchToOtherLabel => "Switch the language to English", "表示言語を日本語に切り替える";
+    SignedInAs => "サインイン中", "Signed in as";
+    SignOut => "サインアウト", "Sign out";
+    NavDashboard => "ダッシュボード", "Dashboard";
+    NavUsers => "利用者", "Users";
+    NavCertificates => "証明書", "Certificates";
+    NavDistribution => "配布", "Distribution";
+    NavAudit => "監査ログ", "Audit log";
+    NavSettings => "設定", "Settings";
+    MainNavigation => "メインメニュー", "Main navigation";
+    Loading => "読み込み中…", "Loading…";
+    Working => "処理中…", "Working…";
+    ErrorCode => "エラーコード", "Error code";
+    SetupTitle => "初期設定", "First-run setup";
+    SetupIntro => "組織とマスターユーザを登録します。この画面は一度だけ表示されます。", "Register your organisation and its master user. This page is shown only once.";
+    SetupOrganisation => "組織", "Organisation";
+    SetupMaster => "マスターユーザ", "Master user";
+    FieldOrgName => "組織名", "Organisation name";
+    FieldGroupId => "グループID", "Group ID";
+    FieldGroupIdHint => "半角英数字4〜20文字", "4 to 20 ASCII letters or digits";
+    FieldBankCode => "金融機関コード", "Bank code";
+    FieldBankCodeHint => "半角数字4桁", "4 digits";
+    FieldLoginId => "ログインID", "Login ID";
+    FieldLoginIdHint => "半角英数字と「_」「-」で6〜12文字", "6 to 12 ASCII letters, digits, '_' or '-'";
+    FieldName => "氏名", "Name";
+    FieldEmail => "メールアドレス", "E-mail address";
+    FieldPassword => "パスワード", "Password";
+    FieldPasswordHint => "12文字以上", "At least 12 characters";
+    FieldPasswordConfirm => "パスワード(確認)", "Password (again)";
+    SetupSubmit => "登録して始める", "Register and start";
+    LoginTitle => "サインイン", "Sign in";
+    LoginIntro => "マスターユーザまたは管理者ユーザのログインIDでサインインしてください。", "Sign in with the login ID of a master or admin user.";
+    LoginSubmit => "サインイン", "Sign in";
+    LoginExpired => "一定時間操作がなかったためサインアウトしました。もう一度サインインしてください。", "You were signed out after a period without activity. Please sign in again.";
+    SignInAgain => "サインイン画面へ", "Go to sign-in";
+    DashboardTitle => "ダッシュボード", "Dashboard";
+    UsersTotal => "利用者数", "Users";
+    UsersMasters => "マスターユーザ", "Master users";
+    UsersAdmins => "管理者ユーザ", "Admin users";
+    UsersGenerals => "一般ユーザ", "General users";
+    UsersLocked => "閉塞中", "Locked";
+    UsersLimit => "上限: マスター1名+その他99名", "Limit: 1 master + 99 others";
+    UsersTitle => "利用者", "Users";
+    CertificatesTitle => "証明書", "Certificates";
+    DistributionTitle => "配布", "Distribution";
+    SettingsTitle => "設定", "Settings";
+    NotYetAvailable => "この画面は今後のリリースで利用できるようになります。", "This page becomes available in a coming release.";
+    AuditTitle => "監査ログ", "Audit log";
+    AuditAt => "日時(UTC)", "Time (UTC)";
+    AuditActor => "操作者", "Actor";
+    AuditAction => "操作", "Action";
+    AuditTarget => "対象", "Target";
+    AuditOutcome => "結果", "Outcome";
+    AuditDetail => "詳細", "Detail";
+    AuditEmpty => "記録はまだありません。", "Nothing recorded yet.";
+    AuditNewest => "新しい順に最大200件", "Newest first, at most 200 rows";
+    OutcomeSuccess => "成功", "success";
+    OutcomeFailure => "失敗", "failure";
+    NotFoundTitle => "ページが見つかりません", "Page not found";
+    NotFoundBack => "ダッシュボードへ戻る", "Back to the dashboard";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_a_text_in_both_languages() {
+        for &key in Key::ALL {
+            assert!(!t(Lang::Ja, key).is_empty(), "{key:?} ja");
+            assert!(!t(Lang::En, key).is_empty(), "{key:?} en");
+        }
+    }
+
+    #[test]
+    fn japanese_and_english_texts_differ_except_the_product_name() {
+        for &key in Key::ALL {
+            if key != Key::AppName {
+                assert_ne!(t(Lang::Ja, key), t(Lang::En, key), "{key:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_language_cookie_is_read_from_a_cookie_header() {
+        assert_eq!(lang_from_cookie_header("a=b; certdesk_lang=en"), Some(Lang::En));
+        assert_eq!(lang_from_cookie_header("certdesk_lang=ja"), Some(Lang::Ja));
+        assert_eq!(lang_from_cookie_header("certdesk_lang=xx; other=1"), None);
+        assert_eq!(lang_from_cookie_header(""), None);
+    }
+}

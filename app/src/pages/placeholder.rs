@@ -1,0 +1,33 @@
+//! Pages whose content comes with later issues (users, certificates, distribution, settings).
+//! They exist now so that the navigation is complete and every route is signed-in only.
+
+use crate::i18n::{tr, Key};
+use leptos::prelude::*;
+
+#[component]
+fn Placeholder(title: Key) -> impl IntoView {
+    view! {
+        <h1>{tr(title)}</h1>
+        <p class="notice">{tr(Key::NotYetAvailable)}</p>
+    }
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    view! { <Placeholder title=Key::UsersTitle/> }
+}
+
+#[component]
+pub fn CertificatesPage() -> impl IntoView {
+    view! { <Placeholder title=Key::CertificatesTitle/> }
+}
+
+#[component]
+pub fn DistributionPage() -> impl IntoView {
+    view! { <Placeholder title=Key::DistributionTitle/> }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    view! { <Placeholder title=Key::SettingsTitle/> }
+}

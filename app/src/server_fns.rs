@@ -1,0 +1,186 @@
+//! Server functions: thin wrappers that take the backend from context, call one use case and
+//! map its error. Their paths are stable (`/api/<name>`) so tests and scripts can call them.
+
+use crate::error::UiError;
+use certdesk_domain::Role;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What every console page's header shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderInfo {
+    pub org_name: String,
+    pub group_id: String,
+    pub login_id: String,
+    pub user_name: String,
+    pub role: Role,
+}
+
+/// Users by role, for the dashboard.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCountsView {
+    pub total: u32,
+    pub masters: u32,
+    pub admins: u32,
+    pub generals: u32,
+    pub locked: u32,
+}
+
+/// One audit-log row as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub success: bool,
+    pub detail: String,
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! Reaching the backend and the request from inside a server function.
+    use crate::error::UiError;
+    use axum::http::header::{HeaderValue, SET_COOKIE};
+    use axum::http::request::Parts;
+    use certdesk_backend::auth::{cookie_header, RequestSession};
+    use certdesk_backend::{Backend, CurrentUser, ServiceError, SessionToken};
+    use leptos::prelude::*;
+
+    pub fn backend() -> Result<Backend, UiError> {
+        use_context::<Backend>()
+            .ok_or_else(|| ServiceError::Internal("backend missing from context".into()).into())
+    }
+
+    /// The session the request's cookie resolved to (set by the server's middleware).
+    pub fn request_session() -> RequestSession {
+        use_context::<Parts>()
+            .and_then(|p| p.extensions.get::<RequestSession>().cloned())
+            .unwrap_or_default()
+    }
+
+    /// The signed-in master or admin, or `E-AUTH-003`.
+    pub fn console_user() -> Result<CurrentUser, UiError> {
+        request_session()
+            .user
+            .ok_or_else(|| ServiceError::NotSignedIn.into())
+    }
+
+    /// Sets (or with `None`, clears) the session cookie on the response.
+    pub fn set_session_cookie(backend: &Backend, token: Option<&SessionToken>) {
+        let value = cookie_header(token, backend.settings().secure_cookies);
+        if let (Some(opts), Ok(value)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            HeaderValue::from_str(&value),
+        ) {
+            opts.append_header(SET_COOKIE, value);
+        }
+    }
+}
+
+/// First-run setup: creates the organisation and its master user and signs the master in.
+#[server(prefix = "/api", endpoint = "setup")]
+#[allow(clippy::too_many_arguments)]
+pub async fn setup(
+    org_name: String,
+    group_id: String,
+    bank_code: String,
+    login_id: String,
+    name: String,
+    email: String,
+    password: String,
+    password_confirm: String,
+) -> Result<(), UiError> {
+    use certdesk_backend::{audit::Actor, organisation::SetupInput};
+    let backend = ssr::backend()?;
+    let input = SetupInput {
+        org_name,
+        group_id,
+        bank_code,
+        login_id,
+        name,
+        email,
+        password,
+        password_confirm,
+    };
+    let (token, _) = backend.set_up(input, Actor::Anonymous).await?;
+    ssr::set_session_cookie(&backend, Some(&token));
+    Ok(())
+}
+
+/// Signs a master or admin in; a new session cookie replaces any old one.
+#[server(prefix = "/api", endpoint = "sign_in")]
+pub async fn sign_in(login_id: String, password: String) -> Result<(), UiError> {
+    let backend = ssr::backend()?;
+    let previous = ssr::request_session().token;
+    let (token, _) = backend.sign_in(&login_id, &password, previous).await?;
+    ssr::set_session_cookie(&backend, Some(&token));
+    Ok(())
+}
+
+/// Ends the session.
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), UiError> {
+    let backend = ssr::backend()?;
+    let session = ssr::request_session();
+    if let (Some(token), Some(user)) = (session.token, session.user) {
+        backend.sign_out(token, user).await?;
+    }
+    ssr::set_session_cookie(&backend, None);
+    Ok(())
+}
+
+/// The organisation and the signed-in user, for the page header.
+#[server(prefix = "/api", endpoint = "shell_info")]
+pub async fn shell_info() -> Result<HeaderInfo, UiError> {
+    use certdesk_backend::ServiceError;
+    let backend = ssr::backend()?;
+    let user = ssr::console_user()?;
+    let org = backend
+        .organisation()
+        .await?
+        .ok_or(ServiceError::NotSetUp)?;
+    Ok(HeaderInfo {
+        org_name: org.name,
+        group_id: org.group_id,
+        login_id: user.login_id,
+        user_name: user.name,
+        role: user.role,
+    })
+}
+
+/// Users by role and lock state.
+#[server(prefix = "/api", endpoint = "user_counts")]
+pub async fn user_counts() -> Result<UserCountsView, UiError> {
+    let backend = ssr::backend()?;
+    ssr::console_user()?;
+    let c = backend.user_counts().await?;
+    Ok(UserCountsView {
+        total: c.total(),
+        masters: c.masters,
+        admins: c.admins,
+        generals: c.generals,
+        locked: c.locked,
+    })
+}
+
+/// The newest audit rows.
+#[server(prefix = "/api", endpoint = "audit_log")]
+pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
+    let backend = ssr::backend()?;
+    ssr::console_user()?;
+    let rows = backend.audit_entries(200).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AuditRow {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            success: r.outcome == "success",
+            detail: r.detail,
+        })
+        .collect())
+}

@@ -1,0 +1,210 @@
+//! The command line: `certdesk [serve]`, `certdesk setup`, `certdesk users unlock`.
+//! Messages to people are printed in Japanese, then English.
+
+use crate::web;
+use certdesk_backend::audit::Actor;
+use certdesk_backend::organisation::SetupInput;
+use certdesk_backend::{Backend, Clock, ServiceError, Settings};
+use certdesk_domain::SessionPolicy;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "certdesk",
+    version,
+    about = "certdesk: client certificates for business internet banking / インターネットバンキング用クライアント証明書の管理",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Data directory (SQLite database, CA keys).
+    #[arg(long, env = "CERTDESK_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `serve`, which runs when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the console (the default).
+    Serve(ServeArgs),
+    /// Create the organisation and its master user without a browser (headless installs).
+    /// The password is read from CERTDESK_MASTER_PASSWORD, or asked for twice.
+    Setup(SetupArgs),
+    /// Users, from the server's shell.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CERTDESK_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// The URL people use to reach the console; `https://...` makes cookies Secure.
+    #[arg(long, env = "CERTDESK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Minutes without a request after which a console session ends.
+    #[arg(long, env = "CERTDESK_SESSION_IDLE_MINUTES", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub session_idle_minutes: u32,
+    /// Folder with `pkg/certdesk.js` and `pkg/certdesk_bg.wasm`.
+    #[arg(long, env = "CERTDESK_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[arg(long)]
+    pub org_name: String,
+    #[arg(long)]
+    pub group_id: String,
+    #[arg(long)]
+    pub bank_code: String,
+    #[arg(long)]
+    pub login_id: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub email: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Unlock (閉塞解除) an account locked after wrong passwords.
+    Unlock {
+        /// The login ID to unlock.
+        login_id: String,
+    },
+}
+
+/// Prints a service error as people read it: code, Japanese, English.
+pub fn report(e: &ServiceError) {
+    let m = e.message();
+    eprintln!("{}: {}\n{}: {}", e.code(), m.ja, e.code(), m.en);
+    if e.is_internal() {
+        eprintln!("detail: {e}");
+    }
+}
+
+fn settings(data_dir: PathBuf, serve: Option<&ServeArgs>) -> Settings {
+    let mut s = Settings::new(data_dir);
+    if let Some(args) = serve {
+        s.session = SessionPolicy {
+            idle_timeout: Duration::minutes(i64::from(args.session_idle_minutes)),
+        };
+        s.secure_cookies = args
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+    }
+    s
+}
+
+/// Runs the command line; the exit code is 0 on success, 1 on a refused or failed action.
+pub async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        None => serve(cli.data_dir, cli.serve).await,
+        Some(Command::Serve(args)) => serve(cli.data_dir, args).await,
+        Some(Command::Setup(args)) => setup(cli.data_dir, args).await,
+        Some(Command::Users {
+            command: UsersCommand::Unlock { login_id },
+        }) => unlock(cli.data_dir, &login_id).await,
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            report(&e);
+            1
+        }
+    }
+}
+
+async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
+    let backend = Backend::open(settings(data_dir, Some(&args)), Clock::system())?;
+    let site_root = args.site_root.clone().unwrap_or_else(web::default_site_root);
+    let app = web::router(backend.clone(), &site_root);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    tracing::info!(listen.addr = %addr, data.dir = %backend.settings().data_dir.display(), "certdesk is serving");
+    println!("certdesk: http://{addr}/ で待ち受けています / listening on http://{addr}/");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| ServiceError::Internal(format!("server failed: {e}")))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn read_master_password() -> Result<(String, String), ServiceError> {
+    if let Ok(pw) = std::env::var("CERTDESK_MASTER_PASSWORD") {
+        return Ok((pw.clone(), pw));
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt).map_err(|e| {
+            ServiceError::Internal(format!(
+                "cannot read the password from the terminal ({e}); set CERTDESK_MASTER_PASSWORD instead"
+            ))
+        })
+    };
+    let first = ask("マスターユーザのパスワード / master password: ")?;
+    let second = ask("もう一度 / again: ")?;
+    Ok((first, second))
+}
+
+async fn setup(data_dir: PathBuf, args: SetupArgs) -> Result<(), ServiceError> {
+    let backend = Backend::open(settings(data_dir, None), Clock::system())?;
+    if !backend.needs_setup() {
+        return Err(ServiceError::AlreadySetUp);
+    }
+    let (password, password_confirm) = read_master_password()?;
+    let input = SetupInput {
+        org_name: args.org_name,
+        group_id: args.group_id,
+        bank_code: args.bank_code,
+        login_id: args.login_id,
+        name: args.name,
+        email: args.email,
+        password,
+        password_confirm,
+    };
+    let (_, user) = backend.set_up(input, Actor::Cli).await?;
+    println!(
+        "初期設定が完了しました。マスターユーザ「{0}」でサインインできます。\nSetup complete. Sign in as master user '{0}'.",
+        user.login_id
+    );
+    Ok(())
+}
+
+async fn unlock(data_dir: PathBuf, login_id: &str) -> Result<(), ServiceError> {
+    let backend = Backend::open(settings(data_dir, None), Clock::system())?;
+    backend.unlock_user(login_id, Actor::Cli).await?;
+    println!("「{0}」の閉塞を解除しました。\nUnlocked '{0}'.", login_id.trim());
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! The axum router: Leptos pages and server functions, the wasm bundle, the stylesheet, and
+//! one middleware that every page and server-function request passes through:
+//!
+//! 1. **Cross-site requests**: a request that changes state (any method but GET/HEAD/OPTIONS)
+//!    must prove it comes from the console's own pages: `Sec-Fetch-Site: same-origin` (sent
+//!    by every current browser) or, where that header is missing, an `Origin` equal to the
+//!    `Host`. Otherwise it is refused with `E-AUTH-005`. Together with the SameSite=Strict
+//!    session cookie this is the CSRF protection (OWASP's "verifying origin with standard
+//!    headers").
+//! 2. **Session**: the cookie is resolved once and handed to server functions in the request's
+//!    extensions; an expired session's cookie is cleared.
+//! 3. **Where a page request may go**: before setup everything leads to `/setup`; after it
+//!    `/setup` is gone (it leads to `/login`); console pages need a session.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use certdesk_app::error::UiError;
+use certdesk_app::{shell, App};
+use certdesk_backend::auth::{cookie_header, token_from_cookie_header, RequestSession};
+use certdesk_backend::{Backend, ServiceError, SessionLookup};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::path::{Path, PathBuf};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The wasm bundle's name: `pkg/certdesk.js` and `pkg/certdesk_bg.wasm` under the site root.
+pub const OUTPUT_NAME: &str = "certdesk";
+
+const STYLESHEET: &str = include_str!("../../style/main.css");
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub backend: Backend,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Where the wasm bundle is looked for when no `--site-root` is given: `./target/site` if it
+/// exists, else the workspace's `target/site` (where `scripts/build-wasm` writes it).
+pub fn default_site_root() -> PathBuf {
+    let local = PathBuf::from("target/site");
+    if local.join("pkg").exists() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"))
+    }
+}
+
+/// The whole console as one router.
+pub fn router(backend: Backend, site_root: &Path) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .build();
+    if !site_root.join("pkg").join(format!("{OUTPUT_NAME}.js")).exists() {
+        tracing::warn!(
+            site.root = %site_root.display(),
+            "wasm bundle not found: pages render but buttons will not work until scripts/build-wasm has run"
+        );
+    }
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        backend: backend.clone(),
+    };
+    let routes = generate_route_list(App);
+    let context_backend = backend.clone();
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/style/main.css", get(stylesheet))
+        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_backend.clone()),
+            move || shell(leptos_options.clone()),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(backend, guard))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET)
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, "not found")
+}
+
+/// Paths served without a session and without the page rules.
+fn is_asset(path: &str) -> bool {
+    path.starts_with("/pkg/") || path.starts_with("/style/") || path == "/health" || path == "/favicon.ico"
+}
+
+/// True if a state-changing request comes from the console's own pages.
+pub fn is_same_origin(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    match (text("origin"), text("host")) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
+        _ => false,
+    }
+}
+
+/// An error response whose body the Leptos client decodes into a `UiError`.
+fn error_response(status: StatusCode, error: ServiceError) -> Response {
+    let ui = UiError::from(error);
+    let body = serde_json::to_string(&ui).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if is_asset(&path) {
+        return next.run(req).await;
+    }
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state && !is_same_origin(req.headers()) {
+        tracing::warn!(http.path = %path, "cross-site request refused");
+        return error_response(StatusCode::FORBIDDEN, ServiceError::CrossSiteRequest);
+    }
+
+    let token = req
+        .headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(token_from_cookie_header);
+    let mut session = RequestSession {
+        token: token.clone(),
+        ..RequestSession::default()
+    };
+    if let Some(token) = token {
+        match backend.resolve_session(token).await {
+            Ok(SessionLookup::Valid(user)) => session.user = Some(user),
+            Ok(SessionLookup::Expired) => session.expired = true,
+            Ok(SessionLookup::Unknown) => {}
+            Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
+
+    let is_page = req.method() == Method::GET && !path.starts_with("/api/");
+    if is_page {
+        let signed_in = session.user.is_some();
+        let target = if backend.needs_setup() {
+            (path != "/setup").then_some("/setup")
+        } else if path == "/setup" {
+            Some(if signed_in { "/" } else { "/login" })
+        } else if !signed_in && path != "/login" {
+            Some(if session.expired { "/login?expired=1" } else { "/login" })
+        } else if signed_in && path == "/login" {
+            Some("/")
+        } else {
+            None
+        };
+        if let Some(target) = target {
+            let mut resp = Redirect::to(target).into_response();
+            clear_cookie_if_expired(&backend, &session, &mut resp);
+            return resp;
+        }
+    }
+
+    let expired = session.clone();
+    req.extensions_mut().insert(session);
+    let mut resp = next.run(req).await;
+    clear_cookie_if_expired(&backend, &expired, &mut resp);
+    resp
+}
+
+fn clear_cookie_if_expired(backend: &Backend, session: &RequestSession, resp: &mut Response) {
+    if session.expired {
+        if let Ok(v) = HeaderValue::from_str(&cookie_header(None, backend.settings().secure_cookies)) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_is_proven_by_sec_fetch_site_or_a_matching_origin() {
+        assert!(is_same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!is_same_origin(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://a:1"), ("host", "a:1")])));
+        assert!(!is_same_origin(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(is_same_origin(&headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])));
+        assert!(!is_same_origin(&headers(&[("origin", "http://evil.example"), ("host", "127.0.0.1:3000")])));
+        assert!(!is_same_origin(&headers(&[("host", "127.0.0.1:3000")])));
+        assert!(!is_same_origin(&headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])));
+    }
+}
