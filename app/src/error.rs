@@ -62,9 +62,29 @@ impl FromServerFnError for UiError {
     }
 }
 
+/// The HTTP status a refused or failed request answers with.
+#[cfg(feature = "ssr")]
+pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    use certdesk_backend::ServiceError as E;
+    match e {
+        E::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        E::AlreadySetUp | E::NotSetUp => StatusCode::CONFLICT,
+        E::SignInFailed | E::NotSignedIn => StatusCode::UNAUTHORIZED,
+        E::AccountLocked | E::Forbidden | E::CrossSiteRequest => StatusCode::FORBIDDEN,
+        E::UserNotFound { .. } => StatusCode::NOT_FOUND,
+        E::Database(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Inside a server function this also sets the response's status (through Leptos'
+/// `ResponseOptions`), so that scripts and tests see 401, 403, 422... and not only the body.
 #[cfg(feature = "ssr")]
 impl From<certdesk_backend::ServiceError> for UiError {
     fn from(e: certdesk_backend::ServiceError) -> Self {
+        if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            opts.set_status(http_status(&e));
+        }
         if e.is_internal() {
             tracing::error!(error.code = e.code(), error.detail = %e, "request failed");
         } else {

@@ -40,7 +40,15 @@ pub fn initial_lang() -> Lang {
     #[cfg(feature = "ssr")]
     {
         use_context::<axum::http::request::Parts>()
-            .and_then(|parts| lang_from_cookie_header(parts.headers.get(axum::http::header::COOKIE)?.to_str().ok()?))
+            .and_then(|parts| {
+                lang_from_cookie_header(
+                    parts
+                        .headers
+                        .get(axum::http::header::COOKIE)?
+                        .to_str()
+                        .ok()?,
+                )
+            })
             .unwrap_or_default()
     }
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
@@ -193,7 +201,10 @@ mod tests {
 
     #[test]
     fn the_language_cookie_is_read_from_a_cookie_header() {
-        assert_eq!(lang_from_cookie_header("a=b; certdesk_lang=en"), Some(Lang::En));
+        assert_eq!(
+            lang_from_cookie_header("a=b; certdesk_lang=en"),
+            Some(Lang::En)
+        );
         assert_eq!(lang_from_cookie_header("certdesk_lang=ja"), Some(Lang::Ja));
         assert_eq!(lang_from_cookie_header("certdesk_lang=xx; other=1"), None);
         assert_eq!(lang_from_cookie_header(""), None);

@@ -265,7 +265,10 @@ impl Backend {
 
     /// Looks a session cookie up; a valid session's idle timer restarts, an expired one is
     /// deleted.
-    pub async fn resolve_session(&self, token: SessionToken) -> Result<SessionLookup, ServiceError> {
+    pub async fn resolve_session(
+        &self,
+        token: SessionToken,
+    ) -> Result<SessionLookup, ServiceError> {
         let now = self.clock().now();
         let policy = self.settings().session;
         self.db()
@@ -301,7 +304,12 @@ impl Backend {
                             "UPDATE sessions SET last_seen_at = ?1 WHERE token_sha256 = ?2",
                             params![ts(now), digest],
                         )?;
-                        Ok(SessionLookup::Valid(CurrentUser { id, login_id, name, role }))
+                        Ok(SessionLookup::Valid(CurrentUser {
+                            id,
+                            login_id,
+                            name,
+                            role,
+                        }))
                     }
                     _ => {
                         conn.execute("DELETE FROM sessions WHERE token_sha256 = ?1", [digest])?;
@@ -313,14 +321,28 @@ impl Backend {
     }
 
     /// Ends a session and audits it.
-    pub async fn sign_out(&self, token: SessionToken, user: CurrentUser) -> Result<(), ServiceError> {
+    pub async fn sign_out(
+        &self,
+        token: SessionToken,
+        user: CurrentUser,
+    ) -> Result<(), ServiceError> {
         let now = self.clock().now();
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
-                tx.execute("DELETE FROM sessions WHERE token_sha256 = ?1", [token.digest()])?;
-                audit::record(&tx, now, &user.actor(), "sign_out", Some(&user.login_id),
-                    Outcome::Success, serde_json::json!({}))?;
+                tx.execute(
+                    "DELETE FROM sessions WHERE token_sha256 = ?1",
+                    [token.digest()],
+                )?;
+                audit::record(
+                    &tx,
+                    now,
+                    &user.actor(),
+                    "sign_out",
+                    Some(&user.login_id),
+                    Outcome::Success,
+                    serde_json::json!({}),
+                )?;
                 tx.commit()?;
                 Ok(())
             })
@@ -344,7 +366,10 @@ pub struct RequestSession {
 pub fn cookie_header(token: Option<&SessionToken>, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     match token {
-        Some(t) => format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", t.expose()),
+        Some(t) => format!(
+            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
+            t.expose()
+        ),
         None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
 }
@@ -366,7 +391,13 @@ mod tests {
     fn the_session_cookie_is_httponly_strict_and_secure_only_over_tls() {
         let token = SessionToken("a".repeat(64));
         let plain = cookie_header(Some(&token), false);
-        assert_eq!(plain, format!("certdesk_session={}; Path=/; HttpOnly; SameSite=Strict", "a".repeat(64)));
+        assert_eq!(
+            plain,
+            format!(
+                "certdesk_session={}; Path=/; HttpOnly; SameSite=Strict",
+                "a".repeat(64)
+            )
+        );
         assert!(cookie_header(Some(&token), true).ends_with("; Secure"));
         assert!(cookie_header(None, false).contains("Max-Age=0"));
     }
@@ -375,10 +406,13 @@ mod tests {
     fn only_well_formed_tokens_are_read_from_cookies() {
         let good = "0123456789abcdef".repeat(4);
         assert_eq!(
-            token_from_cookie_header(&format!("x=1; certdesk_session={good}")).map(|t| t.expose().to_string()),
+            token_from_cookie_header(&format!("x=1; certdesk_session={good}"))
+                .map(|t| t.expose().to_string()),
             Some(good)
         );
         assert!(token_from_cookie_header("certdesk_session=short").is_none());
-        assert!(token_from_cookie_header(&format!("certdesk_session={}", "z".repeat(64))).is_none());
+        assert!(
+            token_from_cookie_header(&format!("certdesk_session={}", "z".repeat(64))).is_none()
+        );
     }
 }

@@ -51,7 +51,11 @@ pub fn apply(conn: &mut Connection, now: OffsetDateTime) -> Result<(), ServiceEr
             params![version, name, digest, ts(now)],
         )?;
         tx.commit()?;
-        tracing::info!(migration.version = version, migration.name = name, "applied migration");
+        tracing::info!(
+            migration.version = version,
+            migration.name = name,
+            "applied migration"
+        );
     }
     Ok(())
 }
@@ -94,8 +98,11 @@ mod tests {
     fn an_edited_migration_is_reported() {
         let mut conn = Connection::open_in_memory().expect("db");
         apply(&mut conn, OffsetDateTime::now_utc()).expect("apply");
-        conn.execute("UPDATE schema_migrations SET sha256 = 'x' WHERE version = 1", [])
-            .expect("tamper");
+        conn.execute(
+            "UPDATE schema_migrations SET sha256 = 'x' WHERE version = 1",
+            [],
+        )
+        .expect("tamper");
         let err = apply(&mut conn, OffsetDateTime::now_utc()).expect_err("must refuse");
         assert_eq!(err.code(), "E-SYS-002");
         assert!(err.to_string().contains("0001_foundation.sql"));
@@ -110,7 +117,9 @@ mod tests {
             [],
         )
         .expect("insert");
-        assert!(conn.execute("UPDATE audit_log SET action = 'y'", []).is_err());
+        assert!(conn
+            .execute("UPDATE audit_log SET action = 'y'", [])
+            .is_err());
         assert!(conn.execute("DELETE FROM audit_log", []).is_err());
     }
 }

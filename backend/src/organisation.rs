@@ -59,7 +59,11 @@ pub struct Organisation {
 }
 
 pub(crate) fn exists(conn: &Connection) -> Result<bool, ServiceError> {
-    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM organisation)", [], |r| r.get(0))?)
+    Ok(
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM organisation)", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 impl Backend {

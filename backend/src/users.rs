@@ -34,7 +34,11 @@ impl Backend {
                      FROM users WHERE deleted_at IS NULL GROUP BY role",
                 )?;
                 let rows = stmt.query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, u32>(2)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, u32>(2)?,
+                    ))
                 })?;
                 for row in rows {
                     let (role, n, locked) = row?;
@@ -70,7 +74,9 @@ impl Backend {
         }
         let typed = login_id.trim().to_string();
         let key = LoginId::parse(&typed)
-            .map_err(|_| ServiceError::UserNotFound { login_id: typed.clone() })?
+            .map_err(|_| ServiceError::UserNotFound {
+                login_id: typed.clone(),
+            })?
             .key();
         let now = self.clock().now();
         self.db()
@@ -84,8 +90,15 @@ impl Backend {
                 if changed == 0 {
                     return Err(ServiceError::UserNotFound { login_id: typed });
                 }
-                audit::record(&tx, now, &actor, "unlock", Some(&typed), Outcome::Success,
-                    serde_json::json!({}))?;
+                audit::record(
+                    &tx,
+                    now,
+                    &actor,
+                    "unlock",
+                    Some(&typed),
+                    Outcome::Success,
+                    serde_json::json!({}),
+                )?;
                 tx.commit()?;
                 Ok(())
             })

@@ -67,10 +67,22 @@ mod tests {
     #[test]
     fn the_fifth_wrong_password_in_a_row_locks_the_account() {
         let p = LockoutPolicy::default();
-        assert_eq!(p.after_failure(0), FailureOutcome::StillOpen { failures: 1 });
-        assert_eq!(p.after_failure(3), FailureOutcome::StillOpen { failures: 4 });
-        assert_eq!(p.after_failure(4), FailureOutcome::LockedNow { failures: 5 });
-        assert_eq!(p.after_failure(u32::MAX), FailureOutcome::LockedNow { failures: u32::MAX });
+        assert_eq!(
+            p.after_failure(0),
+            FailureOutcome::StillOpen { failures: 1 }
+        );
+        assert_eq!(
+            p.after_failure(3),
+            FailureOutcome::StillOpen { failures: 4 }
+        );
+        assert_eq!(
+            p.after_failure(4),
+            FailureOutcome::LockedNow { failures: 5 }
+        );
+        assert_eq!(
+            p.after_failure(u32::MAX),
+            FailureOutcome::LockedNow { failures: u32::MAX }
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ impl Field {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
     /// Organisation name empty, too long, or with control characters.
-    #[error("E-VAL-001 organisation name must be 1 to {max} characters without control characters")]
+    #[error(
+        "E-VAL-001 organisation name must be 1 to {max} characters without control characters"
+    )]
     OrganisationName { max: usize },
     /// Group ID is not 4 to 20 ASCII letters and digits.
     #[error("E-VAL-002 group ID must be 4 to 20 ASCII letters or digits")]
@@ -102,7 +104,9 @@ impl ValidationError {
         match self {
             ValidationError::OrganisationName { max } => Message::new(
                 format!("組織名は1〜{max}文字で入力してください(制御文字は使えません)。"),
-                format!("Enter an organisation name of 1 to {max} characters (no control characters)."),
+                format!(
+                    "Enter an organisation name of 1 to {max} characters (no control characters)."
+                ),
             ),
             ValidationError::GroupId => Message::new(
                 "グループIDは半角英数字4〜20文字で入力してください。",

@@ -34,7 +34,8 @@ impl LoginId {
     pub fn parse(raw: &str) -> Result<LoginId, ValidationError> {
         let s = raw.trim();
         let ok = (6..=12).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if ok {
             Ok(LoginId(s.to_string()))
         } else {
@@ -162,7 +163,9 @@ impl Email {
                 });
             (local_ok && domain_ok).then_some(())
         };
-        valid().map(|_| Email(s.to_string())).ok_or(ValidationError::Email)
+        valid()
+            .map(|_| Email(s.to_string()))
+            .ok_or(ValidationError::Email)
     }
 
     pub fn as_str(&self) -> &str {
@@ -208,13 +211,23 @@ mod tests {
 
     #[test]
     fn login_ids_of_6_and_12_characters_are_accepted() {
-        assert_eq!(LoginId::parse("abc_12").map(|l| l.key()), Ok("abc_12".into()));
+        assert_eq!(
+            LoginId::parse("abc_12").map(|l| l.key()),
+            Ok("abc_12".into())
+        );
         assert!(LoginId::parse("ABCDEFGH-123").is_ok());
     }
 
     #[test]
     fn login_ids_of_5_or_13_characters_or_other_symbols_are_refused() {
-        for bad in ["abc12", "abcdefgh-1234", "taro.yamada", "山田太郎abcd", "abc 123", ""] {
+        for bad in [
+            "abc12",
+            "abcdefgh-1234",
+            "taro.yamada",
+            "山田太郎abcd",
+            "abc 123",
+            "",
+        ] {
             assert_eq!(LoginId::parse(bad), Err(ValidationError::LoginId), "{bad}");
         }
     }
@@ -230,9 +243,16 @@ mod tests {
 
     #[test]
     fn bank_code_is_exactly_four_digits() {
-        assert_eq!(BankCode::parse(" 0001 ").map(|b| b.as_str().to_string()), Ok("0001".into()));
+        assert_eq!(
+            BankCode::parse(" 0001 ").map(|b| b.as_str().to_string()),
+            Ok("0001".into())
+        );
         for bad in ["001", "00001", "00a1", "０００１", ""] {
-            assert_eq!(BankCode::parse(bad), Err(ValidationError::BankCode), "{bad}");
+            assert_eq!(
+                BankCode::parse(bad),
+                Err(ValidationError::BankCode),
+                "{bad}"
+            );
         }
     }
 
@@ -259,7 +279,9 @@ mod tests {
         assert!(PersonName::parse(&"あ".repeat(PERSON_NAME_MAX)).is_ok());
         assert_eq!(
             PersonName::parse(&long),
-            Err(ValidationError::PersonName { max: PERSON_NAME_MAX })
+            Err(ValidationError::PersonName {
+                max: PERSON_NAME_MAX
+            })
         );
         assert!(PersonName::parse("a\u{0007}b").is_err());
         assert!(OrganisationName::parse("   ").is_err());
@@ -270,7 +292,16 @@ mod tests {
         for good in ["taro@example.co.jp", "a.b+tag@mail.example.com"] {
             assert!(Email::parse(good).is_ok(), "{good}");
         }
-        for bad in ["taro", "taro@", "@example.com", "taro@example", "ta ro@example.com", "a@b@c.jp", "taro@-x.jp", "a..b@x.jp"] {
+        for bad in [
+            "taro",
+            "taro@",
+            "@example.com",
+            "taro@example",
+            "ta ro@example.com",
+            "a@b@c.jp",
+            "taro@-x.jp",
+            "a..b@x.jp",
+        ] {
             assert_eq!(Email::parse(bad), Err(ValidationError::Email), "{bad}");
         }
     }
@@ -288,7 +319,10 @@ mod tests {
             Password::parse_new(&long, &long),
             Err(ValidationError::PasswordTooLong { max: PASSWORD_MAX })
         );
-        assert_eq!(Password::parse_new(ok, "correct horsE"), Err(ValidationError::PasswordMismatch));
+        assert_eq!(
+            Password::parse_new(ok, "correct horsE"),
+            Err(ValidationError::PasswordMismatch)
+        );
     }
 
     #[test]

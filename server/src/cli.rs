@@ -20,7 +20,12 @@ use time::Duration;
 )]
 pub struct Cli {
     /// Data directory (SQLite database, CA keys).
-    #[arg(long, env = "CERTDESK_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "CERTDESK_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     #[command(subcommand)]
@@ -131,7 +136,10 @@ pub async fn run(cli: Cli) -> i32 {
 
 async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     let backend = Backend::open(settings(data_dir, Some(&args)), Clock::system())?;
-    let site_root = args.site_root.clone().unwrap_or_else(web::default_site_root);
+    let site_root = args
+        .site_root
+        .clone()
+        .unwrap_or_else(web::default_site_root);
     let app = web::router(backend.clone(), &site_root);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -153,7 +161,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -205,6 +214,9 @@ async fn setup(data_dir: PathBuf, args: SetupArgs) -> Result<(), ServiceError> {
 async fn unlock(data_dir: PathBuf, login_id: &str) -> Result<(), ServiceError> {
     let backend = Backend::open(settings(data_dir, None), Clock::system())?;
     backend.unlock_user(login_id, Actor::Cli).await?;
-    println!("「{0}」の閉塞を解除しました。\nUnlocked '{0}'.", login_id.trim());
+    println!(
+        "「{0}」の閉塞を解除しました。\nUnlocked '{0}'.",
+        login_id.trim()
+    );
     Ok(())
 }

@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use certdesk_app::error::UiError;
+use certdesk_app::error::{http_status, UiError};
 use certdesk_app::{shell, App};
 use certdesk_backend::auth::{cookie_header, token_from_cookie_header, RequestSession};
 use certdesk_backend::{Backend, ServiceError, SessionLookup};
@@ -66,7 +66,11 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
         .site_root(site_root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .build();
-    if !site_root.join("pkg").join(format!("{OUTPUT_NAME}.js")).exists() {
+    if !site_root
+        .join("pkg")
+        .join(format!("{OUTPUT_NAME}.js"))
+        .exists()
+    {
         tracing::warn!(
             site.root = %site_root.display(),
             "wasm bundle not found: pages render but buttons will not work until scripts/build-wasm has run"
@@ -106,7 +110,10 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
 }
 
 async fn stylesheet() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET)
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        STYLESHEET,
+    )
 }
 
 async fn not_found() -> impl IntoResponse {
@@ -115,7 +122,10 @@ async fn not_found() -> impl IntoResponse {
 
 /// Paths served without a session and without the page rules.
 fn is_asset(path: &str) -> bool {
-    path.starts_with("/pkg/") || path.starts_with("/style/") || path == "/health" || path == "/favicon.ico"
+    path.starts_with("/pkg/")
+        || path.starts_with("/style/")
+        || path == "/health"
+        || path == "/favicon.ico"
 }
 
 /// True if a state-changing request comes from the console's own pages.
@@ -133,7 +143,8 @@ pub fn is_same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// An error response whose body the Leptos client decodes into a `UiError`.
-fn error_response(status: StatusCode, error: ServiceError) -> Response {
+fn error_response(error: ServiceError) -> Response {
+    let status = http_status(&error);
     let ui = UiError::from(error);
     let body = serde_json::to_string(&ui).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -147,7 +158,7 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state && !is_same_origin(req.headers()) {
         tracing::warn!(http.path = %path, "cross-site request refused");
-        return error_response(StatusCode::FORBIDDEN, ServiceError::CrossSiteRequest);
+        return error_response(ServiceError::CrossSiteRequest);
     }
 
     let token = req
@@ -164,7 +175,7 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
             Ok(SessionLookup::Valid(user)) => session.user = Some(user),
             Ok(SessionLookup::Expired) => session.expired = true,
             Ok(SessionLookup::Unknown) => {}
-            Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
+            Err(e) => return error_response(e),
         }
     }
 
@@ -176,7 +187,11 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
         } else if path == "/setup" {
             Some(if signed_in { "/" } else { "/login" })
         } else if !signed_in && path != "/login" {
-            Some(if session.expired { "/login?expired=1" } else { "/login" })
+            Some(if session.expired {
+                "/login?expired=1"
+            } else {
+                "/login"
+            })
         } else if signed_in && path == "/login" {
             Some("/")
         } else {
@@ -198,7 +213,9 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
 
 fn clear_cookie_if_expired(backend: &Backend, session: &RequestSession, resp: &mut Response) {
     if session.expired {
-        if let Ok(v) = HeaderValue::from_str(&cookie_header(None, backend.settings().secure_cookies)) {
+        if let Ok(v) =
+            HeaderValue::from_str(&cookie_header(None, backend.settings().secure_cookies))
+        {
             resp.headers_mut().append(header::SET_COOKIE, v);
         }
     }
@@ -218,12 +235,31 @@ mod tests {
 
     #[test]
     fn same_origin_is_proven_by_sec_fetch_site_or_a_matching_origin() {
-        assert!(is_same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
-        assert!(!is_same_origin(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://a:1"), ("host", "a:1")])));
-        assert!(!is_same_origin(&headers(&[("sec-fetch-site", "same-site")])));
-        assert!(is_same_origin(&headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])));
-        assert!(!is_same_origin(&headers(&[("origin", "http://evil.example"), ("host", "127.0.0.1:3000")])));
+        assert!(is_same_origin(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(!is_same_origin(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://a:1"),
+            ("host", "a:1")
+        ])));
+        assert!(!is_same_origin(&headers(&[(
+            "sec-fetch-site",
+            "same-site"
+        )])));
+        assert!(is_same_origin(&headers(&[
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1:3000")
+        ])));
         assert!(!is_same_origin(&headers(&[("host", "127.0.0.1:3000")])));
-        assert!(!is_same_origin(&headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])));
+        assert!(!is_same_origin(&headers(&[
+            ("origin", "null"),
+            ("host", "127.0.0.1:3000")
+        ])));
     }
 }

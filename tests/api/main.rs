@@ -1,1 +1,5 @@
+//! HTTP-level integration tests: the real router on a loopback port, a real SQLite file.
 
+mod auth;
+mod pages;
+mod setup;
