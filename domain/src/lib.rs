@@ -4,13 +4,15 @@
 //! check input with the same code. Time is always passed in (`now: OffsetDateTime`); nothing in
 //! this crate reads the clock.
 //!
-//! Which error type goes where: [`ValidationError`] is the only error of this crate; the backend
-//! wraps it in its own `ServiceError`, and the UI shows it through `UiError`.
+//! Which error type goes where: [`ValidationError`] for input that breaks a rule of form, and
+//! [`lifecycle::LifecycleError`] for an action the certificate rules refuse. The backend wraps
+//! both in its own `ServiceError`, and the UI shows them through `UiError`.
 
 pub mod auth;
 pub mod error;
 pub mod ids;
 pub mod lang;
+pub mod lifecycle;
 pub mod role;
 
 pub use auth::{LockoutPolicy, SessionPolicy};
