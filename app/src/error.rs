@@ -68,11 +68,15 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
     use axum::http::StatusCode;
     use certdesk_backend::ServiceError as E;
     match e {
-        E::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        E::Validation(_) | E::Profile(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        E::Lifecycle(_) => StatusCode::CONFLICT,
+        E::CaNotReady => StatusCode::SERVICE_UNAVAILABLE,
+        E::CertificateNotFound { .. } => StatusCode::NOT_FOUND,
         E::AlreadySetUp | E::NotSetUp => StatusCode::CONFLICT,
         E::SignInFailed | E::NotSignedIn => StatusCode::UNAUTHORIZED,
         E::AccountLocked | E::Forbidden | E::CrossSiteRequest => StatusCode::FORBIDDEN,
         E::UserNotFound { .. } => StatusCode::NOT_FOUND,
+        E::UserLimit { .. } | E::LoginIdTaken { .. } | E::LastMaster => StatusCode::CONFLICT,
         E::Database(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -92,7 +96,7 @@ impl From<certdesk_backend::ServiceError> for UiError {
         }
         UiError {
             code: e.code().to_string(),
-            field: e.field().map(|f| f.name().to_string()),
+            field: e.field().map(str::to_string),
             message: e.message(),
         }
     }

@@ -27,8 +27,12 @@ impl Clock {
         Clock(Arc::new(move || at))
     }
 
+    /// The current instant, to the microsecond: the precision timestamps are stored with, so
+    /// that what is written reads back equal.
     pub fn now(&self) -> OffsetDateTime {
-        (self.0)()
+        let t = (self.0)();
+        t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+            .unwrap_or_else(|_| unreachable!("a truncated nanosecond is still in range"))
     }
 }
 

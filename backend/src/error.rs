@@ -1,13 +1,27 @@
 //! The backend's error type. Every variant has a stable code and a message in both languages;
 //! storage and internal errors keep their detail for the log and show a generic message.
 
-use certdesk_domain::{Field, Message, ValidationError};
+use certdesk_domain::lifecycle::LifecycleError;
+use certdesk_domain::profile::ProfileError;
+use certdesk_domain::{Message, ValidationError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// Input broke a domain rule.
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// A certificate lifecycle rule refused the action.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    /// An issuing-profile field breaks its rule.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The embedded CA does not exist yet (setup not done) or could not be loaded.
+    #[error("E-CERT-009 the CA is not ready")]
+    CaNotReady,
+    /// No certificate with this serial.
+    #[error("E-CERT-010 no certificate with serial {serial}")]
+    CertificateNotFound { serial: String },
     /// The first-run setup was already done; the setup page is gone.
     #[error("E-SETUP-001 the organisation is already set up")]
     AlreadySetUp,
@@ -32,6 +46,15 @@ pub enum ServiceError {
     /// No user with this login ID.
     #[error("E-USER-001 no user with login ID {login_id}")]
     UserNotFound { login_id: String },
+    /// The organisation already has 99 users besides the master.
+    #[error("E-USER-002 at most {max} users besides the master")]
+    UserLimit { max: u32 },
+    /// The login ID is used by another user (case-insensitive).
+    #[error("E-USER-003 login ID {login_id} is taken")]
+    LoginIdTaken { login_id: String },
+    /// The last master cannot be locked, deleted or demoted.
+    #[error("E-USER-004 the last master cannot be locked, deleted or demoted")]
+    LastMaster,
     /// SQLite failed.
     #[error("E-SYS-001 database error: {0}")]
     Database(#[from] rusqlite::Error),
@@ -44,6 +67,10 @@ impl ServiceError {
     pub fn code(&self) -> &'static str {
         match self {
             ServiceError::Validation(v) => v.code(),
+            ServiceError::Lifecycle(l) => l.code(),
+            ServiceError::Profile(p) => p.code(),
+            ServiceError::CaNotReady => "E-CERT-009",
+            ServiceError::CertificateNotFound { .. } => "E-CERT-010",
             ServiceError::AlreadySetUp => "E-SETUP-001",
             ServiceError::NotSetUp => "E-SETUP-002",
             ServiceError::SignInFailed => "E-AUTH-001",
@@ -52,15 +79,20 @@ impl ServiceError {
             ServiceError::Forbidden => "E-AUTH-004",
             ServiceError::CrossSiteRequest => "E-AUTH-005",
             ServiceError::UserNotFound { .. } => "E-USER-001",
+            ServiceError::UserLimit { .. } => "E-USER-002",
+            ServiceError::LoginIdTaken { .. } => "E-USER-003",
+            ServiceError::LastMaster => "E-USER-004",
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
     }
 
     /// The input field the error is about, if any.
-    pub fn field(&self) -> Option<Field> {
+    pub fn field(&self) -> Option<&'static str> {
         match self {
-            ServiceError::Validation(v) => Some(v.field()),
+            ServiceError::LoginIdTaken { .. } => Some("login_id"),
+            ServiceError::Validation(v) => Some(v.field().name()),
+            ServiceError::Profile(p) => Some(p.field()),
             _ => None,
         }
     }
@@ -74,6 +106,16 @@ impl ServiceError {
     pub fn message(&self) -> Message {
         match self {
             ServiceError::Validation(v) => v.message(),
+            ServiceError::Lifecycle(l) => l.message(),
+            ServiceError::Profile(p) => p.message(),
+            ServiceError::CaNotReady => Message::new(
+                "認証局(CA)が準備できていません。初期設定を済ませてから、サーバを再起動してください。",
+                "The CA is not ready. Finish setup, then restart the server; the log says more.",
+            ),
+            ServiceError::CertificateNotFound { serial } => Message::new(
+                format!("シリアル番号 {serial} の証明書はありません。"),
+                format!("There is no certificate with serial {serial}."),
+            ),
             ServiceError::AlreadySetUp => Message::new(
                 "初期設定は完了しています。サインインしてください。",
                 "Setup is already complete. Please sign in.",
@@ -105,6 +147,18 @@ impl ServiceError {
             ServiceError::UserNotFound { login_id } => Message::new(
                 format!("ログインID「{login_id}」のユーザはいません。ログインIDを確認してください。"),
                 format!("There is no user with login ID '{login_id}'. Check the login ID."),
+            ),
+            ServiceError::UserLimit { max } => Message::new(
+                format!("マスターユーザ以外の利用者は{max}名までです。不要な利用者を削除してから追加してください。"),
+                format!("At most {max} users besides the master. Delete a user who no longer needs access, then add."),
+            ),
+            ServiceError::LoginIdTaken { login_id } => Message::new(
+                format!("ログインID「{login_id}」は既に使われています(大文字・小文字は区別しません)。別のIDにしてください。"),
+                format!("Login ID '{login_id}' is already used (case is ignored). Choose another one."),
+            ),
+            ServiceError::LastMaster => Message::new(
+                "最後のマスターユーザは閉塞・削除・降格できません。先に別のマスターユーザを用意してください。",
+                "The last master user cannot be locked, deleted or demoted. Make another master first.",
             ),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",

@@ -10,12 +10,15 @@
 
 pub mod audit;
 pub mod auth;
+pub mod ca;
+pub mod certificates;
 pub mod clock;
 pub mod db;
 pub mod error;
 pub mod migrations;
 pub mod organisation;
 pub mod password;
+pub mod secrets;
 pub mod settings;
 pub mod users;
 
@@ -25,7 +28,7 @@ pub use error::ServiceError;
 pub use settings::Settings;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// Everything a request handler needs: the database, the settings, the clock.
 /// Cheap to clone.
@@ -39,6 +42,9 @@ struct Inner {
     settings: Settings,
     clock: Clock,
     dummy_hash: password::PasswordHash,
+    master_key: Arc<secrets::MasterKey>,
+    /// The embedded CA, once the organisation exists (see `ensure_ca`).
+    ca: RwLock<Option<Arc<ca::EmbeddedCa>>>,
     /// Set once the organisation exists; never unset (the setup page is gone for good).
     set_up: AtomicBool,
 }
@@ -55,12 +61,15 @@ impl Backend {
         let mut conn = db::open(&settings.database_path())?;
         migrations::apply(&mut conn, clock.now())?;
         let set_up = organisation::exists(&conn)?;
+        let master_key = Arc::new(secrets::MasterKey::load_or_create(&settings.data_dir)?);
         Ok(Backend {
             inner: Arc::new(Inner {
                 db: db::Db::new(conn),
                 settings,
                 clock,
                 dummy_hash: password::dummy_hash(),
+                master_key,
+                ca: RwLock::new(None),
                 set_up: AtomicBool::new(set_up),
             }),
         })
@@ -81,6 +90,20 @@ impl Backend {
     /// True until the first-run setup has created the organisation.
     pub fn needs_setup(&self) -> bool {
         !self.inner.set_up.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn master_key(&self) -> Arc<secrets::MasterKey> {
+        Arc::clone(&self.inner.master_key)
+    }
+
+    pub(crate) fn ca(&self) -> Option<Arc<ca::EmbeddedCa>> {
+        self.inner.ca.read().ok().and_then(|g| g.clone())
+    }
+
+    pub(crate) fn set_ca(&self, ca: Arc<ca::EmbeddedCa>) {
+        if let Ok(mut g) = self.inner.ca.write() {
+            *g = Some(ca);
+        }
     }
 
     pub(crate) fn mark_set_up(&self) {

@@ -9,11 +9,18 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 /// `(version, name, sql)`, in the order they apply. A test checks this list against the folder.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_foundation.sql",
-    include_str!("../../migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_foundation.sql",
+        include_str!("../../migrations/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "0002_certificates.sql",
+        include_str!("../../migrations/0002_certificates.sql"),
+    ),
+];
 
 /// Applies every migration not yet recorded, each in its own transaction.
 pub fn apply(conn: &mut Connection, now: OffsetDateTime) -> Result<(), ServiceError> {

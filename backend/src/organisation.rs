@@ -144,7 +144,12 @@ impl Backend {
         if result.is_ok() || matches!(result, Err(ServiceError::AlreadySetUp)) {
             self.mark_set_up();
         }
-        result
+        let (token, user) = result?;
+        // The CA's subject needs the organisation; make it now (a failure is retried at start).
+        if let Err(e) = self.ensure_ca(user.actor()).await {
+            tracing::error!(error.code = e.code(), error.detail = %e, "creating the CA after setup failed");
+        }
+        Ok((token, user))
     }
 
     /// The organisation, once set up.

@@ -12,6 +12,9 @@ pub struct Settings {
     /// Set the `Secure` attribute on cookies: true when the console is reached over TLS
     /// (its public URL starts with `https://`).
     pub secure_cookies: bool,
+    /// The URL people and relying parties reach the console at; certificates point their CRL
+    /// distribution point at `<public_url>/ca/crl.der`. Default `http://127.0.0.1:3000`.
+    pub public_url: String,
 }
 
 impl Settings {
@@ -20,6 +23,7 @@ impl Settings {
             data_dir: data_dir.into(),
             session: SessionPolicy::default(),
             secure_cookies: false,
+            public_url: "http://127.0.0.1:3000".into(),
         }
     }
 

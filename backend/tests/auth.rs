@@ -79,10 +79,16 @@ async fn setup_creates_the_master_signs_in_and_is_audited_and_refused_the_second
     );
     let again = t.backend.set_up(setup_input(), Actor::Anonymous).await;
     assert_eq!(again.expect_err("refused").code(), "E-SETUP-001");
+    // Setup also creates the embedded CA and its first CRL, each audited.
     assert_eq!(
         audit_actions(&t.backend).await,
-        vec![("setup".into(), "success".into())]
+        vec![
+            ("setup".into(), "success".into()),
+            ("ca_create".into(), "success".into()),
+            ("crl_publish".into(), "success".into()),
+        ]
     );
+    assert!(t.backend.ca_certificate_der().is_some());
 }
 
 #[tokio::test]
@@ -96,7 +102,7 @@ async fn setup_rejects_a_bad_bank_code_with_its_field_and_writes_nothing() {
         .await
         .expect_err("refused");
     assert_eq!(err.code(), "E-VAL-003");
-    assert_eq!(err.field().map(|f| f.name()), Some("bank_code"));
+    assert_eq!(err.field(), Some("bank_code"));
     assert!(t.backend.needs_setup());
     assert!(t.backend.organisation().await.expect("query").is_none());
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ids;
 pub mod lang;
 pub mod lifecycle;
+pub mod profile;
 pub mod role;
 
 pub use auth::{LockoutPolicy, SessionPolicy};

@@ -43,6 +43,11 @@ pub enum Command {
     /// Create the organisation and its master user without a browser (headless installs).
     /// The password is read from CERTDESK_MASTER_PASSWORD, or asked for twice.
     Setup(SetupArgs),
+    /// The embedded CA.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
     /// Users, from the server's shell.
     Users {
         #[command(subcommand)]
@@ -65,6 +70,14 @@ pub struct ServeArgs {
     /// Folder with `pkg/certdesk.js` and `pkg/certdesk_bg.wasm`.
     #[arg(long, env = "CERTDESK_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+    /// TEST ONLY: move the server's clock by this many days (to reach a renewal window).
+    #[arg(
+        long,
+        env = "CERTDESK_TEST_CLOCK_OFFSET_DAYS",
+        hide = true,
+        default_value_t = 0
+    )]
+    pub test_clock_offset_days: i64,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +94,12 @@ pub struct SetupArgs {
     pub name: String,
     #[arg(long)]
     pub email: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create the embedded CA now (it is otherwise made right after setup).
+    Init,
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +130,10 @@ fn settings(data_dir: PathBuf, serve: Option<&ServeArgs>) -> Settings {
             .public_url
             .as_deref()
             .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+        s.public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.listen));
     }
     s
 }
@@ -124,6 +147,9 @@ pub async fn run(cli: Cli) -> i32 {
         Some(Command::Users {
             command: UsersCommand::Unlock { login_id },
         }) => unlock(cli.data_dir, &login_id).await,
+        Some(Command::Ca {
+            command: CaCommand::Init,
+        }) => ca_init(cli.data_dir).await,
     };
     match result {
         Ok(()) => 0,
@@ -135,7 +161,18 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
-    let backend = Backend::open(settings(data_dir, Some(&args)), Clock::system())?;
+    let clock = if args.test_clock_offset_days == 0 {
+        Clock::system()
+    } else {
+        tracing::warn!(
+            days = args.test_clock_offset_days,
+            "TEST ONLY: the clock is moved"
+        );
+        Clock::shifted(Duration::days(args.test_clock_offset_days))
+    };
+    let backend = Backend::open(settings(data_dir, Some(&args)), clock)?;
+    backend.ensure_ca(Actor::System).await?;
+    tokio::spawn(crl_job(backend.clone()));
     let site_root = args
         .site_root
         .clone()
@@ -153,6 +190,32 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| ServiceError::Internal(format!("server failed: {e}")))
+}
+
+/// Re-signs the CRL once it is a day old, even without revocations (checked hourly).
+async fn crl_job(backend: Backend) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match backend.refresh_crl(Duration::days(1)).await {
+            Ok(Some(n)) => tracing::info!(crl.number = n, "published the daily CRL"),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error.code = e.code(), error.detail = %e, "daily CRL failed"),
+        }
+    }
+}
+
+async fn ca_init(data_dir: PathBuf) -> Result<(), ServiceError> {
+    let backend = Backend::open(settings(data_dir, None), Clock::system())?;
+    if backend.needs_setup() {
+        return Err(ServiceError::NotSetUp);
+    }
+    if backend.ensure_ca(Actor::Cli).await? {
+        println!("認証局(CA)を作成しました。\nCreated the CA.");
+    } else {
+        println!("認証局(CA)は作成済みです。\nThe CA already exists.");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

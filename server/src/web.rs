@@ -23,7 +23,7 @@ use axum::Router;
 use certdesk_app::error::{http_status, UiError};
 use certdesk_app::{shell, App};
 use certdesk_backend::auth::{cookie_header, token_from_cookie_header, RequestSession};
-use certdesk_backend::{Backend, ServiceError, SessionLookup};
+use certdesk_backend::{ca, Backend, ServiceError, SessionLookup};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -40,6 +40,12 @@ const STYLESHEET: &str = include_str!("../../style/main.css");
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub backend: Backend,
+}
+
+impl axum::extract::FromRef<AppState> for Backend {
+    fn from_ref(state: &AppState) -> Self {
+        state.backend.clone()
+    }
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -85,6 +91,11 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/style/main.css", get(stylesheet))
+        .route("/ca/ca.pem", get(ca_pem))
+        .route("/ca/ca.der", get(ca_der))
+        .route("/ca/crl.pem", get(crl_pem))
+        .route("/ca/crl.der", get(crl_der))
+        .route("/certificates/{serial}/cert.pem", get(certificate_pem))
         .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
         .leptos_routes_with_context(
             &state,
@@ -116,6 +127,69 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
+/// The CA certificate and CRL are public: relying parties (the bank's servers, nginx) fetch
+/// them without a session.
+async fn ca_pem(State(b): State<Backend>) -> Response {
+    match b.ca_certificate_der() {
+        Some(der) => (
+            [(header::CONTENT_TYPE, "application/x-pem-file")],
+            ca::pem("CERTIFICATE", &der),
+        )
+            .into_response(),
+        None => error_response(ServiceError::CaNotReady),
+    }
+}
+
+async fn ca_der(State(b): State<Backend>) -> Response {
+    match b.ca_certificate_der() {
+        Some(der) => ([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response(),
+        None => error_response(ServiceError::CaNotReady),
+    }
+}
+
+async fn crl_der(State(b): State<Backend>) -> Response {
+    match b.latest_crl().await {
+        Ok(Some(der)) => ([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
+        Ok(None) => error_response(ServiceError::CaNotReady),
+        Err(e) => error_response(e),
+    }
+}
+
+async fn crl_pem(State(b): State<Backend>) -> Response {
+    match b.latest_crl().await {
+        Ok(Some(der)) => (
+            [(header::CONTENT_TYPE, "application/x-pem-file")],
+            ca::pem("X509 CRL", &der),
+        )
+            .into_response(),
+        Ok(None) => error_response(ServiceError::CaNotReady),
+        Err(e) => error_response(e),
+    }
+}
+
+/// A certificate (public part only) for signed-in users.
+async fn certificate_pem(
+    State(b): State<Backend>,
+    axum::extract::Path(serial): axum::extract::Path<String>,
+    req: Request<Body>,
+) -> Response {
+    let signed_in = req
+        .extensions()
+        .get::<RequestSession>()
+        .is_some_and(|s| s.user.is_some());
+    if !signed_in {
+        return error_response(ServiceError::NotSignedIn);
+    }
+    match b.certificate_der(serial).await {
+        Ok(der) => (
+            [(header::CONTENT_TYPE, "application/x-pem-file")],
+            ca::pem("CERTIFICATE", &der),
+        )
+            .into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
 async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, "not found")
 }
@@ -124,6 +198,7 @@ async fn not_found() -> impl IntoResponse {
 fn is_asset(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path.starts_with("/style/")
+        || path.starts_with("/ca/")
         || path == "/health"
         || path == "/favicon.ico"
 }
@@ -179,7 +254,9 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
         }
     }
 
-    let is_page = req.method() == Method::GET && !path.starts_with("/api/");
+    // Downloads answer with an error code instead of a redirect.
+    let is_download = path.starts_with("/certificates/") && path.ends_with("/cert.pem");
+    let is_page = req.method() == Method::GET && !path.starts_with("/api/") && !is_download;
     if is_page {
         let signed_in = session.user.is_some();
         let target = if backend.needs_setup() {

@@ -160,7 +160,7 @@ async fn sign_out_ends_the_session_and_is_audited() {
         .into_iter()
         .map(|e| e.action)
         .collect();
-    assert_eq!(actions, ["sign_out", "setup"]);
+    assert_eq!(actions, ["sign_out", "crl_publish", "ca_create", "setup"]);
 }
 
 #[tokio::test]

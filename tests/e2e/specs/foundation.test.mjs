@@ -116,7 +116,7 @@ test('setup, lockout, CLI unlock, sign-in and the language switch', async () => 
     (rows) => rows.map((r) => r.getAttribute('data-action')).reverse(),
   );
   assert.deepEqual(actions, [
-    'setup', 'sign_out',
+    'setup', 'ca_create', 'crl_publish', 'sign_out',
     'sign_in', 'sign_in', 'sign_in', 'sign_in', 'sign_in', 'lock',
     'sign_in', 'unlock', 'sign_in',
   ]);
