@@ -35,7 +35,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    fn needs_key(self) -> bool {
+    pub(crate) fn needs_key(self) -> bool {
         !matches!(self, Operation::Revoke(_))
     }
 
@@ -45,6 +45,25 @@ impl Operation {
             Operation::Renew => "renew",
             Operation::Revoke(_) => "revoke",
             Operation::Reissue(_) => "reissue",
+        }
+    }
+
+    pub fn reason(self) -> Option<RevocationReason> {
+        match self {
+            Operation::Revoke(r) | Operation::Reissue(r) => r,
+            Operation::Issue | Operation::Renew => None,
+        }
+    }
+
+    /// From the stored name and reason.
+    pub fn parse(name: &str, reason: Option<&str>) -> Option<Operation> {
+        let reason = reason.and_then(RevocationReason::parse);
+        match name {
+            "issue" => Some(Operation::Issue),
+            "renew" => Some(Operation::Renew),
+            "revoke" => Some(Operation::Revoke(reason)),
+            "reissue" => Some(Operation::Reissue(reason)),
+            _ => None,
         }
     }
 }
@@ -493,7 +512,7 @@ impl Backend {
         } else {
             None
         };
-        self.apply_with_key(user_id, op, actor, key, ca, profile)
+        self.apply_with_key(user_id, op, actor, key, ca, profile, None)
             .await
     }
 
@@ -505,6 +524,7 @@ impl Backend {
         key: Option<KeyPair>,
         ca: Arc<EmbeddedCa>,
         profile: IssuingProfile,
+        bulk_job: Option<i64>,
     ) -> Result<Option<CertificateView>, ServiceError> {
         let now = self.clock().now();
         let master = self.master_key();
@@ -594,6 +614,14 @@ impl Backend {
                     )?),
                     None => None,
                 };
+                if let Some(job) = bulk_job {
+                    // Same transaction as the certificate: a resumed run skips exactly this.
+                    tx.execute(
+                        "UPDATE bulk_job_items SET status = 'done', serial = ?1, finished_at = ?2
+                         WHERE job_id = ?3 AND user_id = ?4",
+                        params![view.as_ref().map(|v| v.serial.clone()), ts(now), job, user_id],
+                    )?;
+                }
                 tx.commit()?;
                 Ok(view)
             })

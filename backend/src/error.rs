@@ -22,6 +22,12 @@ pub enum ServiceError {
     /// No certificate with this serial.
     #[error("E-CERT-010 no certificate with serial {serial}")]
     CertificateNotFound { serial: String },
+    /// A bulk action with no user selected.
+    #[error("E-CERT-011 no user selected")]
+    EmptySelection,
+    /// No bulk run with this id.
+    #[error("E-CERT-012 no bulk run {job}")]
+    BulkNotFound { job: i64 },
     /// The first-run setup was already done; the setup page is gone.
     #[error("E-SETUP-001 the organisation is already set up")]
     AlreadySetUp,
@@ -71,6 +77,8 @@ impl ServiceError {
             ServiceError::Profile(p) => p.code(),
             ServiceError::CaNotReady => "E-CERT-009",
             ServiceError::CertificateNotFound { .. } => "E-CERT-010",
+            ServiceError::EmptySelection => "E-CERT-011",
+            ServiceError::BulkNotFound { .. } => "E-CERT-012",
             ServiceError::AlreadySetUp => "E-SETUP-001",
             ServiceError::NotSetUp => "E-SETUP-002",
             ServiceError::SignInFailed => "E-AUTH-001",
@@ -115,6 +123,14 @@ impl ServiceError {
             ServiceError::CertificateNotFound { serial } => Message::new(
                 format!("シリアル番号 {serial} の証明書はありません。"),
                 format!("There is no certificate with serial {serial}."),
+            ),
+            ServiceError::EmptySelection => Message::new(
+                "利用者が選択されていません。一覧のチェックボックスで選んでから実行してください。",
+                "No user is selected. Tick users in the list, then run the action.",
+            ),
+            ServiceError::BulkNotFound { job } => Message::new(
+                format!("一括処理 {job} は見つかりません。"),
+                format!("There is no bulk run {job}."),
             ),
             ServiceError::AlreadySetUp => Message::new(
                 "初期設定は完了しています。サインインしてください。",

@@ -20,6 +20,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_certificates.sql",
         include_str!("../../migrations/0002_certificates.sql"),
     ),
+    (
+        3,
+        "0003_bulk_jobs.sql",
+        include_str!("../../migrations/0003_bulk_jobs.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

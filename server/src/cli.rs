@@ -172,6 +172,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     };
     let backend = Backend::open(settings(data_dir, Some(&args)), clock)?;
     backend.ensure_ca(Actor::System).await?;
+    backend.resume_bulk_runs().await?;
     tokio::spawn(crl_job(backend.clone()));
     let site_root = args
         .site_root

@@ -1,6 +1,7 @@
 //! HTTP-level integration tests: the real router on a loopback port, a real SQLite file.
 
 mod auth;
+mod bulk;
 mod certificates;
 mod pages;
 mod setup;
