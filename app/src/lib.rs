@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage/>
                     <Route path=path!("users") view=UsersPage/>
                     <Route path=path!("certificates") view=CertificatesPage/>
+                    <Route path=path!("certificates/:serial") view=CertificateDetailPage/>
                     <Route path=path!("distribution") view=DistributionPage/>
                     <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("settings") view=SettingsPage/>

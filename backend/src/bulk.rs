@@ -8,37 +8,14 @@
 
 use crate::audit::{self, Actor, Outcome};
 use crate::ca;
-use crate::certificates::{load_profile, Operation};
+use crate::certificates::{load_profile, Issuing, Operation};
 use crate::db::ts;
 use crate::error::ServiceError;
 use crate::Backend;
 use rusqlite::{params, OptionalExtension};
-use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-/// One user's line in a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BulkItem {
-    pub user_id: i64,
-    pub login_id: String,
-    pub status: String,
-    pub serial: Option<String>,
-    pub error_code: Option<String>,
-    pub message_ja: Option<String>,
-    pub message_en: Option<String>,
-}
-
-/// A run's progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BulkStatus {
-    pub job_id: i64,
-    pub operation: String,
-    pub total: u32,
-    pub done: u32,
-    pub failed: u32,
-    pub finished: bool,
-    pub items: Vec<BulkItem>,
-}
+pub use certdesk_domain::views::{BulkItem, BulkStatus};
 
 impl Backend {
     /// Records a run for `user_ids` and starts it in the background. Returns the run's id.
@@ -130,6 +107,7 @@ impl Backend {
         let profile = self.db().run(|conn| load_profile(conn)).await?;
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let key_type = profile.key_type;
+        let issuing = Issuing { ca, profile };
         let mut queue = pending.into_iter();
         let mut keys = JoinSet::new();
         loop {
@@ -147,15 +125,7 @@ impl Backend {
                 joined.map_err(|e| ServiceError::Internal(format!("key task failed: {e}")))?;
             let result = match key.transpose() {
                 Ok(key) => self
-                    .apply_with_key(
-                        user_id,
-                        op,
-                        actor.clone(),
-                        key,
-                        ca.clone(),
-                        profile.clone(),
-                        Some(job),
-                    )
+                    .apply_with_key(user_id, op, actor.clone(), key, &issuing, Some(job))
                     .await
                     .map(|_| ()),
                 Err(e) => Err(e),

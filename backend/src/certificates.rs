@@ -25,6 +25,13 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
+/// The CA and profile a run issues with.
+#[derive(Clone)]
+pub(crate) struct Issuing {
+    pub ca: Arc<EmbeddedCa>,
+    pub profile: IssuingProfile,
+}
+
 /// What an administrator asks for one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Operation {
@@ -68,39 +75,7 @@ impl Operation {
     }
 }
 
-/// One certificate as the pages show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CertificateView {
-    pub id: i64,
-    pub user_id: i64,
-    pub login_id: String,
-    pub serial: String,
-    pub subject: String,
-    pub key_type: String,
-    pub friendly_name: String,
-    pub not_before: String,
-    pub not_after: String,
-    pub state: CertificateState,
-    pub days_left: i64,
-    pub via: String,
-    pub issued_at: String,
-    pub issued_by: String,
-    pub revoked_at: Option<String>,
-    pub revocation_reason: Option<String>,
-    pub sha256: String,
-    pub renewal_opens: String,
-}
-
-/// A user and their newest certificate, for the Certificates page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserCertificates {
-    pub user_id: i64,
-    pub login_id: String,
-    pub name: String,
-    pub role: String,
-    pub locked: bool,
-    pub current: Option<CertificateView>,
-}
+pub use certdesk_domain::views::{CertificateView, UserCertificates};
 
 const CERT_COLUMNS: &str =
     "c.id, c.user_id, u.login_id, c.serial, c.subject, c.key_type, c.friendly_name,
@@ -140,6 +115,8 @@ fn read_view(
         revocation_reason: r.get(14)?,
         sha256: r.get(15)?,
         renewal_opens: ts(profile.lifecycle().renewal_opens_at(facts.not_after)),
+        renewable: facts.state_at(now) == CertificateState::Valid
+            && now >= profile.lifecycle().renewal_opens_at(facts.not_after),
     })
 }
 
@@ -512,7 +489,7 @@ impl Backend {
         } else {
             None
         };
-        self.apply_with_key(user_id, op, actor, key, ca, profile, None)
+        self.apply_with_key(user_id, op, actor, key, &Issuing { ca, profile }, None)
             .await
     }
 
@@ -522,10 +499,10 @@ impl Backend {
         op: Operation,
         actor: Actor,
         key: Option<KeyPair>,
-        ca: Arc<EmbeddedCa>,
-        profile: IssuingProfile,
+        issuing: &Issuing,
         bulk_job: Option<i64>,
     ) -> Result<Option<CertificateView>, ServiceError> {
+        let (ca, profile) = (Arc::clone(&issuing.ca), issuing.profile.clone());
         let now = self.clock().now();
         let master = self.master_key();
         let crl_url = format!(

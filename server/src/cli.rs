@@ -104,6 +104,15 @@ pub enum CaCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
+    /// Add an admin or general user.
+    Add {
+        login_id: String,
+        name: String,
+        email: String,
+        /// admin or general
+        #[arg(long, default_value = "general")]
+        role: String,
+    },
     /// Unlock (閉塞解除) an account locked after wrong passwords.
     Unlock {
         /// The login ID to unlock.
@@ -147,6 +156,15 @@ pub async fn run(cli: Cli) -> i32 {
         Some(Command::Users {
             command: UsersCommand::Unlock { login_id },
         }) => unlock(cli.data_dir, &login_id).await,
+        Some(Command::Users {
+            command:
+                UsersCommand::Add {
+                    login_id,
+                    name,
+                    email,
+                    role,
+                },
+        }) => add_user(cli.data_dir, &login_id, &name, &email, &role).await,
         Some(Command::Ca {
             command: CaCommand::Init,
         }) => ca_init(cli.data_dir).await,
@@ -271,6 +289,31 @@ async fn setup(data_dir: PathBuf, args: SetupArgs) -> Result<(), ServiceError> {
     println!(
         "初期設定が完了しました。マスターユーザ「{0}」でサインインできます。\nSetup complete. Sign in as master user '{0}'.",
         user.login_id
+    );
+    Ok(())
+}
+
+async fn add_user(
+    data_dir: PathBuf,
+    login_id: &str,
+    name: &str,
+    email: &str,
+    role: &str,
+) -> Result<(), ServiceError> {
+    let role = match certdesk_domain::Role::parse(role) {
+        Some(r @ (certdesk_domain::Role::Admin | certdesk_domain::Role::General)) => r,
+        _ => return Err(ServiceError::Forbidden),
+    };
+    let backend = Backend::open(settings(data_dir, None), Clock::system())?;
+    if backend.needs_setup() {
+        return Err(ServiceError::NotSetUp);
+    }
+    backend
+        .create_user(login_id, name, email, role, Actor::Cli)
+        .await?;
+    println!(
+        "利用者「{0}」を追加しました。\nAdded user '{0}'.",
+        login_id.trim()
     );
     Ok(())
 }

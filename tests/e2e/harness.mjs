@@ -24,8 +24,17 @@ async function freePort() {
   });
 }
 
-export async function startServer(extraArgs = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'certdesk-e2e-'));
+/** Runs a certdesk subcommand against a data directory (the server need not run). */
+export async function cliIn(dataDir, ...args) {
+  return promisify(execFile)(BIN, args, { env: { ...process.env, CERTDESK_DATA_DIR: dataDir, CERTDESK_LOG: 'warn' } });
+}
+
+export function newDataDir() {
+  return mkdtempSync(join(tmpdir(), 'certdesk-e2e-'));
+}
+
+/** Starts the server; pass `dataDir` to reuse one (a restart), `args` for extra flags. */
+export async function startServer(extraArgs = [], { dataDir = newDataDir() } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--site-root', SITE_ROOT, ...extraArgs], {
@@ -47,12 +56,13 @@ export async function startServer(extraArgs = []) {
     dataDir,
     /** Runs a certdesk subcommand against this server's data directory. */
     async cli(...args) {
-      return promisify(execFile)(BIN, args, { env: { ...process.env, CERTDESK_DATA_DIR: dataDir, CERTDESK_LOG: 'warn' } });
+      return cliIn(dataDir, ...args);
     },
-    async stop() {
+    /** Stops the server; the data directory is removed unless `keepData`. */
+    async stop({ keepData = false } = {}) {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,15 +1,21 @@
 //! One page per route.
 
 mod audit;
+mod certificate_detail;
+mod certificates;
 mod dashboard;
 mod login;
 mod not_found;
 mod placeholder;
+mod settings;
 mod setup;
 
 pub use audit::AuditPage;
+pub use certificate_detail::CertificateDetailPage;
+pub use certificates::CertificatesPage;
 pub use dashboard::DashboardPage;
 pub use login::LoginPage;
 pub use not_found::NotFoundPage;
-pub use placeholder::{CertificatesPage, DistributionPage, SettingsPage, UsersPage};
+pub use placeholder::{DistributionPage, UsersPage};
+pub use settings::SettingsPage;
 pub use setup::SetupPage;

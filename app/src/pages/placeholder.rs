@@ -1,4 +1,4 @@
-//! Pages whose content comes with later issues (users, certificates, distribution, settings).
+//! Pages whose content comes with later issues (users, distribution).
 //! They exist now so that the navigation is complete and every route is signed-in only.
 
 use crate::i18n::{tr, Key};
@@ -18,16 +18,6 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-pub fn CertificatesPage() -> impl IntoView {
-    view! { <Placeholder title=Key::CertificatesTitle/> }
-}
-
-#[component]
 pub fn DistributionPage() -> impl IntoView {
     view! { <Placeholder title=Key::DistributionTitle/> }
-}
-
-#[component]
-pub fn SettingsPage() -> impl IntoView {
-    view! { <Placeholder title=Key::SettingsTitle/> }
 }

@@ -187,3 +187,5 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
         })
         .collect())
 }
+
+pub mod certificates;

@@ -1,0 +1,100 @@
+//! Settings: the issuing profile, and the CA certificate for relying parties.
+
+use crate::components::{ErrorBanner, FormErrorBanner};
+use crate::i18n::{tr, use_lang, Key};
+use crate::server_fns::certificates::{load_issuing_profile, SaveIssuingProfile};
+use certdesk_domain::profile::{IssuingProfile, KeyType};
+use leptos::prelude::*;
+
+#[component]
+fn NumberField(
+    label: Key,
+    name: &'static str,
+    value: u32,
+    error: Signal<Option<crate::error::UiError>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let id = format!("field-{name}");
+    let mine = move || error.get().filter(|e| e.field.as_deref() == Some(name));
+    view! {
+        <div class="field" class:field-invalid=move || mine().is_some()>
+            <label for=id.clone()>{tr(label)}</label>
+            <input id=id name=name type="text" inputmode="numeric" value=value.to_string()/>
+            <p class="field-error" role="alert">
+                {move || mine().map(|e| view! { <span class="error-code">{e.code.clone()}</span> " " {e.message.in_lang(lang.get()).to_string()} })}
+            </p>
+        </div>
+    }
+}
+
+#[component]
+fn ProfileForm(profile: IssuingProfile) -> impl IntoView {
+    let lang = use_lang();
+    let action = ServerAction::<SaveIssuingProfile>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let saved = move || matches!(action.value().get(), Some(Ok(())));
+    let text_error = move |name: &'static str| {
+        move || {
+            error.get().filter(|e| e.field.as_deref() == Some(name)).map(|e| view! {
+        <span class="error-code">{e.code.clone()}</span> " " {e.message.in_lang(lang.get()).to_string()}
+    })
+        }
+    };
+    view! {
+        <ActionForm action=action attr:data-testid="profile-form">
+            <FormErrorBanner error=error/>
+            <NumberField label=Key::ProfileValidity name="validity_days" value=profile.validity_days error=error/>
+            <NumberField label=Key::ProfileWindow name="renewal_window_days" value=profile.renewal_window_days error=error/>
+            <div class="field">
+                <label for="field-key_type">{tr(Key::CertKeyType)}</label>
+                <select id="field-key_type" name="key_type">
+                    {[KeyType::Rsa2048, KeyType::EcdsaP256].into_iter().map(|k| view! {
+                        <option value=k.as_str() selected=k == profile.key_type>{k.label()}</option>
+                    }).collect_view()}
+                </select>
+                <small class="hint">{tr(Key::ProfileKeyTypeHint)}</small>
+            </div>
+            <div class="field">
+                <label for="field-friendly_name_template">{tr(Key::CertFriendlyName)}</label>
+                <input id="field-friendly_name_template" name="friendly_name_template" value=profile.friendly_name_template.clone()/>
+                <small class="hint">{tr(Key::ProfileFriendlyHint)}</small>
+                <p class="field-error" role="alert">{text_error("friendly_name_template")}</p>
+            </div>
+            <div class="field">
+                <label for="field-ca_name">{tr(Key::ProfileCaName)}</label>
+                <input id="field-ca_name" name="ca_name" value=profile.ca_name.clone()/>
+                <small class="hint">{tr(Key::ProfileCaNameHint)}</small>
+                <p class="field-error" role="alert">{text_error("ca_name")}</p>
+            </div>
+            <NumberField label=Key::ProfileCrlDays name="crl_next_update_days" value=profile.crl_next_update_days error=error/>
+            <button type="submit" class="primary" disabled=move || action.pending().get()>{tr(Key::Save)}</button>
+            <Show when=saved><span class="ok" role="status" data-testid="profile-saved">" " {tr(Key::Saved)}</span></Show>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let profile = Resource::new(|| (), |_| load_issuing_profile());
+    view! {
+        <h1>{tr(Key::SettingsTitle)}</h1>
+        <section>
+            <h2>{tr(Key::ProfileTitle)}</h2>
+            <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
+                {move || profile.get().map(|r| match r {
+                    Ok(p) => view! { <ProfileForm profile=p/> }.into_any(),
+                    Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+        <section>
+            <h2>{tr(Key::CaTitle)}</h2>
+            <p class="hint">{tr(Key::CaIntro)}</p>
+            <ul>
+                <li><a href="/ca/ca.pem" rel="external" download>{tr(Key::CaPem)}</a></li>
+                <li><a href="/ca/ca.der" rel="external" download>{tr(Key::CaDer)}</a></li>
+                <li><a href="/ca/crl.pem" rel="external" download>{tr(Key::CrlPem)}</a></li>
+            </ul>
+        </section>
+    }
+}

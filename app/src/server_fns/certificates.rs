@@ -1,0 +1,106 @@
+//! Server functions of the Certificates and Settings pages. Every certificate action, for one
+//! user or many, is a bulk run: the page polls its progress and shows a result per user.
+
+use crate::error::UiError;
+use certdesk_domain::profile::IssuingProfile;
+use certdesk_domain::views::{BulkStatus, CertificateView, UserCertificates};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A certificate and the history of its user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateDetail {
+    pub certificate: CertificateView,
+    pub history: Vec<CertificateView>,
+}
+
+/// Every user with their newest certificate.
+#[server(prefix = "/api", endpoint = "certificate_overview")]
+pub async fn certificate_overview() -> Result<Vec<UserCertificates>, UiError> {
+    let backend = super::ssr::backend()?;
+    super::ssr::console_user()?;
+    Ok(backend.certificate_overview().await?)
+}
+
+/// Starts issue / renew / revoke / reissue for the given users; returns the run's id.
+#[server(prefix = "/api", endpoint = "start_certificate_run", input = leptos::server_fn::codec::Json)]
+pub async fn start_certificate_run(
+    user_ids: Vec<i64>,
+    operation: String,
+    reason: Option<String>,
+) -> Result<i64, UiError> {
+    use certdesk_backend::certificates::Operation;
+    use certdesk_backend::ServiceError;
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    let reason = reason.filter(|r| !r.is_empty());
+    let op = Operation::parse(&operation, reason.as_deref())
+        .ok_or_else(|| ServiceError::Internal(format!("unknown operation {operation:?}")))?;
+    Ok(backend.start_bulk(user_ids, op, user.actor()).await?)
+}
+
+/// Progress and per-user results of a run.
+#[server(prefix = "/api", endpoint = "certificate_run_status", input = leptos::server_fn::codec::Json)]
+pub async fn certificate_run_status(job_id: i64) -> Result<BulkStatus, UiError> {
+    let backend = super::ssr::backend()?;
+    super::ssr::console_user()?;
+    Ok(backend.bulk_status(job_id).await?)
+}
+
+/// One certificate by serial, with its user's history.
+#[server(prefix = "/api", endpoint = "certificate_detail", input = leptos::server_fn::codec::Json)]
+pub async fn load_certificate_detail(serial: String) -> Result<CertificateDetail, UiError> {
+    let backend = super::ssr::backend()?;
+    super::ssr::console_user()?;
+    let (certificate, history) = backend.certificate_detail(serial).await?;
+    Ok(CertificateDetail {
+        certificate,
+        history,
+    })
+}
+
+/// The issuing profile.
+#[server(prefix = "/api", endpoint = "issuing_profile")]
+pub async fn load_issuing_profile() -> Result<IssuingProfile, UiError> {
+    let backend = super::ssr::backend()?;
+    super::ssr::console_user()?;
+    Ok(backend.issuing_profile().await?)
+}
+
+/// Saves the issuing profile (masters only). Numbers arrive as typed, so that a wrong entry
+/// is reported next to its field.
+#[server(prefix = "/api", endpoint = "save_issuing_profile")]
+pub async fn save_issuing_profile(
+    validity_days: String,
+    renewal_window_days: String,
+    key_type: String,
+    friendly_name_template: String,
+    ca_name: String,
+    crl_next_update_days: String,
+) -> Result<(), UiError> {
+    use certdesk_backend::ServiceError;
+    use certdesk_domain::profile::{KeyType, ProfileError};
+    use certdesk_domain::Role;
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    if user.role != Role::Master {
+        return Err(ServiceError::Forbidden.into());
+    }
+    let number = |text: &str, e: ProfileError| {
+        text.trim()
+            .parse::<u32>()
+            .map_err(|_| ServiceError::from(e))
+    };
+    let profile = IssuingProfile {
+        validity_days: number(&validity_days, ProfileError::Validity)?,
+        renewal_window_days: number(&renewal_window_days, ProfileError::RenewalWindow)?,
+        key_type: KeyType::parse(&key_type).unwrap_or(KeyType::Rsa2048),
+        friendly_name_template,
+        ca_name,
+        crl_next_update_days: number(&crl_next_update_days, ProfileError::CrlNextUpdate)?,
+    };
+    backend
+        .update_issuing_profile(profile, user.actor())
+        .await?;
+    Ok(())
+}

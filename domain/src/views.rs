@@ -1,0 +1,115 @@
+//! Plain data the pages show, shared by the server (which fills it) and the browser (which
+//! renders it). No rules here.
+
+use crate::lifecycle::CertificateState;
+use serde::{Deserialize, Serialize};
+
+/// One certificate as the pages show it. Timestamps are UTC, `YYYY-MM-DDThh:mm:ss.ffffffZ`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateView {
+    pub id: i64,
+    pub user_id: i64,
+    pub login_id: String,
+    pub serial: String,
+    pub subject: String,
+    pub key_type: String,
+    pub friendly_name: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub state: CertificateState,
+    pub days_left: i64,
+    pub via: String,
+    pub issued_at: String,
+    pub issued_by: String,
+    pub revoked_at: Option<String>,
+    pub revocation_reason: Option<String>,
+    pub sha256: String,
+    pub renewal_opens: String,
+    /// Valid and inside the renewal window now.
+    pub renewable: bool,
+}
+
+impl CertificateView {
+    /// The SHA-256 fingerprint as `AB:CD:...`, as certificate viewers show it.
+    pub fn fingerprint(&self) -> String {
+        self.sha256
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| String::from_utf8_lossy(pair).to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
+/// A user and their newest certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCertificates {
+    pub user_id: i64,
+    pub login_id: String,
+    pub name: String,
+    pub role: String,
+    pub locked: bool,
+    pub current: Option<CertificateView>,
+}
+
+/// One user's line in a bulk run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkItem {
+    pub user_id: i64,
+    pub login_id: String,
+    /// `pending`, `done` or `failed`.
+    pub status: String,
+    pub serial: Option<String>,
+    pub error_code: Option<String>,
+    pub message_ja: Option<String>,
+    pub message_en: Option<String>,
+}
+
+/// A bulk run's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkStatus {
+    pub job_id: i64,
+    pub operation: String,
+    pub total: u32,
+    pub done: u32,
+    pub failed: u32,
+    pub finished: bool,
+    pub items: Vec<BulkItem>,
+}
+
+/// The date part of a stored timestamp.
+pub fn date_part(ts: &str) -> &str {
+    ts.get(..10).unwrap_or(ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_colon_separated_upper_case_pairs() {
+        let v = CertificateView {
+            id: 1,
+            user_id: 1,
+            login_id: "a".into(),
+            serial: "s".into(),
+            subject: "x".into(),
+            key_type: "rsa2048".into(),
+            friendly_name: "f".into(),
+            not_before: "n".into(),
+            not_after: "2027-11-24T06:50:01.888455Z".into(),
+            state: CertificateState::Valid,
+            days_left: 1,
+            via: "issue".into(),
+            issued_at: "i".into(),
+            issued_by: "b".into(),
+            revoked_at: None,
+            revocation_reason: None,
+            sha256: "ab01ff".into(),
+            renewal_opens: "r".into(),
+            renewable: false,
+        };
+        assert_eq!(v.fingerprint(), "AB:01:FF");
+        assert_eq!(date_part(&v.not_after), "2027-11-24");
+    }
+}
