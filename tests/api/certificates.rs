@@ -420,3 +420,39 @@ async fn locked_users_get_no_certificate_and_public_ca_files_need_no_session() {
     assert_eq!(r.status(), 401);
     assert_eq!(error_code(r).await, "E-AUTH-003");
 }
+
+#[tokio::test]
+async fn the_crl_is_re_signed_once_a_day_even_without_revocations() {
+    let (app, _) = app_with_user().await;
+    assert_eq!(
+        app.backend
+            .refresh_crl(Duration::days(1))
+            .await
+            .expect("refresh"),
+        None,
+        "fresh after setup"
+    );
+    app.advance(Duration::hours(25));
+    assert_eq!(
+        app.backend
+            .refresh_crl(Duration::days(1))
+            .await
+            .expect("refresh"),
+        Some(2)
+    );
+    assert_eq!(
+        app.backend
+            .refresh_crl(Duration::days(1))
+            .await
+            .expect("refresh"),
+        None
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("crl.pem"), fetch(&app, "/ca/crl.pem").await).expect("write");
+    let (_, text) = openssl(dir.path(), &["crl", "-in", "crl.pem", "-noout", "-text"]);
+    assert!(
+        text.contains("X509v3 CRL Number: \n                2"),
+        "{text}"
+    );
+    assert!(text.contains("No Revoked Certificates."), "{text}");
+}

@@ -58,6 +58,11 @@ export async function startServer(extraArgs = [], { dataDir = newDataDir() } = {
     async cli(...args) {
       return cliIn(dataDir, ...args);
     },
+    /** Kills the server at once (SIGKILL), as a crash would; the data directory stays. */
+    async crash() {
+      child.kill('SIGKILL');
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+    },
     /** Stops the server; the data directory is removed unless `keepData`. */
     async stop({ keepData = false } = {}) {
       child.kill('SIGTERM');
