@@ -456,3 +456,48 @@ async fn the_crl_is_re_signed_once_a_day_even_without_revocations() {
     );
     assert!(text.contains("No Revoked Certificates."), "{text}");
 }
+
+#[tokio::test]
+async fn the_issuing_profile_form_names_the_wrong_field_and_only_masters_may_save() {
+    let (app, _) = app_with_user().await;
+    let form = |validity: &'static str, window: &'static str| {
+        vec![
+            ("validity_days", validity),
+            ("renewal_window_days", window),
+            ("key_type", "ecdsa_p256"),
+            ("friendly_name_template", "<organisation> <login ID>"),
+            ("ca_name", "certdesk CA"),
+            ("crl_next_update_days", "7"),
+        ]
+    };
+    let r = app.post("save_issuing_profile", &form("abc", "40")).await;
+    assert_eq!(r.status(), 422);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        (body["code"].as_str(), body["field"].as_str()),
+        (Some("E-PROF-001"), Some("validity_days"))
+    );
+    let body: serde_json::Value = app
+        .post("save_issuing_profile", &form("366", "366"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["code"], "E-PROF-002");
+
+    assert_eq!(
+        app.post("save_issuing_profile", &form("200", "30"))
+            .await
+            .status(),
+        200
+    );
+    let profile = app.backend.issuing_profile().await.expect("profile");
+    assert_eq!(
+        (
+            profile.validity_days,
+            profile.renewal_window_days,
+            profile.key_type
+        ),
+        (200, 30, KeyType::EcdsaP256)
+    );
+}
