@@ -9,6 +9,36 @@
 use certdesk_domain::{Lang, Message};
 use leptos::prelude::*;
 
+/// A stored identifier (audit action, how a certificate was made) as people read it;
+/// unknown identifiers are shown as they are.
+pub fn identifier_label(lang: Lang, id: &str) -> String {
+    let (ja, en) = match id {
+        "setup" => ("初期設定", "Setup"),
+        "sign_in" => ("サインイン", "Sign-in"),
+        "sign_out" => ("サインアウト", "Sign-out"),
+        "lock" => ("閉塞", "Lock"),
+        "unlock" => ("閉塞解除", "Unlock"),
+        "user_create" => ("利用者の追加", "User added"),
+        "ca_create" => ("CAの作成", "CA created"),
+        "crl_publish" => ("CRLの発行", "CRL published"),
+        "profile_update" => ("発行プロファイルの変更", "Issuing profile changed"),
+        "bulk_start" => ("一括処理の開始", "Bulk run started"),
+        "certificate_issue" | "issue" => ("証明書の発行", "Certificate issued"),
+        "certificate_renew" | "renew" => ("証明書の更新", "Certificate renewed"),
+        "certificate_revoke" | "revoke" => ("証明書の失効", "Certificate revoked"),
+        "certificate_reissue" | "reissue" => ("証明書の再発行", "Certificate reissued"),
+        other => {
+            return certdesk_domain::lifecycle::RevocationReason::parse(other)
+                .map(|r| r.label().in_lang(lang).to_string())
+                .unwrap_or_else(|| other.to_string())
+        }
+    };
+    match lang {
+        Lang::Ja => ja.to_string(),
+        Lang::En => en.to_string(),
+    }
+}
+
 /// The cookie that keeps the chosen language.
 pub const LANG_COOKIE: &str = "certdesk_lang";
 
@@ -254,6 +284,20 @@ mod tests {
                 assert_ne!(t(Lang::Ja, key), t(Lang::En, key), "{key:?}");
             }
         }
+    }
+
+    #[test]
+    fn stored_identifiers_are_shown_in_both_languages() {
+        assert_eq!(identifier_label(Lang::Ja, "sign_in"), "サインイン");
+        assert_eq!(
+            identifier_label(Lang::En, "certificate_reissue"),
+            "Certificate reissued"
+        );
+        assert_eq!(
+            identifier_label(Lang::En, "key_compromise"),
+            "Key compromise (lost or stolen PC)"
+        );
+        assert_eq!(identifier_label(Lang::Ja, "something_new"), "something_new");
     }
 
     #[test]

@@ -293,3 +293,26 @@ async fn sign_in_before_setup_is_refused_with_its_own_code() {
         .expect_err("no org");
     assert_eq!(err.code(), "E-SETUP-002");
 }
+
+#[tokio::test]
+async fn a_general_user_cannot_sign_in_to_the_console() {
+    let t = set_up_backend().await;
+    t.backend
+        .create_user(
+            "general1",
+            "一般 花子",
+            "g@example.co.jp",
+            certdesk_domain::Role::General,
+            Actor::Cli,
+        )
+        .await
+        .expect("user");
+    for password in [PASSWORD, "", "anything at all"] {
+        let err = t
+            .backend
+            .sign_in("general1", password, None)
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), "E-AUTH-001");
+    }
+}

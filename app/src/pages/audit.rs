@@ -1,11 +1,12 @@
 use crate::components::ErrorBanner;
-use crate::i18n::{tr, Key};
+use crate::i18n::{identifier_label, tr, use_lang, Key};
 use crate::server_fns::audit_log;
 use leptos::prelude::*;
 
 /// The newest audit rows.
 #[component]
 pub fn AuditPage() -> impl IntoView {
+    let lang = use_lang();
     let rows = Resource::new(|| (), |_| audit_log());
     view! {
         <h1>{tr(Key::AuditTitle)}</h1>
@@ -36,7 +37,7 @@ pub fn AuditPage() -> impl IntoView {
                                             <tr data-action=action>
                                                 <td>{row.at}</td>
                                                 <td>{row.actor}</td>
-                                                <td>{row.action}</td>
+                                                <td>{move || identifier_label(lang.get(), &row.action)}</td>
                                                 <td>{row.target.unwrap_or_default()}</td>
                                                 <td class:failure=!row.success>{tr(outcome)}</td>
                                                 <td><code>{row.detail}</code></td>

@@ -2,7 +2,7 @@
 
 use super::certificates::state_key;
 use crate::components::ErrorBanner;
-use crate::i18n::{tr, Key};
+use crate::i18n::{identifier_label, tr, use_lang, Key};
 use crate::server_fns::certificates::load_certificate_detail;
 use certdesk_domain::views::{date_part, CertificateView};
 use leptos::prelude::*;
@@ -10,19 +10,27 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn CertificateDetailPage() -> impl IntoView {
+    let lang = use_lang();
     let params = use_params_map();
     let serial = move || params.read().get("serial").unwrap_or_default();
     let detail = Resource::new(serial, load_certificate_detail);
-    let row = |c: CertificateView| {
+    let label = move |id: Option<String>| {
+        move || {
+            id.as_deref()
+                .map(|i| identifier_label(lang.get(), i))
+                .unwrap_or_default()
+        }
+    };
+    let row = move |c: CertificateView| {
         let href = format!("/certificates/{}", c.serial);
         view! {
             <tr>
                 <td><a href=href><code>{c.serial.clone()}</code></a></td>
                 <td>{tr(state_key(Some(c.state)))}</td>
-                <td>{c.via.clone()}</td>
+                <td>{label(Some(c.via.clone()))}</td>
                 <td>{date_part(&c.not_before).to_string()}</td>
                 <td>{date_part(&c.not_after).to_string()}</td>
-                <td>{c.revocation_reason.clone().unwrap_or_default()}</td>
+                <td>{label(c.revocation_reason.clone())}</td>
             </tr>
         }
     };
@@ -47,7 +55,7 @@ pub fn CertificateDetailPage() -> impl IntoView {
                             <dt>{tr(Key::CertFriendlyName)}</dt><dd>{c.friendly_name.clone()}</dd>
                             <dt>{tr(Key::CertIssuedBy)}</dt><dd>{c.issued_by.clone()} " (" {c.issued_at.clone()} ")"</dd>
                             {c.revoked_at.clone().map(|at| view! {
-                                <dt>{tr(Key::CertRevokedAt)}</dt><dd>{at} " (" {c.revocation_reason.clone().unwrap_or_default()} ")"</dd>
+                                <dt>{tr(Key::CertRevokedAt)}</dt><dd>{at} " (" {label(c.revocation_reason.clone())} ")"</dd>
                             })}
                         </dl>
                         <p><a href=pem rel="external" download>{tr(Key::CertDownloadPem)}</a></p>
