@@ -22,7 +22,8 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn columns(&self) -> (Option<i64>, String) {
+    /// The user id (if a console user) and the name the audit log records.
+    pub(crate) fn columns(&self) -> (Option<i64>, String) {
         match self {
             Actor::User { id, login_id } => (Some(*id), login_id.clone()),
             Actor::Anonymous => (None, "anonymous".into()),

@@ -54,12 +54,7 @@ impl Backend {
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
-                let (actor_id, actor_name) = match &actor {
-                    Actor::User { id, login_id } => (Some(*id), login_id.clone()),
-                    Actor::Cli => (None, "cli".to_string()),
-                    Actor::System => (None, "system".to_string()),
-                    Actor::Anonymous => (None, "anonymous".to_string()),
-                };
+                let (actor_id, actor_name) = actor.columns();
                 tx.execute(
                     "INSERT INTO bulk_jobs (operation, reason, actor_user_id, actor, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![op.name(), op.reason().map(|r| r.as_str()), actor_id, actor_name, ts(now)],

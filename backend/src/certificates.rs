@@ -568,7 +568,7 @@ impl Backend {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10, ?11, ?12, ?13, ?14)",
                         params![user_id, serial_hex, s.next_seq, subject, profile.key_type.as_str(),
                             profile.friendly_name(&s.org_name, &s.login_id), ts(not_before), ts(not_after),
-                            der, hex::encode(Sha256::digest(&der)), op.name(), replaces, ts(now), actor_name(&actor)],
+                            der, hex::encode(Sha256::digest(&der)), op.name(), replaces, ts(now), actor.columns().1],
                     )?;
                     let id = tx.last_insert_rowid();
                     let sealed = master.seal(Purpose::CertificateKeys, &format!("certificate {id}"), key.serialize_pem().as_bytes())?;
@@ -674,14 +674,5 @@ impl Backend {
                 .ok_or(ServiceError::CertificateNotFound { serial })
             })
             .await
-    }
-}
-
-fn actor_name(actor: &Actor) -> String {
-    match actor {
-        Actor::User { login_id, .. } => login_id.clone(),
-        Actor::Anonymous => "anonymous".into(),
-        Actor::Cli => "cli".into(),
-        Actor::System => "system".into(),
     }
 }

@@ -24,6 +24,16 @@ impl UserCounts {
     }
 }
 
+/// The login ID as typed (trimmed) and its lookup key; a login ID that breaks the rule cannot
+/// exist, so it is reported as not found.
+fn lookup_key(login_id: &str) -> Result<(String, String), ServiceError> {
+    let typed = login_id.trim().to_string();
+    match LoginId::parse(&typed) {
+        Ok(id) => Ok((typed, id.key())),
+        Err(_) => Err(ServiceError::UserNotFound { login_id: typed }),
+    }
+}
+
 /// At most this many users besides the master (DOMAIN.md: 1 master + 99 others).
 pub const MAX_OTHER_USERS: u32 = 99;
 
@@ -80,12 +90,7 @@ impl Backend {
 
     /// The id of the (not deleted) user with this login ID.
     pub async fn user_id(&self, login_id: &str) -> Result<i64, ServiceError> {
-        let typed = login_id.trim().to_string();
-        let key = LoginId::parse(&typed)
-            .map_err(|_| ServiceError::UserNotFound {
-                login_id: typed.clone(),
-            })?
-            .key();
+        let (typed, key) = lookup_key(login_id)?;
         self.db()
             .run(move |conn| {
                 conn.query_row(
@@ -132,12 +137,7 @@ impl Backend {
     /// Locks (閉塞) an account: it cannot sign in and gets no new certificate. The last
     /// unlocked master can never be locked.
     pub async fn lock_user(&self, login_id: &str, actor: Actor) -> Result<(), ServiceError> {
-        let typed = login_id.trim().to_string();
-        let key = LoginId::parse(&typed)
-            .map_err(|_| ServiceError::UserNotFound {
-                login_id: typed.clone(),
-            })?
-            .key();
+        let (typed, key) = lookup_key(login_id)?;
         let now = self.clock().now();
         self.db()
             .run(move |conn| {
@@ -185,12 +185,7 @@ impl Backend {
                 return Err(ServiceError::Forbidden);
             }
         }
-        let typed = login_id.trim().to_string();
-        let key = LoginId::parse(&typed)
-            .map_err(|_| ServiceError::UserNotFound {
-                login_id: typed.clone(),
-            })?
-            .key();
+        let (typed, key) = lookup_key(login_id)?;
         let now = self.clock().now();
         self.db()
             .run(move |conn| {

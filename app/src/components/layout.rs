@@ -25,6 +25,17 @@ pub fn LangSwitch() -> impl IntoView {
     }
 }
 
+/// The header of the pages shown before sign-in (setup, sign-in).
+#[component]
+pub fn StandaloneHeader() -> impl IntoView {
+    view! {
+        <header class="standalone-header">
+            <span class="brand">{tr(Key::AppName)}</span>
+            <LangSwitch/>
+        </header>
+    }
+}
+
 fn role_label(lang: Lang, role: Role) -> &'static str {
     match lang {
         Lang::Ja => role.label_ja(),

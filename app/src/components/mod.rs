@@ -6,7 +6,7 @@ mod layout;
 
 pub use error::{ErrorBanner, FormErrorBanner};
 pub use field::TextField;
-pub use layout::{ConsoleLayout, LangSwitch};
+pub use layout::{ConsoleLayout, LangSwitch, StandaloneHeader};
 
 /// Leaves the single-page app and loads `path` from the server, so that the server decides
 /// what the new session may see (after sign-in, setup and sign-out).

@@ -1,4 +1,4 @@
-use crate::components::{navigate_hard, FormErrorBanner, LangSwitch, TextField};
+use crate::components::{navigate_hard, FormErrorBanner, StandaloneHeader, TextField};
 use crate::i18n::{tr, Key};
 use crate::server_fns::SignIn;
 use leptos::prelude::*;
@@ -18,10 +18,7 @@ pub fn LoginPage() -> impl IntoView {
     });
     view! {
         <div class="standalone">
-            <header class="standalone-header">
-                <span class="brand">{tr(Key::AppName)}</span>
-                <LangSwitch/>
-            </header>
+            <StandaloneHeader/>
             <main class="card narrow">
                 <h1>{tr(Key::LoginTitle)}</h1>
                 <p>{tr(Key::LoginIntro)}</p>

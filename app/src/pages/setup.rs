@@ -1,4 +1,4 @@
-use crate::components::{navigate_hard, FormErrorBanner, LangSwitch, TextField};
+use crate::components::{navigate_hard, FormErrorBanner, StandaloneHeader, TextField};
 use crate::i18n::{tr, Key};
 use crate::server_fns::Setup;
 use leptos::prelude::*;
@@ -16,10 +16,7 @@ pub fn SetupPage() -> impl IntoView {
     });
     view! {
         <div class="standalone">
-            <header class="standalone-header">
-                <span class="brand">{tr(Key::AppName)}</span>
-                <LangSwitch/>
-            </header>
+            <StandaloneHeader/>
             <main class="card">
                 <h1>{tr(Key::SetupTitle)}</h1>
                 <p>{tr(Key::SetupIntro)}</p>
