@@ -37,3 +37,21 @@ async fn an_unknown_page_is_a_404_for_a_signed_in_user() {
     let r = app.get("/no-such-page").await;
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn the_wasm_bundle_is_served_gzip_compressed() {
+    let app = spawn_app().await;
+    let dir = app.backend.settings().data_dir.join("site").join("pkg");
+    std::fs::create_dir_all(&dir).expect("pkg dir");
+    std::fs::write(dir.join("certdesk_bg.wasm"), vec![0u8; 64 * 1024]).expect("wasm");
+    let r = app
+        .client
+        .get(format!("{}/pkg/certdesk_bg.wasm", app.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert!(r.bytes().await.expect("body").len() < 4 * 1024);
+}
