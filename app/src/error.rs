@@ -78,6 +78,7 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::AccountLocked | E::Forbidden | E::CrossSiteRequest => StatusCode::FORBIDDEN,
         E::UserNotFound { .. } => StatusCode::NOT_FOUND,
         E::UserLimit { .. } | E::LoginIdTaken { .. } | E::LastMaster => StatusCode::CONFLICT,
+        E::RoleNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         E::Database(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -61,6 +61,9 @@ pub enum ServiceError {
     /// The last master cannot be locked, deleted or demoted.
     #[error("E-USER-004 the last master cannot be locked, deleted or demoted")]
     LastMaster,
+    /// A role that cannot be given here (unknown, or master outside setup).
+    #[error("E-USER-005 role {role} cannot be given")]
+    RoleNotAllowed { role: String },
     /// SQLite failed.
     #[error("E-SYS-001 database error: {0}")]
     Database(#[from] rusqlite::Error),
@@ -90,6 +93,7 @@ impl ServiceError {
             ServiceError::UserLimit { .. } => "E-USER-002",
             ServiceError::LoginIdTaken { .. } => "E-USER-003",
             ServiceError::LastMaster => "E-USER-004",
+            ServiceError::RoleNotAllowed { .. } => "E-USER-005",
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -175,6 +179,10 @@ impl ServiceError {
             ServiceError::LastMaster => Message::new(
                 "最後のマスターユーザは閉塞・削除・降格できません。先に別のマスターユーザを用意してください。",
                 "The last master user cannot be locked, deleted or demoted. Make another master first.",
+            ),
+            ServiceError::RoleNotAllowed { role } => Message::new(
+                format!("権限「{role}」は指定できません。admin(管理者ユーザ)または general(一般ユーザ)を指定してください。"),
+                format!("Role '{role}' cannot be given here. Use admin or general."),
             ),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",

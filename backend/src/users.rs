@@ -51,7 +51,9 @@ impl Backend {
         let name = PersonName::parse(name)?;
         let email = Email::parse(email)?;
         if role == Role::Master {
-            return Err(ServiceError::Forbidden);
+            return Err(ServiceError::RoleNotAllowed {
+                role: role.as_str().to_string(),
+            });
         }
         let now = self.clock().now();
         self.db()

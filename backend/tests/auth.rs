@@ -316,3 +316,20 @@ async fn a_general_user_cannot_sign_in_to_the_console() {
         assert_eq!(err.code(), "E-AUTH-001");
     }
 }
+
+#[tokio::test]
+async fn a_second_master_cannot_be_added_outside_setup() {
+    let t = set_up_backend().await;
+    let err = t
+        .backend
+        .create_user(
+            "master02",
+            "二人目",
+            "m2@example.co.jp",
+            certdesk_domain::Role::Master,
+            Actor::Cli,
+        )
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), "E-USER-005");
+}

@@ -302,7 +302,11 @@ async fn add_user(
 ) -> Result<(), ServiceError> {
     let role = match certdesk_domain::Role::parse(role) {
         Some(r @ (certdesk_domain::Role::Admin | certdesk_domain::Role::General)) => r,
-        _ => return Err(ServiceError::Forbidden),
+        _ => {
+            return Err(ServiceError::RoleNotAllowed {
+                role: role.to_string(),
+            })
+        }
     };
     let backend = Backend::open(settings(data_dir, None), Clock::system())?;
     if backend.needs_setup() {
