@@ -87,9 +87,19 @@ fn read_view(
     now: OffsetDateTime,
     profile: &IssuingProfile,
 ) -> rusqlite::Result<CertificateView> {
-    let not_before: String = r.get(7)?;
-    let not_after: String = r.get(8)?;
-    let state: String = r.get(9)?;
+    read_view_at(r, 0, now, profile)
+}
+
+/// Reads [`CERT_COLUMNS`] starting at column `at`.
+fn read_view_at(
+    r: &rusqlite::Row<'_>,
+    at: usize,
+    now: OffsetDateTime,
+    profile: &IssuingProfile,
+) -> rusqlite::Result<CertificateView> {
+    let not_before: String = r.get(at + 7)?;
+    let not_after: String = r.get(at + 8)?;
+    let state: String = r.get(at + 9)?;
     let bad = |e: ServiceError| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
     let facts = CertificateFacts {
         state: StoredState::parse(&state).unwrap_or(StoredState::Revoked),
@@ -97,23 +107,23 @@ fn read_view(
         not_after: parse_ts(&not_after).map_err(bad)?,
     };
     Ok(CertificateView {
-        id: r.get(0)?,
-        user_id: r.get(1)?,
-        login_id: r.get(2)?,
-        serial: r.get(3)?,
-        subject: r.get(4)?,
-        key_type: r.get(5)?,
-        friendly_name: r.get(6)?,
+        id: r.get(at)?,
+        user_id: r.get(at + 1)?,
+        login_id: r.get(at + 2)?,
+        serial: r.get(at + 3)?,
+        subject: r.get(at + 4)?,
+        key_type: r.get(at + 5)?,
+        friendly_name: r.get(at + 6)?,
         not_before,
         not_after,
         state: facts.state_at(now),
         days_left: facts.days_left(now),
-        via: r.get(10)?,
-        issued_at: r.get(11)?,
-        issued_by: r.get(12)?,
-        revoked_at: r.get(13)?,
-        revocation_reason: r.get(14)?,
-        sha256: r.get(15)?,
+        via: r.get(at + 10)?,
+        issued_at: r.get(at + 11)?,
+        issued_by: r.get(at + 12)?,
+        revoked_at: r.get(at + 13)?,
+        revocation_reason: r.get(at + 14)?,
+        sha256: r.get(at + 15)?,
         renewal_opens: ts(profile.lifecycle().renewal_opens_at(facts.not_after)),
         renewable: facts.state_at(now) == CertificateState::Valid
             && now >= profile.lifecycle().renewal_opens_at(facts.not_after),
@@ -611,21 +621,27 @@ impl Backend {
         self.db()
             .run(move |conn| {
                 let profile = load_profile(conn)?;
-                let mut users = conn.prepare(
-                    "SELECT id, login_id, name, role, locked_at IS NOT NULL FROM users WHERE deleted_at IS NULL ORDER BY login_key",
-                )?;
-                let mut current = conn.prepare(&format!(
-                    "SELECT {CERT_COLUMNS} FROM certificates c JOIN users u ON u.id = c.user_id
-                     WHERE c.id = (SELECT max(id) FROM certificates WHERE user_id = ?1)"
+                // One query: each user with their newest certificate (if any), columns 5.. are
+                // CERT_COLUMNS.
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT u.id, u.login_id, u.name, u.role, u.locked_at IS NOT NULL, {CERT_COLUMNS}
+                     FROM users u
+                     LEFT JOIN certificates c ON c.id = (SELECT max(id) FROM certificates WHERE user_id = u.id)
+                     WHERE u.deleted_at IS NULL ORDER BY u.login_key"
                 ))?;
-                let rows = users
-                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-                    .collect::<Result<Vec<(i64, String, String, String, bool)>, _>>()?;
-                let mut out = Vec::with_capacity(rows.len());
-                for (user_id, login_id, name, role, locked) in rows {
-                    let cert = current.query_row([user_id], |r| read_view(r, now, &profile)).optional()?;
-                    out.push(UserCertificates { user_id, login_id, name, role, locked, current: cert });
-                }
+                let out = stmt
+                    .query_map([], |r| {
+                        let has_certificate = r.get::<_, Option<i64>>(5)?.is_some();
+                        Ok(UserCertificates {
+                            user_id: r.get(0)?,
+                            login_id: r.get(1)?,
+                            name: r.get(2)?,
+                            role: r.get(3)?,
+                            locked: r.get(4)?,
+                            current: if has_certificate { Some(read_view_at(r, 5, now, &profile)?) } else { None },
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(out)
             })
             .await

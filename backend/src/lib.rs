@@ -29,7 +29,7 @@ pub use error::ServiceError;
 pub use settings::Settings;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Everything a request handler needs: the database, the settings, the clock.
 /// Cheap to clone.
@@ -42,7 +42,8 @@ struct Inner {
     db: db::Db,
     settings: Settings,
     clock: Clock,
-    dummy_hash: password::PasswordHash,
+    /// Made at the first sign-in, not at every start (the CLI opens the backend too).
+    dummy_hash: OnceLock<password::PasswordHash>,
     master_key: Arc<secrets::MasterKey>,
     /// The embedded CA, once the organisation exists (see `ensure_ca`).
     ca: RwLock<Option<Arc<ca::EmbeddedCa>>>,
@@ -68,7 +69,7 @@ impl Backend {
                 db: db::Db::new(conn),
                 settings,
                 clock,
-                dummy_hash: password::dummy_hash(),
+                dummy_hash: OnceLock::new(),
                 master_key,
                 ca: RwLock::new(None),
                 set_up: AtomicBool::new(set_up),

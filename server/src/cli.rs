@@ -189,6 +189,8 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
         Clock::shifted(Duration::days(args.test_clock_offset_days))
     };
     let backend = Backend::open(settings(data_dir, Some(&args)), clock)?;
+    let warm = backend.clone();
+    tokio::task::spawn_blocking(move || warm.prepare_sign_in());
     backend.ensure_ca(Actor::System).await?;
     backend.resume_bulk_runs().await?;
     tokio::spawn(crl_job(backend.clone()));

@@ -33,6 +33,27 @@ async fn fetch(app: &TestApp, path: &str) -> String {
     r.text().await.expect("body")
 }
 
+/// Saves what `path` serves as `dir/file`.
+async fn save(app: &TestApp, dir: &Path, file: &str, path: &str) {
+    std::fs::write(dir.join(file), fetch(app, path).await).expect("write");
+}
+
+/// `openssl verify -crl_check` of `cert` against ca.pem and crl.pem in `dir`.
+fn verify_with_crl(dir: &Path, cert: &str) -> (bool, String) {
+    openssl(
+        dir,
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "ca.pem",
+            "-CRLfile",
+            "crl.pem",
+            cert,
+        ],
+    )
+}
+
 /// Runs openssl with `args`; returns (success, stdout + stderr).
 fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new("openssl")
@@ -62,12 +83,14 @@ async fn an_issued_certificate_verifies_with_openssl_and_fails_after_revocation(
     assert_eq!(cert.days_left, 366);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("ca.pem"), fetch(&app, "/ca/ca.pem").await).expect("write");
-    std::fs::write(
-        dir.path().join("cert.pem"),
-        fetch(&app, &format!("/certificates/{}/cert.pem", cert.serial)).await,
+    save(&app, dir.path(), "ca.pem", "/ca/ca.pem").await;
+    save(
+        &app,
+        dir.path(),
+        "cert.pem",
+        &format!("/certificates/{}/cert.pem", cert.serial),
     )
-    .expect("write");
+    .await;
 
     let (ok, text) = openssl(dir.path(), &["verify", "-CAfile", "ca.pem", "cert.pem"]);
     assert!(ok && text.contains("cert.pem: OK"), "{text}");
@@ -116,19 +139,8 @@ async fn an_issued_certificate_verifies_with_openssl_and_fails_after_revocation(
     );
 
     // Before revocation the CRL check passes.
-    std::fs::write(dir.path().join("crl.pem"), fetch(&app, "/ca/crl.pem").await).expect("write");
-    let (ok, text) = openssl(
-        dir.path(),
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "ca.pem",
-            "-CRLfile",
-            "crl.pem",
-            "cert.pem",
-        ],
-    );
+    save(&app, dir.path(), "crl.pem", "/ca/crl.pem").await;
+    let (ok, text) = verify_with_crl(dir.path(), "cert.pem");
     assert!(ok, "{text}");
 
     app.backend
@@ -139,19 +151,8 @@ async fn an_issued_certificate_verifies_with_openssl_and_fails_after_revocation(
         )
         .await
         .expect("revoke");
-    std::fs::write(dir.path().join("crl.pem"), fetch(&app, "/ca/crl.pem").await).expect("write");
-    let (ok, text) = openssl(
-        dir.path(),
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "ca.pem",
-            "-CRLfile",
-            "crl.pem",
-            "cert.pem",
-        ],
-    );
+    save(&app, dir.path(), "crl.pem", "/ca/crl.pem").await;
+    let (ok, text) = verify_with_crl(dir.path(), "cert.pem");
     assert!(!ok, "a revoked certificate must not verify: {text}");
     assert!(text.contains("certificate revoked"), "{text}");
 
@@ -310,18 +311,22 @@ async fn reissue_revokes_and_issues_in_one_step_and_ecdsa_keys_verify_too() {
     assert_eq!(states, [CertificateState::Valid, CertificateState::Revoked]);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("ca.pem"), fetch(&app, "/ca/ca.pem").await).expect("write");
-    std::fs::write(
-        dir.path().join("new.pem"),
-        fetch(&app, &format!("/certificates/{}/cert.pem", second.serial)).await,
+    save(&app, dir.path(), "ca.pem", "/ca/ca.pem").await;
+    save(
+        &app,
+        dir.path(),
+        "new.pem",
+        &format!("/certificates/{}/cert.pem", second.serial),
     )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("old.pem"),
-        fetch(&app, &format!("/certificates/{}/cert.pem", first.serial)).await,
+    .await;
+    save(
+        &app,
+        dir.path(),
+        "old.pem",
+        &format!("/certificates/{}/cert.pem", first.serial),
     )
-    .expect("write");
-    std::fs::write(dir.path().join("crl.pem"), fetch(&app, "/ca/crl.pem").await).expect("write");
+    .await;
+    save(&app, dir.path(), "crl.pem", "/ca/crl.pem").await;
     let verify = |f: &str| {
         openssl(
             dir.path(),
@@ -448,7 +453,7 @@ async fn the_crl_is_re_signed_once_a_day_even_without_revocations() {
         None
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("crl.pem"), fetch(&app, "/ca/crl.pem").await).expect("write");
+    save(&app, dir.path(), "crl.pem", "/ca/crl.pem").await;
     let (_, text) = openssl(dir.path(), &["crl", "-in", "crl.pem", "-noout", "-text"]);
     assert!(
         text.contains("X509v3 CRL Number: \n                2"),
