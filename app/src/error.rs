@@ -79,6 +79,13 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::UserNotFound { .. } => StatusCode::NOT_FOUND,
         E::UserLimit { .. } | E::LoginIdTaken { .. } | E::LastMaster => StatusCode::CONFLICT,
         E::RoleNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        E::UserHasCertificate { .. } | E::ImportStale => StatusCode::CONFLICT,
+        E::UserFile(certdesk_domain::userfile::FileError::TooLarge { .. }) => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
+        E::UserFile(_) | E::Export(_) | E::ImportHasProblems { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         E::Database(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

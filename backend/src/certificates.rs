@@ -621,24 +621,26 @@ impl Backend {
         self.db()
             .run(move |conn| {
                 let profile = load_profile(conn)?;
-                // One query: each user with their newest certificate (if any), columns 5.. are
+                // One query: each user with their newest certificate (if any), columns 7.. are
                 // CERT_COLUMNS.
                 let mut stmt = conn.prepare(&format!(
-                    "SELECT u.id, u.login_id, u.name, u.role, u.locked_at IS NOT NULL, {CERT_COLUMNS}
+                    "SELECT u.id, u.login_id, u.name, u.role, u.locked_at IS NOT NULL, u.email, u.password_hash IS NOT NULL, {CERT_COLUMNS}
                      FROM users u
                      LEFT JOIN certificates c ON c.id = (SELECT max(id) FROM certificates WHERE user_id = u.id)
                      WHERE u.deleted_at IS NULL ORDER BY u.login_key"
                 ))?;
                 let out = stmt
                     .query_map([], |r| {
-                        let has_certificate = r.get::<_, Option<i64>>(5)?.is_some();
+                        let has_certificate = r.get::<_, Option<i64>>(7)?.is_some();
                         Ok(UserCertificates {
                             user_id: r.get(0)?,
                             login_id: r.get(1)?,
                             name: r.get(2)?,
+                            email: r.get(5)?,
                             role: r.get(3)?,
                             locked: r.get(4)?,
-                            current: if has_certificate { Some(read_view_at(r, 5, now, &profile)?) } else { None },
+                            has_password: r.get(6)?,
+                            current: if has_certificate { Some(read_view_at(r, 7, now, &profile)?) } else { None },
                         })
                     })?
                     .collect::<Result<Vec<_>, _>>()?;

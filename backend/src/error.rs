@@ -3,6 +3,7 @@
 
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::profile::ProfileError;
+use certdesk_domain::userfile::{ExportError, FileError};
 use certdesk_domain::{Message, ValidationError};
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,21 @@ pub enum ServiceError {
     /// A role that cannot be given here (unknown, or master outside setup).
     #[error("E-USER-005 role {role} cannot be given")]
     RoleNotAllowed { role: String },
+    /// A user who still holds a valid certificate cannot be deleted.
+    #[error("E-USER-008 {login_id} still holds a valid certificate")]
+    UserHasCertificate { login_id: String },
+    /// A users file rejected as a whole (too large, binary, unknown encoding, ...).
+    #[error(transparent)]
+    UserFile(#[from] FileError),
+    /// An export that cannot be written in the asked encoding.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// A users file with problems cannot be imported; nothing was written.
+    #[error("E-CSV-020 the file has {problems} problem(s); nothing was written")]
+    ImportHasProblems { problems: usize },
+    /// The file or the users changed between preview and import.
+    #[error("E-CSV-021 the file or the users changed since the preview")]
+    ImportStale,
     /// SQLite failed.
     #[error("E-SYS-001 database error: {0}")]
     Database(#[from] rusqlite::Error),
@@ -94,6 +110,11 @@ impl ServiceError {
             ServiceError::LoginIdTaken { .. } => "E-USER-003",
             ServiceError::LastMaster => "E-USER-004",
             ServiceError::RoleNotAllowed { .. } => "E-USER-005",
+            ServiceError::UserHasCertificate { .. } => "E-USER-008",
+            ServiceError::UserFile(e) => e.code(),
+            ServiceError::Export(e) => e.code(),
+            ServiceError::ImportHasProblems { .. } => "E-CSV-020",
+            ServiceError::ImportStale => "E-CSV-021",
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -105,6 +126,9 @@ impl ServiceError {
             ServiceError::LoginIdTaken { .. } => Some("login_id"),
             ServiceError::Validation(v) => Some(v.field().name()),
             ServiceError::Profile(p) => Some(p.field()),
+            ServiceError::UserFile(_)
+            | ServiceError::ImportHasProblems { .. }
+            | ServiceError::ImportStale => Some("file"),
             _ => None,
         }
     }
@@ -183,6 +207,20 @@ impl ServiceError {
             ServiceError::RoleNotAllowed { role } => Message::new(
                 format!("権限「{role}」は指定できません。admin(管理者ユーザ)または general(一般ユーザ)を指定してください。"),
                 format!("Role '{role}' cannot be given here. Use admin or general."),
+            ),
+            ServiceError::UserHasCertificate { login_id } => Message::new(
+                format!("「{login_id}」には有効な証明書があるため削除できません。先に証明書ページで失効させてください。"),
+                format!("'{login_id}' still holds a valid certificate and cannot be deleted. Revoke it on the Certificates page first."),
+            ),
+            ServiceError::UserFile(e) => e.message(),
+            ServiceError::Export(e) => e.message(),
+            ServiceError::ImportHasProblems { problems } => Message::new(
+                format!("ファイルに{problems}件の問題があるため取り込みませんでした(何も書き込んでいません)。一覧の行・列を直して、もう一度プレビューしてください。"),
+                format!("The file has {problems} problem(s), so nothing was imported. Fix the rows and columns listed, then preview again."),
+            ),
+            ServiceError::ImportStale => Message::new(
+                "プレビューの後にファイルまたは利用者が変わりました(何も書き込んでいません)。もう一度プレビューしてから取り込んでください。",
+                "The file or the users changed after the preview, so nothing was written. Preview again, then import.",
             ),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",

@@ -21,6 +21,7 @@ pub mod organisation;
 pub mod password;
 pub mod secrets;
 pub mod settings;
+pub mod user_import;
 pub mod users;
 
 pub use auth::{CurrentUser, SessionLookup, SessionToken};

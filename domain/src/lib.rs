@@ -15,6 +15,7 @@ pub mod lang;
 pub mod lifecycle;
 pub mod profile;
 pub mod role;
+pub mod userfile;
 pub mod views;
 
 pub use auth::{LockoutPolicy, SessionPolicy};

@@ -2,6 +2,7 @@
 //! renders it). No rules here.
 
 use crate::lifecycle::CertificateState;
+use crate::userfile::{Encoding, ImportMode, ImportPlan, Separator};
 use serde::{Deserialize, Serialize};
 
 /// One certificate as the pages show it. Timestamps are UTC, `YYYY-MM-DDThh:mm:ss.ffffffZ`.
@@ -47,9 +48,30 @@ pub struct UserCertificates {
     pub user_id: i64,
     pub login_id: String,
     pub name: String,
+    pub email: String,
     pub role: String,
     pub locked: bool,
+    /// Has a console password (masters and admins need one to sign in).
+    pub has_password: bool,
     pub current: Option<CertificateView>,
+}
+
+/// What a users file would do, shown before anything is written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportPreview {
+    /// SHA-256 of the file's bytes (hex); the commit must present the same file.
+    pub sha256: String,
+    pub file_name: String,
+    pub bytes: usize,
+    pub encoding: Encoding,
+    pub separator: Separator,
+    /// Data rows read (blank rows not counted).
+    pub records: u32,
+    pub ignored_columns: Vec<String>,
+    pub mode: ImportMode,
+    pub plan: ImportPlan,
+    /// True once the rows were written (one transaction).
+    pub committed: bool,
 }
 
 /// One user's line in a bulk run.

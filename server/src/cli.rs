@@ -118,6 +118,26 @@ pub enum UsersCommand {
         /// The login ID to unlock.
         login_id: String,
     },
+    /// Import users from a CSV file (UTF-8 or Shift_JIS). Without --yes only the preview is
+    /// printed and nothing is written.
+    Import {
+        file: PathBuf,
+        /// add (add only) or update (add and update by login ID)
+        #[arg(long, default_value = "add")]
+        mode: String,
+        /// Write the users (one transaction; refused if the preview has any problem).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Export the users with their current certificate as CSV.
+    Export {
+        /// Where to write; standard output if absent.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// utf8 (with BOM) or sjis
+        #[arg(long, default_value = "utf8")]
+        encoding: String,
+    },
 }
 
 /// Prints a service error as people read it: code, Japanese, English.
@@ -165,6 +185,12 @@ pub async fn run(cli: Cli) -> i32 {
                     role,
                 },
         }) => add_user(cli.data_dir, &login_id, &name, &email, &role).await,
+        Some(Command::Users {
+            command: UsersCommand::Import { file, mode, yes },
+        }) => import_users(cli.data_dir, &file, &mode, yes).await,
+        Some(Command::Users {
+            command: UsersCommand::Export { output, encoding },
+        }) => export_users(cli.data_dir, output.as_deref(), &encoding).await,
         Some(Command::Ca {
             command: CaCommand::Init,
         }) => ca_init(cli.data_dir).await,
@@ -332,4 +358,112 @@ async fn unlock(data_dir: PathBuf, login_id: &str) -> Result<(), ServiceError> {
         login_id.trim()
     );
     Ok(())
+}
+
+async fn import_users(
+    data_dir: PathBuf,
+    file: &std::path::Path,
+    mode: &str,
+    commit: bool,
+) -> Result<(), ServiceError> {
+    use certdesk_domain::userfile::{FileError, ImportMode, RowAction, MAX_FILE_BYTES};
+    let mode = match mode {
+        "add" | "add_only" => ImportMode::AddOnly,
+        "update" | "add_and_update" => ImportMode::AddAndUpdate,
+        other => {
+            return Err(ServiceError::Internal(format!(
+                "unknown mode {other:?}: use add or update"
+            )))
+        }
+    };
+    let size = std::fs::metadata(file)
+        .map_err(|e| ServiceError::Internal(format!("cannot read {}: {e}", file.display())))?
+        .len();
+    if size > MAX_FILE_BYTES as u64 {
+        return Err(FileError::TooLarge {
+            bytes: usize::try_from(size).unwrap_or(usize::MAX),
+            max: MAX_FILE_BYTES,
+        }
+        .into());
+    }
+    let bytes = std::fs::read(file)
+        .map_err(|e| ServiceError::Internal(format!("cannot read {}: {e}", file.display())))?;
+    let backend = Backend::open(settings(data_dir, None), Clock::system())?;
+    if backend.needs_setup() {
+        return Err(ServiceError::NotSetUp);
+    }
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let preview = backend
+        .preview_user_import(name.clone(), bytes.clone(), mode)
+        .await?;
+    println!(
+        "{}: {} / {} rows / 追加 add {} · 更新 update {} · 変更なし unchanged {} · 問題 problems {}",
+        preview.file_name,
+        preview.encoding.label(),
+        preview.records,
+        preview.plan.adds,
+        preview.plan.updates,
+        preview.plan.unchanged,
+        preview.plan.problems.len()
+    );
+    for row in &preview.plan.rows {
+        let action = match &row.action {
+            RowAction::Add => "add".to_string(),
+            RowAction::Update { changed } => format!("update ({})", changed.join(", ")),
+            RowAction::Unchanged => "unchanged".to_string(),
+        };
+        println!("  row {:>4}  {:<12}  {}", row.row, row.login_id, action);
+    }
+    for p in &preview.plan.problems {
+        let column = match (p.column, &p.column_name) {
+            (Some(n), Some(name)) => format!(", column {n} ({name})"),
+            (Some(n), None) => format!(", column {n}"),
+            _ => String::new(),
+        };
+        eprintln!(
+            "  row {}{column}: {}: {}\n      {}",
+            p.row, p.code, p.message.ja, p.message.en
+        );
+    }
+    if !commit {
+        println!("プレビューのみです(何も書き込んでいません)。取り込むには --yes を付けてください。\nPreview only, nothing was written. Add --yes to import.");
+        return if preview.plan.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::ImportHasProblems {
+                problems: preview.plan.problems.len(),
+            })
+        };
+    }
+    let done = backend
+        .commit_user_import(name, bytes, mode, preview.sha256.clone(), None, Actor::Cli)
+        .await?;
+    println!(
+        "取り込みました: 追加 {} 件、更新 {} 件、変更なし {} 件。\nImported: {} added, {} updated, {} unchanged.",
+        done.plan.adds, done.plan.updates, done.plan.unchanged, done.plan.adds, done.plan.updates, done.plan.unchanged
+    );
+    Ok(())
+}
+
+async fn export_users(
+    data_dir: PathBuf,
+    output: Option<&std::path::Path>,
+    encoding: &str,
+) -> Result<(), ServiceError> {
+    use certdesk_domain::userfile::ExportEncoding;
+    use std::io::Write;
+    let encoding = match encoding {
+        "sjis" | "shift_jis" | "cp932" => ExportEncoding::ShiftJis,
+        _ => ExportEncoding::Utf8Bom,
+    };
+    let backend = Backend::open(settings(data_dir, None), Clock::system())?;
+    let bytes = backend.export_users_csv(encoding).await?;
+    let written = match output {
+        Some(path) => std::fs::write(path, &bytes),
+        None => std::io::stdout().write_all(&bytes),
+    };
+    written.map_err(|e| ServiceError::Internal(format!("cannot write the export: {e}")))
 }

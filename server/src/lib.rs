@@ -1,5 +1,8 @@
 //! The `certdesk` binary's library half: command line, router and middleware. Kept as a
 //! library so that integration tests run the very same router on a loopback port.
 
+// The Users page's view type is deep; rendering it in the router needs more room.
+#![recursion_limit = "512"]
+
 pub mod cli;
 pub mod web;

@@ -24,6 +24,7 @@ use certdesk_app::error::{http_status, UiError};
 use certdesk_app::{shell, App};
 use certdesk_backend::auth::{cookie_header, token_from_cookie_header, RequestSession};
 use certdesk_backend::{ca, Backend, ServiceError, SessionLookup};
+use certdesk_domain::userfile::ExportEncoding;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -97,6 +98,8 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
         .route("/ca/crl.pem", get(crl_pem))
         .route("/ca/crl.der", get(crl_der))
         .route("/certificates/{serial}/cert.pem", get(certificate_pem))
+        .route("/users/export.csv", get(users_export))
+        .route("/users/template.csv", get(users_template))
         // The wasm bundle compresses from ~3.4 MB to ~0.7 MB.
         .nest_service(
             "/pkg",
@@ -197,6 +200,79 @@ async fn certificate_pem(
     }
 }
 
+/// `?encoding=sjis` for Shift_JIS, else UTF-8 with BOM.
+#[derive(Debug, serde::Deserialize)]
+struct CsvQuery {
+    encoding: Option<String>,
+}
+
+impl CsvQuery {
+    fn encoding(&self) -> ExportEncoding {
+        match self.encoding.as_deref() {
+            Some("sjis" | "shift_jis" | "cp932") => ExportEncoding::ShiftJis,
+            _ => ExportEncoding::Utf8Bom,
+        }
+    }
+
+    fn content_type(&self) -> &'static str {
+        match self.encoding() {
+            ExportEncoding::ShiftJis => "text/csv; charset=Shift_JIS",
+            ExportEncoding::Utf8Bom => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+fn signed_in(req: &Request<Body>) -> bool {
+    req.extensions()
+        .get::<RequestSession>()
+        .is_some_and(|s| s.user.is_some())
+}
+
+fn csv_download(query: &CsvQuery, file_name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, query.content_type().to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// All users with their current certificate, for Excel (signed-in users only).
+async fn users_export(
+    State(b): State<Backend>,
+    axum::extract::Query(query): axum::extract::Query<CsvQuery>,
+    req: Request<Body>,
+) -> Response {
+    if !signed_in(&req) {
+        return error_response(ServiceError::NotSignedIn);
+    }
+    match b.export_users_csv(query.encoding()).await {
+        Ok(bytes) => csv_download(&query, "certdesk-users.csv", bytes),
+        Err(e) => error_response(e),
+    }
+}
+
+/// An empty users file with the header and two example rows.
+async fn users_template(
+    axum::extract::Query(query): axum::extract::Query<CsvQuery>,
+    req: Request<Body>,
+) -> Response {
+    if !signed_in(&req) {
+        return error_response(ServiceError::NotSignedIn);
+    }
+    csv_download(
+        &query,
+        "certdesk-users-template.csv",
+        certdesk_domain::userfile::template_csv(query.encoding()),
+    )
+}
+
 async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, "not found")
 }
@@ -262,7 +338,8 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
     }
 
     // Downloads answer with an error code instead of a redirect.
-    let is_download = path.starts_with("/certificates/") && path.ends_with("/cert.pem");
+    let is_download = (path.starts_with("/certificates/") && path.ends_with("/cert.pem"))
+        || (path.starts_with("/users/") && path.ends_with(".csv"));
     let is_page = req.method() == Method::GET && !path.starts_with("/api/") && !is_download;
     if is_page {
         let signed_in = session.user.is_some();

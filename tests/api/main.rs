@@ -5,3 +5,4 @@ mod bulk;
 mod certificates;
 mod pages;
 mod setup;
+mod users;

@@ -9,6 +9,7 @@ mod not_found;
 mod placeholder;
 mod settings;
 mod setup;
+mod users;
 
 pub use audit::AuditPage;
 pub use certificate_detail::CertificateDetailPage;
@@ -16,6 +17,7 @@ pub use certificates::CertificatesPage;
 pub use dashboard::DashboardPage;
 pub use login::LoginPage;
 pub use not_found::NotFoundPage;
-pub use placeholder::{DistributionPage, UsersPage};
+pub use placeholder::DistributionPage;
 pub use settings::SettingsPage;
 pub use setup::SetupPage;
+pub use users::UsersPage;

@@ -1,4 +1,4 @@
-//! Pages whose content comes with later issues (users, distribution).
+//! Pages whose content comes with later issues (distribution).
 //! They exist now so that the navigation is complete and every route is signed-in only.
 
 use crate::i18n::{tr, Key};
@@ -10,11 +10,6 @@ fn Placeholder(title: Key) -> impl IntoView {
         <h1>{tr(title)}</h1>
         <p class="notice">{tr(Key::NotYetAvailable)}</p>
     }
-}
-
-#[component]
-pub fn UsersPage() -> impl IntoView {
-    view! { <Placeholder title=Key::UsersTitle/> }
 }
 
 #[component]

@@ -189,3 +189,4 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
 }
 
 pub mod certificates;
+pub mod users;

@@ -1,0 +1,179 @@
+//! Server functions of the Users page: list, add, edit, password, delete, lock, unlock, and
+//! the CSV import (preview, then commit of the same file). Exports are plain downloads
+//! (`/users/export.csv`, `/users/template.csv`) served by the server crate.
+
+use crate::error::UiError;
+use certdesk_domain::views::{ImportPreview, UserCertificates};
+use leptos::prelude::*;
+use leptos::server_fn::codec::{MultipartData, MultipartFormData};
+
+/// Every live user with their current certificate.
+#[server(prefix = "/api", endpoint = "users_list")]
+pub async fn users_list() -> Result<Vec<UserCertificates>, UiError> {
+    let backend = super::ssr::backend()?;
+    super::ssr::console_user()?;
+    Ok(backend.certificate_overview().await?)
+}
+
+/// Adds a user. `password` only for masters and admins, and may stay empty.
+#[server(prefix = "/api", endpoint = "add_user")]
+pub async fn add_user(
+    login_id: String,
+    name: String,
+    email: String,
+    role: String,
+    password: String,
+    password_confirm: String,
+) -> Result<(), UiError> {
+    use certdesk_backend::users::NewUser;
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    let input = NewUser {
+        login_id,
+        name,
+        email,
+        role,
+        password,
+        password_confirm,
+    };
+    backend.add_user(input, user.actor()).await?;
+    Ok(())
+}
+
+/// Changes name, e-mail and role.
+#[server(prefix = "/api", endpoint = "update_user")]
+pub async fn update_user(
+    user_id: i64,
+    name: String,
+    email: String,
+    role: String,
+) -> Result<(), UiError> {
+    use certdesk_backend::users::UserChanges;
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    let changes = UserChanges {
+        user_id,
+        name,
+        email,
+        role,
+    };
+    backend.update_user(changes, user.actor()).await?;
+    Ok(())
+}
+
+/// Sets a master's or admin's console password.
+#[server(prefix = "/api", endpoint = "set_user_password")]
+pub async fn set_user_password(
+    user_id: i64,
+    password: String,
+    password_confirm: String,
+) -> Result<(), UiError> {
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    backend
+        .set_console_password(user_id, password, password_confirm, user.actor())
+        .await?;
+    Ok(())
+}
+
+/// Soft-deletes a user.
+#[server(prefix = "/api", endpoint = "delete_user")]
+pub async fn delete_user(user_id: i64) -> Result<(), UiError> {
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    backend.delete_user(user_id, user.actor()).await?;
+    Ok(())
+}
+
+/// Locks (閉塞) a user.
+#[server(prefix = "/api", endpoint = "lock_user")]
+pub async fn lock_user(login_id: String) -> Result<(), UiError> {
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    backend.lock_user(&login_id, user.actor()).await?;
+    Ok(())
+}
+
+/// Unlocks (閉塞解除) a user (masters only).
+#[server(prefix = "/api", endpoint = "unlock_user")]
+pub async fn unlock_user(login_id: String) -> Result<(), UiError> {
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    backend.unlock_user(&login_id, user.actor()).await?;
+    Ok(())
+}
+
+/// A users file: with `commit` = `1` imports it (all rows or none), else previews it.
+/// Multipart fields: `file`, `mode` (`add_only` / `add_and_update`), `commit`, and for a
+/// commit the preview's `sha256`, `adds`, `updates`, `unchanged`.
+#[server(prefix = "/api", endpoint = "import_users", input = MultipartFormData)]
+pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError> {
+    use certdesk_backend::user_import::PlanCounts;
+    use certdesk_backend::ServiceError;
+    use certdesk_domain::userfile::{FileError, ImportMode, MAX_FILE_BYTES};
+    use std::collections::HashMap;
+
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    let mut multipart = data
+        .into_inner()
+        .ok_or_else(|| ServiceError::Internal("multipart data missing".into()))?;
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let bad = |e: &dyn std::fmt::Display| ServiceError::Internal(format!("multipart: {e}"));
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| bad(&e))? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            let file_name = field.file_name().unwrap_or("users.csv").to_string();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(|e| bad(&e))? {
+                bytes.extend_from_slice(&chunk);
+                // Stop reading at once: the limit is the limit.
+                if bytes.len() > MAX_FILE_BYTES {
+                    return Err(ServiceError::from(FileError::TooLarge {
+                        bytes: bytes.len(),
+                        max: MAX_FILE_BYTES,
+                    })
+                    .into());
+                }
+            }
+            file = Some((file_name, bytes));
+        } else {
+            let text = field.text().await.map_err(|e| bad(&e))?;
+            fields.insert(name, text);
+        }
+    }
+    let (file_name, bytes) = file
+        .filter(|(name, _)| !name.is_empty())
+        .ok_or(ServiceError::UserFile(FileError::Empty))?;
+    let field = |name: &str| {
+        fields
+            .get(name)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let mode = ImportMode::parse(&field("mode")).unwrap_or(ImportMode::AddOnly);
+    if field("commit") == "1" {
+        let count = |name: &str| field(name).parse::<u32>().ok();
+        let expected = match (count("adds"), count("updates"), count("unchanged")) {
+            (Some(adds), Some(updates), Some(unchanged)) => Some(PlanCounts {
+                adds,
+                updates,
+                unchanged,
+            }),
+            _ => None,
+        };
+        Ok(backend
+            .commit_user_import(
+                file_name,
+                bytes,
+                mode,
+                field("sha256"),
+                expected,
+                user.actor(),
+            )
+            .await?)
+    } else {
+        Ok(backend.preview_user_import(file_name, bytes, mode).await?)
+    }
+}
