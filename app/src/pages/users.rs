@@ -117,7 +117,7 @@ fn UserForm(
         </div>
         <div class="field">
             <label for="field-email">{tr(Key::FieldEmail)}</label>
-            <input id="field-email" name="email" type="email" value=email autocomplete="off"/>
+            <input id="field-email" name="email" type="text" inputmode="email" value=email autocomplete="off"/>
             <p class="field-error" role="alert">{field_error(error, "email")}</p>
         </div>
         <div class="field">

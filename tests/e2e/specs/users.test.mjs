@@ -104,3 +104,44 @@ test('the same file through the command line changes nothing', async () => {
     return true;
   });
 });
+
+test('add with a field error shown under the field, edit, lock, and delete refused for the last master', async () => {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${server.base}/login`);
+  await hydrated(page);
+  await page.fill('#field-login_id', 'master01');
+  await page.fill('#field-password', PASSWORD);
+  await page.getByTestId('login-form').locator('button[type=submit]').click();
+  await page.waitForURL(`${server.base}/`);
+  await page.goto(`${server.base}/users`);
+  await hydrated(page);
+  await page.getByTestId('users-table').waitFor();
+
+  await page.getByTestId('add-user').click();
+  const dialog = page.getByTestId('dialog');
+  await dialog.locator('#field-login_id').fill('kimura01');
+  await dialog.locator('#field-name').fill('木村 拓也');
+  await dialog.locator('#field-email').fill('kimura@');
+  await dialog.getByTestId('save-user').click();
+  await dialog.locator('.field-invalid #field-email, .field-error:has-text("E-VAL-006")').first().waitFor();
+  assert.match(await dialog.locator('.field-error').nth(2).textContent(), /E-VAL-006/);
+  await dialog.locator('#field-email').fill('kimura@example.co.jp');
+  await dialog.getByTestId('save-user').click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.locator('tr[data-login="kimura01"] [data-testid=user-name]', { hasText: '木村 拓也' }).waitFor();
+
+  // Edit the role; lock; the row shows it.
+  await page.getByTestId('edit-kimura01').click();
+  await dialog.getByTestId('role').selectOption('admin');
+  await dialog.getByTestId('save-user').click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.locator('tr[data-login="kimura01"][data-role="admin"]').waitFor();
+  await page.getByTestId('lock-kimura01').click();
+  await page.locator('tr[data-login="kimura01"][data-locked="true"]').waitFor();
+
+  // The last master cannot be deleted: the error shows in the dialog.
+  await page.getByTestId('delete-master01').click();
+  await dialog.getByTestId('confirm-delete').click();
+  await dialog.locator('.error-banner[data-code="E-AUTH-004"], .error-banner[data-code="E-USER-004"]').waitFor();
+  await page.context().close();
+});
