@@ -18,6 +18,23 @@ apt_need() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# Debian packages without a command of their own (libraries): apt_need_pkg PACKAGE...
+apt_need_pkg() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} = 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  if [ "$apt_updated" = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# What building the server needs: the `openssl` crate links Debian's OpenSSL 3 (PKCS#12).
+ensure_build_deps() {
+  apt_need_pkg pkg-config libssl-dev
+}
+
 # The wasm target for the hydrate half.
 ensure_wasm_target() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

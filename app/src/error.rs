@@ -80,6 +80,16 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::UserLimit { .. } | E::LoginIdTaken { .. } | E::LastMaster => StatusCode::CONFLICT,
         E::RoleNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         E::UserHasCertificate { .. } | E::ImportStale => StatusCode::CONFLICT,
+        E::P12Password(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        E::NoValidCertificate { .. } | E::KeyGone { .. } => StatusCode::CONFLICT,
+        E::DeliveryGone => StatusCode::GONE,
+        E::Pickup(p) => match p {
+            certdesk_domain::distribution::PickupRefusal::Unavailable => StatusCode::GONE,
+            certdesk_domain::distribution::PickupRefusal::Locked => StatusCode::FORBIDDEN,
+            certdesk_domain::distribution::PickupRefusal::WrongPassword { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+        },
         E::UserFile(certdesk_domain::userfile::FileError::TooLarge { .. }) => {
             StatusCode::PAYLOAD_TOO_LARGE
         }

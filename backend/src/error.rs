@@ -1,6 +1,7 @@
 //! The backend's error type. Every variant has a stable code and a message in both languages;
 //! storage and internal errors keep their detail for the log and show a generic message.
 
+use certdesk_domain::distribution::{PasswordRule, PickupRefusal};
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::profile::ProfileError;
 use certdesk_domain::userfile::{ExportError, FileError};
@@ -80,6 +81,21 @@ pub enum ServiceError {
     /// The file or the users changed between preview and import.
     #[error("E-CSV-021 the file or the users changed since the preview")]
     ImportStale,
+    /// A typed `.p12` password breaks the rule.
+    #[error(transparent)]
+    P12Password(#[from] PasswordRule),
+    /// The user holds no valid certificate to hand out.
+    #[error("E-DIST-002 {login_id} holds no valid certificate")]
+    NoValidCertificate { login_id: String },
+    /// The key was erased (re-download window closed, or never kept).
+    #[error("E-DIST-003 the key of {login_id} is no longer kept")]
+    KeyGone { login_id: String },
+    /// A prepared download expired or never existed.
+    #[error("E-DIST-004 this download expired or does not exist")]
+    DeliveryGone,
+    /// The pickup page refused a download.
+    #[error(transparent)]
+    Pickup(#[from] PickupRefusal),
     /// SQLite failed.
     #[error("E-SYS-001 database error: {0}")]
     Database(#[from] rusqlite::Error),
@@ -115,6 +131,11 @@ impl ServiceError {
             ServiceError::Export(e) => e.code(),
             ServiceError::ImportHasProblems { .. } => "E-CSV-020",
             ServiceError::ImportStale => "E-CSV-021",
+            ServiceError::P12Password(e) => e.code(),
+            ServiceError::NoValidCertificate { .. } => "E-DIST-002",
+            ServiceError::KeyGone { .. } => "E-DIST-003",
+            ServiceError::DeliveryGone => "E-DIST-004",
+            ServiceError::Pickup(p) => p.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -129,6 +150,8 @@ impl ServiceError {
             ServiceError::UserFile(_)
             | ServiceError::ImportHasProblems { .. }
             | ServiceError::ImportStale => Some("file"),
+            ServiceError::P12Password(_)
+            | ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
             _ => None,
         }
     }
@@ -222,6 +245,20 @@ impl ServiceError {
                 "プレビューの後にファイルまたは利用者が変わりました(何も書き込んでいません)。もう一度プレビューしてから取り込んでください。",
                 "The file or the users changed after the preview, so nothing was written. Preview again, then import.",
             ),
+            ServiceError::P12Password(e) => e.message(),
+            ServiceError::NoValidCertificate { login_id } => Message::new(
+                format!("「{login_id}」には有効な証明書がありません。証明書ページで発行してから配付してください。"),
+                format!("'{login_id}' holds no valid certificate. Issue one on the Certificates page, then distribute it."),
+            ),
+            ServiceError::KeyGone { login_id } => Message::new(
+                format!("「{login_id}」の秘密鍵は保管されていません(受け取り後24時間を過ぎたため消去済み、または保管なし)。再発行すると新しい証明書を配付できます。"),
+                format!("The private key of '{login_id}' is no longer kept (erased 24 hours after the first download, or never kept). Reissue the certificate to hand out a new one."),
+            ),
+            ServiceError::DeliveryGone => Message::new(
+                "このダウンロードは有効期限(24時間)が切れたか、存在しません。配付ページでもう一度作成してください。",
+                "This download expired (after 24 hours) or does not exist. Prepare it again on the Distribution page.",
+            ),
+            ServiceError::Pickup(p) => p.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

@@ -19,6 +19,7 @@ use std::path::Path;
 pub enum Purpose {
     CaKey,
     CertificateKeys,
+    Deliveries,
 }
 
 impl Purpose {
@@ -26,6 +27,7 @@ impl Purpose {
         match self {
             Purpose::CaKey => b"certdesk ca key v1",
             Purpose::CertificateKeys => b"certdesk certificate keys v1",
+            Purpose::Deliveries => b"certdesk deliveries v1",
         }
     }
 }

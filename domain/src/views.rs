@@ -1,6 +1,7 @@
 //! Plain data the pages show, shared by the server (which fills it) and the browser (which
 //! renders it). No rules here.
 
+use crate::distribution::P12Profile;
 use crate::lifecycle::CertificateState;
 use crate::userfile::{Encoding, ImportMode, ImportPlan, Separator};
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,69 @@ pub struct ImportPreview {
     pub plan: ImportPlan,
     /// True once the rows were written (one transaction).
     pub committed: bool,
+}
+
+/// Where a certificate's private key stands (issue 7's key custody).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum KeyCustody {
+    /// Sealed, never downloaded.
+    Held,
+    /// Downloaded first at `first`; downloadable again until `until`.
+    InWindow { first: String, until: String },
+    /// Erased (window over, or the certificate ended) or never kept.
+    Erased,
+}
+
+/// A pickup as the Distribution page shows it (never the password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickupView {
+    pub number: String,
+    pub profile: P12Profile,
+    pub created_at: String,
+    pub first_download_at: Option<String>,
+    pub failures: u32,
+    pub locked: bool,
+}
+
+/// One user's line on the Distribution page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionRow {
+    pub user_id: i64,
+    pub login_id: String,
+    pub name: String,
+    pub email: String,
+    /// The valid certificate, if any: (serial, not_after).
+    pub serial: Option<String>,
+    pub not_after: Option<String>,
+    pub key: KeyCustody,
+    pub pickup: Option<PickupView>,
+}
+
+/// One slip of a password sheet: who, which file, which password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slip {
+    pub login_id: String,
+    pub name: String,
+    pub serial: String,
+    /// The `.p12` file name (bundles), or empty for pickups.
+    pub file_name: String,
+    /// The pickup certificate number, for pickups.
+    pub pickup_number: Option<String>,
+    pub password: String,
+}
+
+/// What preparing a delivery returns. Passwords appear here once; bundles and pickups keep
+/// them (sealed) for the password sheet until the delivery expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryCreated {
+    pub token: String,
+    /// `single`, `bundle` or `pickup`.
+    pub kind: String,
+    pub profile: P12Profile,
+    pub file_name: Option<String>,
+    pub expires_at: String,
+    pub slips: Vec<Slip>,
 }
 
 /// One user's line in a bulk run.

@@ -220,6 +220,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     backend.ensure_ca(Actor::System).await?;
     backend.resume_bulk_runs().await?;
     tokio::spawn(crl_job(backend.clone()));
+    tokio::spawn(sweep_job(backend.clone()));
     let site_root = args
         .site_root
         .clone()
@@ -248,6 +249,20 @@ async fn crl_job(backend: Backend) {
             Ok(Some(n)) => tracing::info!(crl.number = n, "published the daily CRL"),
             Ok(None) => {}
             Err(e) => tracing::error!(error.code = e.code(), error.detail = %e, "daily CRL failed"),
+        }
+    }
+}
+
+/// Every ten minutes (and at start-up): erase keys whose re-download window closed, keys of
+/// certificates that ended, and expired prepared downloads.
+async fn sweep_job(backend: Backend) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match backend.sweep_distribution().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys.erased = n, "erased private keys after delivery"),
+            Err(e) => tracing::error!(error.code = e.code(), error.detail = %e, "key sweep failed"),
         }
     }
 }

@@ -5,4 +5,5 @@
 #![recursion_limit = "512"]
 
 pub mod cli;
+pub mod sheet;
 pub mod web;

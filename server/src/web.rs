@@ -22,6 +22,7 @@ use axum::routing::get;
 use axum::Router;
 use certdesk_app::error::{http_status, UiError};
 use certdesk_app::{shell, App};
+use certdesk_backend::audit::Actor;
 use certdesk_backend::auth::{cookie_header, token_from_cookie_header, RequestSession};
 use certdesk_backend::{ca, Backend, ServiceError, SessionLookup};
 use certdesk_domain::userfile::ExportEncoding;
@@ -100,6 +101,13 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
         .route("/certificates/{serial}/cert.pem", get(certificate_pem))
         .route("/users/export.csv", get(users_export))
         .route("/users/template.csv", get(users_template))
+        .route("/distribution/{token}/file", get(delivery_file))
+        .route(
+            "/distribution/{token}/passwords.csv",
+            get(delivery_passwords),
+        )
+        .route("/distribution/{token}/sheet", get(delivery_sheet))
+        .route("/pickup/download", axum::routing::post(pickup_download))
         // The wasm bundle compresses from ~3.4 MB to ~0.7 MB.
         .nest_service(
             "/pkg",
@@ -273,6 +281,118 @@ async fn users_template(
     )
 }
 
+fn console_actor(req: &Request<Body>) -> Option<Actor> {
+    req.extensions()
+        .get::<RequestSession>()
+        .and_then(|s| s.user.as_ref())
+        .map(|u| u.actor())
+}
+
+fn attachment(file_name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A prepared `.p12` or ZIP (signed-in masters and admins).
+async fn delivery_file(
+    State(b): State<Backend>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    req: Request<Body>,
+) -> Response {
+    let Some(actor) = console_actor(&req) else {
+        return error_response(ServiceError::NotSignedIn);
+    };
+    match b.delivery_file(token, actor).await {
+        Ok(f) => attachment(&f.file_name, f.content_type, f.bytes),
+        Err(e) => error_response(e),
+    }
+}
+
+/// The passwords of a bundle or pickup as CSV, separate from the files.
+async fn delivery_passwords(
+    State(b): State<Backend>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    req: Request<Body>,
+) -> Response {
+    let Some(actor) = console_actor(&req) else {
+        return error_response(ServiceError::NotSignedIn);
+    };
+    match b.delivery_sheet(token, actor).await {
+        Ok(slips) => attachment(
+            "certdesk-passwords.csv",
+            "text/csv; charset=utf-8",
+            certdesk_backend::distribution::slips_csv(&slips),
+        ),
+        Err(e) => error_response(e),
+    }
+}
+
+/// The printable password sheet: one slip per user.
+async fn delivery_sheet(
+    State(b): State<Backend>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    req: Request<Body>,
+) -> Response {
+    let Some(actor) = console_actor(&req) else {
+        return error_response(ServiceError::NotSignedIn);
+    };
+    let org = match b.organisation().await {
+        Ok(Some(org)) => org,
+        Ok(None) => return error_response(ServiceError::NotSetUp),
+        Err(e) => return error_response(e),
+    };
+    match b.delivery_sheet(token, actor).await {
+        Ok(slips) => (
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::response::Html(crate::sheet::render(&org, &slips)),
+        )
+            .into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PickupForm {
+    group_id: String,
+    number: String,
+    password: String,
+}
+
+/// The pickup page's form: the `.p12`, or back to the page with the refusal's code.
+async fn pickup_download(
+    State(b): State<Backend>,
+    axum::extract::Form(form): axum::extract::Form<PickupForm>,
+) -> Response {
+    match b
+        .pickup_download(form.group_id, form.number, form.password)
+        .await
+    {
+        Ok(f) => attachment(&f.file_name, f.content_type, f.bytes),
+        Err(ServiceError::Pickup(refusal)) => {
+            let left = refusal
+                .left()
+                .map(|l| format!("&left={l}"))
+                .unwrap_or_default();
+            let mut resp =
+                Redirect::to(&format!("/pickup?error={}{left}", refusal.code())).into_response();
+            resp.headers_mut()
+                .insert("x-certdesk-error", HeaderValue::from_static(refusal.code()));
+            resp
+        }
+        Err(e) => error_response(e),
+    }
+}
+
 async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, "not found")
 }
@@ -339,7 +459,8 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
 
     // Downloads answer with an error code instead of a redirect.
     let is_download = (path.starts_with("/certificates/") && path.ends_with("/cert.pem"))
-        || (path.starts_with("/users/") && path.ends_with(".csv"));
+        || (path.starts_with("/users/") && path.ends_with(".csv"))
+        || path.starts_with("/distribution/") && path.len() > "/distribution/".len();
     let is_page = req.method() == Method::GET && !path.starts_with("/api/") && !is_download;
     if is_page {
         let signed_in = session.user.is_some();
@@ -347,6 +468,9 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
             (path != "/setup").then_some("/setup")
         } else if path == "/setup" {
             Some(if signed_in { "/" } else { "/login" })
+        } else if path == "/pickup" {
+            // The pickup page is for general users: no console sign-in.
+            None
         } else if !signed_in && path != "/login" {
             Some(if session.expired {
                 "/login?expired=1"
@@ -372,8 +496,14 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
     resp
 }
 
+/// Clears an expired session's cookie, unless the response sets a new one (a sign-in with
+/// the old cookie still in the browser must keep the new session).
 fn clear_cookie_if_expired(backend: &Backend, session: &RequestSession, resp: &mut Response) {
-    if session.expired {
+    let sets_new = resp.headers().get_all(header::SET_COOKIE).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| token_from_cookie_header(v.split(';').next().unwrap_or("")).is_some())
+    });
+    if session.expired && !sets_new {
         if let Ok(v) =
             HeaderValue::from_str(&cookie_header(None, backend.settings().secure_cookies))
         {

@@ -196,3 +196,25 @@ async fn state_changing_requests_from_other_sites_are_refused() {
         .expect("post");
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn signing_in_with_an_expired_cookie_keeps_the_new_session() {
+    let app = spawn_app().await;
+    assert_eq!(app.set_up().await.status(), 200);
+    app.advance(Duration::minutes(31));
+    // The browser still sends the expired cookie with the sign-in.
+    let r = sign_in(&app, PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    let cookies: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(
+        cookies.len(),
+        1,
+        "only the new session cookie, not also a clearing one: {cookies:?}"
+    );
+    assert_eq!(app.get("/audit").await.status(), 200);
+}

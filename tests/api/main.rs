@@ -3,6 +3,8 @@
 mod auth;
 mod bulk;
 mod certificates;
+mod distribution;
+mod mtls;
 mod pages;
 mod setup;
 mod users;

@@ -1,0 +1,62 @@
+//! The self-service pickup page (MaiNet style) for general users: no console sign-in. The
+//! user types the group ID, the certificate number and the one-time pickup password; the form
+//! posts to `/pickup/download`, which answers with the `.p12` (protected by the pickup
+//! password) or comes back here with `?error=CODE`. A plain form, so it works without
+//! JavaScript too.
+
+use crate::components::StandaloneHeader;
+use crate::i18n::{tr, use_lang, Key};
+use certdesk_domain::distribution::PickupRefusal;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn PickupPage() -> impl IntoView {
+    let lang = use_lang();
+    let query = use_query_map();
+    let refusal = move || {
+        let q = query.read();
+        let left = q.get("left").and_then(|l| l.parse().ok());
+        q.get("error")
+            .and_then(|code| PickupRefusal::from_code(&code, left))
+    };
+    view! {
+        <div class="standalone">
+            <StandaloneHeader/>
+            <main class="card narrow">
+                <h1>{tr(Key::PickupTitle)}</h1>
+                <p>{tr(Key::PickupIntro)}</p>
+                {move || refusal().map(|r| view! {
+                    <div class="error-banner" role="alert" data-code=r.code()>
+                        <span class="error-code">{r.code()}</span> " "
+                        <span class="error-message">{move || r.message().in_lang(lang.get()).to_string()}</span>
+                    </div>
+                })}
+                <form method="post" action="/pickup/download" data-testid="pickup-form">
+                    <div class="field">
+                        <label for="field-group_id">{tr(Key::FieldGroupId)}</label>
+                        <input id="field-group_id" name="group_id" autocomplete="organization" required/>
+                    </div>
+                    <div class="field">
+                        <label for="field-number">{tr(Key::DistPickupNumber)}</label>
+                        <input id="field-number" name="number" inputmode="numeric" autocomplete="off" placeholder="0000-0000-0000" required/>
+                    </div>
+                    <div class="field" class:field-invalid=move || matches!(refusal(), Some(PickupRefusal::WrongPassword { .. }))>
+                        <label for="field-password">{tr(Key::PickupPassword)}</label>
+                        <input id="field-password" name="password" type="password" autocomplete="off" required/>
+                    </div>
+                    <button type="submit" class="primary" data-testid="pickup-submit">{tr(Key::PickupSubmit)}</button>
+                </form>
+                <section class="hint">
+                    <h2>{tr(Key::PickupHowTitle)}</h2>
+                    <ol>
+                        <li>{tr(Key::PickupStep1)}</li>
+                        <li>{tr(Key::PickupStep2)}</li>
+                        <li>{tr(Key::PickupStep3)}</li>
+                        <li>{tr(Key::PickupStep4)}</li>
+                    </ol>
+                </section>
+            </main>
+        </div>
+    }
+}
