@@ -99,8 +99,12 @@ if not has(b"PKCS7 Encrypted data: " + enc_desc):
     problems.append(f"certificates not encrypted with {enc_desc.decode()!r}")
 if not has(b"Shrouded Keybag: " + enc_desc):
     problems.append(f"key not encrypted with {enc_desc.decode()!r}")
+# Only the descriptive lines: the PEM blocks are base64 of random keys and serials, and
+# "RC2" turns up in base64 by chance (seen: one run in a few dozen).
+import re
+described = re.sub(rb"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", b"", out, flags=re.S)
 for bad in (b"RC2", b"rc2", b"PBMAC1"):
-    if bad in out:
+    if bad in described:
         problems.append(f"output mentions {bad.decode()}")
 
 # One chunk per bag: each starts at a "Bag Attributes" line and ends with its PEM block. Raw

@@ -275,7 +275,7 @@ pub fn DistributionPage() -> impl IntoView {
     view! {
         <h1>{tr(Key::DistributionTitle)}</h1>
         <p class="hint">{tr(Key::DistIntro)}</p>
-        {profile_picker}
+        <Suspense fallback=|| ()>{profile_picker}</Suspense>
         {move || page_error.get().map(|e| view! { <ErrorBanner error=e/> })}
         <div class="bulk-bar" data-testid="bulk-bar">
             <span>{move || tr(Key::CertSelected)()} ": " <strong data-testid="selected-count">{move || selected.get().len()}</strong></span>
