@@ -80,11 +80,14 @@ struct KeyedCertificate {
     first_delivered_at: Option<OffsetDateTime>,
 }
 
-/// The valid certificate of `user_id` with its key, or the reason there is none.
+/// The valid certificate of `user_id` with its key, or the reason there is none. With
+/// `certificate_id`, only that certificate counts (a pickup stays bound to the certificate it
+/// was opened for, never a newer one after a renewal).
 fn keyed_certificate(
     conn: &Connection,
     master: &MasterKey,
     user_id: i64,
+    certificate_id: Option<i64>,
     now: OffsetDateTime,
 ) -> Result<KeyedCertificate, ServiceError> {
     let row = conn
@@ -92,9 +95,10 @@ fn keyed_certificate(
             "SELECT c.id, u.login_id, u.name, c.serial, c.friendly_name, c.cert_der, k.sealed, k.first_delivered_at
              FROM users u
              LEFT JOIN certificates c ON c.user_id = u.id AND c.state = 'valid' AND c.not_after > ?2
+                                         AND (?3 IS NULL OR c.id = ?3)
              LEFT JOIN certificate_keys k ON k.certificate_id = c.id
              WHERE u.id = ?1 AND u.deleted_at IS NULL",
-            params![user_id, ts(now)],
+            params![user_id, ts(now), certificate_id],
             |r| {
                 Ok((
                     r.get::<_, Option<i64>>(0)?,
@@ -486,7 +490,7 @@ impl Backend {
                 let mut files = Vec::new();
                 let mut certificate_ids = Vec::new();
                 for user_id in &user_ids {
-                    let c = keyed_certificate(&tx, &master, *user_id, now)?;
+                    let c = keyed_certificate(&tx, &master, *user_id, None, now)?;
                     let password = password_for(&c.login_id)?;
                     let file_name = format!("{}.p12", c.login_id);
                     let mut slip = Slip {
@@ -702,15 +706,15 @@ impl Backend {
                 }
                 let pickup = tx
                     .query_row(
-                        "SELECT p.id, p.password_sha256, p.profile, p.failures, p.locked_at IS NOT NULL, p.first_download_at, c.user_id, u.login_id
+                        "SELECT p.id, p.password_sha256, p.profile, p.failures, p.locked_at IS NOT NULL, p.first_download_at, c.user_id, u.login_id, c.id
                          FROM pickups p JOIN certificates c ON c.id = p.certificate_id JOIN users u ON u.id = c.user_id
                          WHERE p.number = ?1 AND p.closed_at IS NULL",
                         [&number],
                         |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?,
-                                r.get::<_, bool>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, i64>(6)?, r.get::<_, String>(7)?)),
+                                r.get::<_, bool>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, i64>(6)?, r.get::<_, String>(7)?, r.get::<_, i64>(8)?)),
                     )
                     .optional()?;
-                let Some((pickup_id, hash, profile, failures, locked, first, user_id, login_id)) = pickup else {
+                let Some((pickup_id, hash, profile, failures, locked, first, user_id, login_id, certificate_id)) = pickup else {
                     return Ok(Err(ServiceError::Pickup(PickupRefusal::Unavailable)));
                 };
                 if locked {
@@ -737,7 +741,7 @@ impl Backend {
                 if !within_window(first, now) {
                     return Ok(Err(ServiceError::Pickup(PickupRefusal::Unavailable)));
                 }
-                let c = match keyed_certificate(&tx, &master, user_id, now) {
+                let c = match keyed_certificate(&tx, &master, user_id, Some(certificate_id), now) {
                     Ok(c) => c,
                     Err(ServiceError::KeyGone { .. } | ServiceError::NoValidCertificate { .. }) => {
                         return Ok(Err(ServiceError::Pickup(PickupRefusal::Unavailable)))

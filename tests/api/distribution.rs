@@ -391,6 +391,21 @@ async fn five_wrong_pickup_passwords_lock_the_number_until_an_admin_resets_it() 
         pickup(&app, "G0001", &number, &password).await.status(),
         200
     );
+
+    // After a reissue the pickup stays bound to its (now revoked) certificate: it never hands
+    // out the new certificate's key.
+    app.backend
+        .apply_certificate_operation(
+            id,
+            Operation::parse("reissue", Some("key_compromise")).expect("op"),
+            Actor::Cli,
+        )
+        .await
+        .expect("reissue");
+    assert_eq!(
+        refusal(&pickup(&app, "G0001", &number, &password).await),
+        "E-PICKUP-001"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
-//! Benchmark: "issue 99 certificates in one bulk action", certdesk against the OpenSSL
-//! command-line baseline, on the same machine in the same run.
+//! Benchmark: "issue 99 certificates in one bulk action" and "issue + bulk bundle" (the
+//! certificates handed out as one ZIP of password-protected `.p12` files with the password
+//! sheet), certdesk against the OpenSSL command-line baseline, on the same machine in the
+//! same run.
 //!
 //! What it measures:
 //!
@@ -7,7 +9,9 @@
 //!   `Backend::run_bulk` for one bulk *issue* run over 99 fresh users (key generation, signing
 //!   by the embedded CA, sealing the key, storing, auditing: everything the bulk action does).
 //!   Setting up the organisation and the CA, creating the users and recording the run are not
-//!   timed. Each repetition uses a fresh data directory and 99 fresh users; the run must
+//!   timed. **Issue + bundle** adds `prepare_bundle` (a generated password and a modern
+//!   `.p12` per user, the ZIP, the sealed password sheet) and the download of the ZIP, which
+//!   must hold 99 `.p12` files; this is what the baseline script does too. Each repetition uses a fresh data directory and 99 fresh users; the run must
 //!   report 99 done, or the benchmark panics.
 //! * **baseline**: `bulk-openssl.sh 99 <fresh dir> rsa|ec` (what an administrator does by hand
 //!   with OpenSSL 3: CA, then key, CSR, signature and PKCS#12 per user), timed as a whole. The
@@ -36,6 +40,7 @@ use certdesk_backend::audit::Actor;
 use certdesk_backend::certificates::Operation;
 use certdesk_backend::organisation::SetupInput;
 use certdesk_backend::{Backend, Clock, Settings};
+use certdesk_domain::distribution::P12Profile;
 use certdesk_domain::profile::{IssuingProfile, KeyType};
 use certdesk_domain::Role;
 use std::path::{Path, PathBuf};
@@ -91,23 +96,33 @@ async fn main() {
     );
 
     let mut certdesk = Vec::new();
+    let mut with_bundle = Vec::new();
     for case in &CASES {
         let mut times = Vec::new();
+        let mut bundle_times = Vec::new();
         for run in 1..=certdesk_runs {
-            let t = certdesk_bulk_issue(case.key_type).await;
+            let (t, b) = certdesk_bulk_issue(case.key_type).await;
             eprintln!(
-                "  certdesk {} run {run}/{certdesk_runs}: {:.2} s",
+                "  certdesk {} run {run}/{certdesk_runs}: issue {:.2} s, issue + bundle {:.2} s",
                 case.label,
-                t.as_secs_f64()
+                t.as_secs_f64(),
+                b.as_secs_f64()
             );
             times.push(t);
+            bundle_times.push(b);
         }
         println!(
             "certdesk bulk issue {USERS} x {}: {}",
             case.label,
             summary(&times)
         );
+        println!(
+            "certdesk issue + bulk bundle {USERS} x {}: {}",
+            case.label,
+            summary(&bundle_times)
+        );
         certdesk.push(median(&times));
+        with_bundle.push(median(&bundle_times));
     }
 
     let mut baseline = Vec::new();
@@ -142,6 +157,13 @@ async fn main() {
         baseline.push(median(&times));
     }
 
+    for ((case, bundle), baseline) in CASES.iter().zip(&with_bundle).zip(&baseline) {
+        println!(
+            "issue + bulk bundle {}: certdesk {bundle:.2} s vs openssl {baseline:.2} s ({:.1}x)",
+            case.label,
+            baseline / bundle
+        );
+    }
     for ((case, certdesk), baseline) in CASES.iter().zip(&certdesk).zip(&baseline) {
         let ratio = baseline / certdesk;
         let verdict = if ratio >= case.target {
@@ -193,7 +215,7 @@ async fn openssl_version() -> String {
 
 /// One certdesk repetition: a fresh data directory, organisation, CA and 99 users; only the
 /// bulk run itself is timed.
-async fn certdesk_bulk_issue(key_type: KeyType) -> Duration {
+async fn certdesk_bulk_issue(key_type: KeyType) -> (Duration, Duration) {
     let dir = tempfile::tempdir().expect("a temporary data directory");
     let backend = Backend::open(Settings::new(dir.path()), Clock::system())
         .expect("the backend opens a fresh data directory");
@@ -239,7 +261,7 @@ async fn certdesk_bulk_issue(key_type: KeyType) -> Duration {
         user_ids.push(id);
     }
     let job = backend
-        .create_bulk(user_ids, Operation::Issue, Actor::Cli)
+        .create_bulk(user_ids.clone(), Operation::Issue, Actor::Cli)
         .await
         .expect("the bulk run is recorded");
 
@@ -267,9 +289,27 @@ async fn certdesk_bulk_issue(key_type: KeyType) -> Duration {
         status.failed,
         status.finished
     );
+    let bundle = backend
+        .prepare_bundle(user_ids, P12Profile::Modern, Actor::Cli)
+        .await
+        .expect("the bundle is prepared");
+    let zip = backend
+        .delivery_file(bundle.token, Actor::Cli)
+        .await
+        .expect("the bundle downloads");
+    let with_bundle = started.elapsed();
+    let members = zip::ZipArchive::new(std::io::Cursor::new(zip.bytes))
+        .expect("a ZIP")
+        .len();
+    assert_eq!(members, USERS, "one .p12 per user in the bundle");
+    assert_eq!(
+        bundle.slips.len(),
+        USERS,
+        "one password per user on the sheet"
+    );
     drop(backend);
     drop(dir);
-    elapsed
+    (elapsed, with_bundle)
 }
 
 /// One baseline repetition in a fresh output directory, timed as a whole.
