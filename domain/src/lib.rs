@@ -9,10 +9,12 @@
 //! both in its own `ServiceError`, and the UI shows them through `UiError`.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod ids;
 pub mod lang;
 pub mod lifecycle;
+pub mod notices;
 pub mod profile;
 pub mod role;
 pub mod userfile;
