@@ -2,6 +2,7 @@
 //! storage and internal errors keep their detail for the log and show a generic message.
 
 use certdesk_domain::lifecycle::LifecycleError;
+use certdesk_domain::notices::{MailError, NoticeSettingsError};
 use certdesk_domain::profile::ProfileError;
 use certdesk_domain::userfile::{ExportError, FileError};
 use certdesk_domain::{Message, ValidationError};
@@ -80,6 +81,12 @@ pub enum ServiceError {
     /// The file or the users changed between preview and import.
     #[error("E-CSV-021 the file or the users changed since the preview")]
     ImportStale,
+    /// Sending a mail failed at one step (connect, TLS, authentication, recipient, message).
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    /// A notification setting breaks its rule.
+    #[error(transparent)]
+    NoticeSettings(#[from] NoticeSettingsError),
     /// SQLite failed.
     #[error("E-SYS-001 database error: {0}")]
     Database(#[from] rusqlite::Error),
@@ -115,6 +122,8 @@ impl ServiceError {
             ServiceError::Export(e) => e.code(),
             ServiceError::ImportHasProblems { .. } => "E-CSV-020",
             ServiceError::ImportStale => "E-CSV-021",
+            ServiceError::Mail(e) => e.code(),
+            ServiceError::NoticeSettings(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -126,6 +135,7 @@ impl ServiceError {
             ServiceError::LoginIdTaken { .. } => Some("login_id"),
             ServiceError::Validation(v) => Some(v.field().name()),
             ServiceError::Profile(p) => Some(p.field()),
+            ServiceError::NoticeSettings(e) => Some(e.field()),
             ServiceError::UserFile(_)
             | ServiceError::ImportHasProblems { .. }
             | ServiceError::ImportStale => Some("file"),
@@ -222,6 +232,8 @@ impl ServiceError {
                 "プレビューの後にファイルまたは利用者が変わりました(何も書き込んでいません)。もう一度プレビューしてから取り込んでください。",
                 "The file or the users changed after the preview, so nothing was written. Preview again, then import.",
             ),
+            ServiceError::Mail(e) => e.message(),
+            ServiceError::NoticeSettings(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0003_bulk_jobs.sql",
         include_str!("../../migrations/0003_bulk_jobs.sql"),
     ),
+    (
+        4,
+        "0004_notices.sql",
+        include_str!("../../migrations/0004_notices.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.
