@@ -14,7 +14,7 @@ mod users;
 pub use audit::AuditPage;
 pub use certificate_detail::CertificateDetailPage;
 pub use certificates::CertificatesPage;
-pub use dashboard::DashboardPage;
+pub use dashboard::{bucket_key, DashboardPage};
 pub use login::LoginPage;
 pub use not_found::NotFoundPage;
 pub use placeholder::DistributionPage;

@@ -189,4 +189,5 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
 }
 
 pub mod certificates;
+pub mod dashboard;
 pub mod users;
