@@ -3,6 +3,8 @@
 mod auth;
 mod bulk;
 mod certificates;
+mod dashboard;
+mod notices;
 mod pages;
 mod setup;
 mod users;
