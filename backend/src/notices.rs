@@ -120,6 +120,24 @@ fn recipients(
     (to, cc)
 }
 
+/// Builds and sends one mail; without a server or sender that is `E-MAIL-006`, before any
+/// address is looked at.
+async fn deliver(
+    config: &SmtpConfig,
+    to: &[String],
+    cc: &[String],
+    m: &NoticeMail,
+) -> Result<(), mail::SendFailure> {
+    if config.host.trim().is_empty() || config.from.trim().is_empty() {
+        return Err(mail::SendFailure {
+            error: MailError::NotConfigured,
+            detail: "no SMTP host or sender in Settings".into(),
+        });
+    }
+    let message = mail::build_message(&config.from, to, cc, m)?;
+    mail::send(config, &message).await
+}
+
 impl Backend {
     /// The notification settings (defaults until saved).
     pub async fn notification_settings(&self) -> Result<NotificationSettings, ServiceError> {
@@ -340,10 +358,7 @@ impl Backend {
         }
         let config = self.smtp_config(&settings, sealed.as_deref())?;
         for (id, to, cc, m, attempts) in due {
-            let result = match mail::build_message(&config.from, &split(&to), &split(&cc), &m) {
-                Ok(message) => mail::send(&config, &message).await,
-                Err(f) => Err(f),
-            };
+            let result = deliver(&config, &split(&to), &split(&cc), &m).await;
             let now = self.clock().now();
             match result {
                 Ok(()) => {
@@ -441,10 +456,7 @@ impl Backend {
         let config = self.smtp_config(&settings, sealed.as_deref())?;
         let now = self.clock().now();
         let m = test_mail(&org, now);
-        let result = match mail::build_message(&config.from, std::slice::from_ref(&to), &[], &m) {
-            Ok(message) => mail::send(&config, &message).await,
-            Err(f) => Err(f),
-        };
+        let result = deliver(&config, std::slice::from_ref(&to), &[], &m).await;
         let (outcome, code) = match &result {
             Ok(()) => (Outcome::Success, None),
             Err(f) => {

@@ -278,6 +278,38 @@ async fn a_failed_send_is_kept_for_a_retry_with_its_code_and_does_not_block_the_
 }
 
 #[tokio::test]
+async fn without_an_smtp_server_mail_waits_with_e_mail_006_and_uses_up_no_attempt() {
+    let app = spawn_app().await;
+    assert_eq!(app.set_up().await.status(), 200);
+    let (_, expires) = issue(&app, "taro0001").await;
+    app.set_now(expires - Duration::days(3));
+    assert_eq!(app.backend.run_notice_job().await.expect("job").queued, 1);
+    assert_eq!(app.backend.send_due_mail().await.expect("send").failed, 1);
+    let d = app.backend.dashboard().await.expect("dashboard");
+    let f = &d.mail_failures[0];
+    assert_eq!((f.error_code.as_str(), f.attempts), ("E-MAIL-006", 0));
+    assert!(f.next_attempt_at.is_some());
+    assert_eq!(
+        d.notices[0].threshold_days, 7,
+        "first seen inside both thresholds: the nearer one"
+    );
+    // The moved clock ended the session: sign in again (the sign-in page drops the old cookie).
+    app.get("/login").await;
+    let r = app
+        .post(
+            "sign_in",
+            &[
+                ("login_id", "master01"),
+                ("password", certdesk_tests::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app.post("send_test_mail", &[]).await;
+    assert_eq!(error_code(r).await, "E-MAIL-006");
+}
+
+#[tokio::test]
 async fn the_test_mail_reports_success_or_the_coded_error() {
     let sink = start_sink().await;
     let app = spawn_app().await;
