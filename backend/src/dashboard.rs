@@ -215,9 +215,9 @@ impl Backend {
                 let mut out = String::from("\u{feff}");
                 out.push_str("run,operation,started_at,finished_at,login_id,name,status,serial,error_code,message_ja,message_en,item_finished_at\r\n");
                 let rows = stmt.query_map([job], |r| {
-                    Ok((0..8)
+                    (0..8)
                         .map(|i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default))
-                        .collect::<Result<Vec<String>, _>>()?)
+                        .collect::<Result<Vec<String>, _>>()
                 })?;
                 for row in rows {
                     let row = row?;
