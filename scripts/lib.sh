@@ -4,9 +4,34 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
+# Where cargo builds: CARGO_TARGET_DIR if set (e.g. a worktree with its own), else ./target.
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+
 say() { printf '\n==> %s\n' "$*"; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The SMTP server the notice test starts (tests/tools/smtp_sink.py): aiosmtpd from PyPI,
+# pinned with its dependencies.
+ensure_smtp_sink() {
+  apt_need python3 python3 python3-pip
+  python3 -c 'import aiosmtpd' 2>/dev/null && return 0
+  python3 -m pip --version >/dev/null 2>&1 || apt_need pip3 python3-pip
+  say "installing aiosmtpd (PyPI, pinned)"
+  local pins=(aiosmtpd==1.4.6 atpublic==9.0.0 attrs==26.1.0)
+  python3 -m pip install --quiet --disable-pip-version-check "${pins[@]}" 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${pins[@]}"
+}
+
+# Python `cryptography` (PyPI, pinned), one of the three importers tests/tools/check-p12.sh runs.
+ensure_p12_checkers() {
+  python3 -c 'import cryptography, sys; sys.exit(cryptography.__version__ != "48.0.0")' 2>/dev/null && return 0
+  python3 -m pip --version >/dev/null 2>&1 || apt_need pip3 python3-pip
+  say "installing cryptography 48.0.0 (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check 'cryptography==48.0.0' 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'cryptography==48.0.0'
+}
 
 # Debian packages, installed only when a command is missing: apt_need COMMAND PACKAGE...
 apt_updated=0
@@ -45,7 +70,7 @@ ensure_wasm_target() {
 
 # Builds the browser half: app with `hydrate` for wasm32, then wasm-bindgen (our own
 # scripts/bindgen, pinned by Cargo.lock to the same wasm-bindgen release as the app).
-# PROFILE is dev or wasm-release. Output: target/site/pkg/certdesk.js + certdesk_bg.wasm.
+# PROFILE is dev or wasm-release. Output: $TARGET_DIR/site/pkg/certdesk.js + certdesk_bg.wasm.
 build_wasm() {
   local profile=${1:-dev} dir
   ensure_wasm_target
@@ -54,6 +79,7 @@ build_wasm() {
     --no-default-features --features hydrate --profile "$profile"
   case "$profile" in dev) dir=debug ;; *) dir=$profile ;; esac
   cargo build --locked -p certdesk-bindgen
-  mkdir -p target/site/pkg
-  target/debug/certdesk-bindgen "target/wasm32-unknown-unknown/$dir/certdesk_app.wasm" target/site/pkg certdesk
+  mkdir -p "$TARGET_DIR/site/pkg"
+  "$TARGET_DIR/debug/certdesk-bindgen" "$TARGET_DIR/wasm32-unknown-unknown/$dir/certdesk_app.wasm" \
+    "$TARGET_DIR/site/pkg" certdesk
 }

@@ -50,7 +50,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage/>
                 <Route path=path!("/pickup") view=PickupPage/>
                 <ParentRoute path=path!("") view=ConsoleLayout>
-                    <Route path=path!("") view=DashboardPage/>
+                    // Async: the first HTML holds every count and the chart (no JavaScript needed).
+                    <Route path=path!("") view=DashboardPage ssr=leptos_router::SsrMode::Async/>
                     <Route path=path!("users") view=UsersPage/>
                     <Route path=path!("certificates") view=CertificatesPage/>
                     <Route path=path!("certificates/:serial") view=CertificateDetailPage/>

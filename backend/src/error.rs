@@ -3,6 +3,7 @@
 
 use certdesk_domain::distribution::{PasswordRule, PickupRefusal};
 use certdesk_domain::lifecycle::LifecycleError;
+use certdesk_domain::notices::{MailError, NoticeSettingsError};
 use certdesk_domain::profile::ProfileError;
 use certdesk_domain::userfile::{ExportError, FileError};
 use certdesk_domain::{Message, ValidationError};
@@ -96,6 +97,12 @@ pub enum ServiceError {
     /// The pickup page refused a download.
     #[error(transparent)]
     Pickup(#[from] PickupRefusal),
+    /// Sending a mail failed at one step (connect, TLS, authentication, recipient, message).
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    /// A notification setting breaks its rule.
+    #[error(transparent)]
+    NoticeSettings(#[from] NoticeSettingsError),
     /// SQLite failed.
     #[error("E-SYS-001 database error: {0}")]
     Database(#[from] rusqlite::Error),
@@ -136,6 +143,8 @@ impl ServiceError {
             ServiceError::KeyGone { .. } => "E-DIST-003",
             ServiceError::DeliveryGone => "E-DIST-004",
             ServiceError::Pickup(p) => p.code(),
+            ServiceError::Mail(e) => e.code(),
+            ServiceError::NoticeSettings(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -147,6 +156,7 @@ impl ServiceError {
             ServiceError::LoginIdTaken { .. } => Some("login_id"),
             ServiceError::Validation(v) => Some(v.field().name()),
             ServiceError::Profile(p) => Some(p.field()),
+            ServiceError::NoticeSettings(e) => Some(e.field()),
             ServiceError::UserFile(_)
             | ServiceError::ImportHasProblems { .. }
             | ServiceError::ImportStale => Some("file"),
@@ -259,6 +269,8 @@ impl ServiceError {
                 "This download expired (after 24 hours) or does not exist. Prepare it again on the Distribution page.",
             ),
             ServiceError::Pickup(p) => p.message(),
+            ServiceError::Mail(e) => e.message(),
+            ServiceError::NoticeSettings(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

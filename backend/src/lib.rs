@@ -14,10 +14,13 @@ pub mod bulk;
 pub mod ca;
 pub mod certificates;
 pub mod clock;
+pub mod dashboard;
 pub mod db;
 pub mod distribution;
 pub mod error;
+pub mod mail;
 pub mod migrations;
+pub mod notices;
 pub mod organisation;
 pub mod password;
 pub mod pkcs12;
@@ -52,6 +55,8 @@ struct Inner {
     ca: RwLock<Option<Arc<ca::EmbeddedCa>>>,
     /// Set once the organisation exists; never unset (the setup page is gone for good).
     set_up: AtomicBool,
+    /// Wakes the mail sender when notices queued mail.
+    mail_wake: tokio::sync::Notify,
 }
 
 impl Backend {
@@ -76,6 +81,7 @@ impl Backend {
                 master_key,
                 ca: RwLock::new(None),
                 set_up: AtomicBool::new(set_up),
+                mail_wake: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -109,6 +115,10 @@ impl Backend {
         if let Ok(mut g) = self.inner.ca.write() {
             *g = Some(ca);
         }
+    }
+
+    pub(crate) fn mail_wake(&self) -> &tokio::sync::Notify {
+        &self.inner.mail_wake
     }
 
     pub(crate) fn mark_set_up(&self) {

@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0004_distribution.sql",
         include_str!("../../migrations/0004_distribution.sql"),
     ),
+    (
+        5,
+        "0005_notices.sql",
+        include_str!("../../migrations/0005_notices.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

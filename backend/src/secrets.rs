@@ -4,7 +4,7 @@
 //! else from `<data dir>/master.key` (created at first start with mode 0600). Keep that file
 //! out of backups of the data directory, or set the variable, to separate key and data.
 //! Purpose keys are derived from it with HKDF-SHA256 ("certdesk ca key v1", "certdesk
-//! certificate keys v1"); records are sealed with AES-256-GCM under a fresh random nonce, with
+//! certificate keys v1", "certdesk smtp password v1"); records are sealed with AES-256-GCM under a fresh random nonce, with
 //! the record's identity as associated data, so a sealed blob cannot be moved to another row.
 //! Sealed format: `nonce (12 bytes) || ciphertext || tag (16 bytes)`.
 
@@ -20,6 +20,8 @@ pub enum Purpose {
     CaKey,
     CertificateKeys,
     Deliveries,
+    /// The SMTP password of the notification settings.
+    SmtpPassword,
 }
 
 impl Purpose {
@@ -28,6 +30,7 @@ impl Purpose {
             Purpose::CaKey => b"certdesk ca key v1",
             Purpose::CertificateKeys => b"certdesk certificate keys v1",
             Purpose::Deliveries => b"certdesk deliveries v1",
+            Purpose::SmtpPassword => b"certdesk smtp password v1",
         }
     }
 }

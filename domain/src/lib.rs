@@ -10,10 +10,12 @@
 
 pub mod auth;
 pub mod distribution;
+pub mod dashboard;
 pub mod error;
 pub mod ids;
 pub mod lang;
 pub mod lifecycle;
+pub mod notices;
 pub mod profile;
 pub mod role;
 pub mod userfile;

@@ -1235,6 +1235,12 @@ impl CsvOut {
 }
 
 /// RFC 4180: quotes a field that has a comma, a quote or a line break; doubles its quotes.
+/// One CSV cell as certdesk writes it: formula-escaped (a leading `'` before `=`, `+`, `-`,
+/// `@`, tab or CR) and quoted when needed. For other CSV downloads (e.g. bulk results).
+pub fn csv_cell(value: &str) -> String {
+    quote(&escape_formula(value))
+}
+
 fn quote(cell: &str) -> String {
     if cell.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", cell.replace('"', "\"\""))

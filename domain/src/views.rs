@@ -163,6 +163,36 @@ pub struct BulkStatus {
     pub items: Vec<BulkItem>,
 }
 
+/// One of the next expiries, as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpcomingExpiry {
+    pub user_id: i64,
+    pub login_id: String,
+    pub name: String,
+    pub serial: String,
+    pub not_after: String,
+    pub days_left: i64,
+    pub bucket: crate::dashboard::Bucket,
+}
+
+/// Everything the dashboard shows, from one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardView {
+    /// Users (not deleted) by bucket; see `dashboard::bucket`.
+    pub counts: crate::dashboard::BucketCounts,
+    pub renewal_window_days: u32,
+    /// Expiries per week (JST weeks from Monday) for the next 13 months.
+    pub weeks: Vec<crate::dashboard::WeekBar>,
+    /// The next expiries (valid certificates, soonest first), at most 20.
+    pub upcoming: Vec<UpcomingExpiry>,
+    /// The newest renewal notices.
+    pub notices: Vec<crate::notices::NoticeView>,
+    /// Mail that failed and is waiting for its next try, or was given up.
+    pub mail_failures: Vec<crate::notices::MailFailureView>,
+    /// Bulk runs that have not finished (e.g. resumed after a restart).
+    pub running_jobs: Vec<i64>,
+}
+
 /// The date part of a stored timestamp.
 pub fn date_part(ts: &str) -> &str {
     ts.get(..10).unwrap_or(ts)

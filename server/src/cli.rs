@@ -53,6 +53,22 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Renewal notices.
+    Notices {
+        #[command(subcommand)]
+        command: NoticesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NoticesCommand {
+    /// Run the daily notice job once, then try to send the mail it queued (and any mail that
+    /// is due for a retry). The server does this by itself at start-up and every day.
+    Run {
+        /// TEST ONLY: move the clock by this many days.
+        #[arg(long, hide = true, default_value_t = 0)]
+        test_clock_offset_days: i64,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -194,6 +210,11 @@ pub async fn run(cli: Cli) -> i32 {
         Some(Command::Ca {
             command: CaCommand::Init,
         }) => ca_init(cli.data_dir).await,
+        Some(Command::Notices {
+            command: NoticesCommand::Run {
+                test_clock_offset_days,
+            },
+        }) => notices_run(cli.data_dir, test_clock_offset_days).await,
     };
     match result {
         Ok(()) => 0,
@@ -221,6 +242,10 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     backend.resume_bulk_runs().await?;
     tokio::spawn(crl_job(backend.clone()));
     tokio::spawn(sweep_job(backend.clone()));
+    // Renewal notices: at start-up, then daily at the configured hour (JST); mail is sent
+    // by its own task so that a slow or failing SMTP server never holds up the job.
+    tokio::spawn(backend.clone().run_notice_scheduler());
+    tokio::spawn(backend.clone().run_mail_sender());
     let site_root = args
         .site_root
         .clone()
@@ -265,6 +290,25 @@ async fn sweep_job(backend: Backend) {
             Err(e) => tracing::error!(error.code = e.code(), error.detail = %e, "key sweep failed"),
         }
     }
+}
+
+async fn notices_run(data_dir: PathBuf, offset_days: i64) -> Result<(), ServiceError> {
+    let clock = if offset_days == 0 {
+        Clock::system()
+    } else {
+        Clock::shifted(Duration::days(offset_days))
+    };
+    let backend = Backend::open(settings(data_dir, None), clock)?;
+    if backend.needs_setup() {
+        return Err(ServiceError::NotSetUp);
+    }
+    let run = backend.run_notice_job().await?;
+    let mail = backend.send_due_mail().await?;
+    println!(
+        "通知 {} 件を記録、メール {} 通を送信待ちにしました。送信 {} 通、失敗 {} 通。\nRecorded {} notice(s), queued {} mail(s); sent {}, failed {}.",
+        run.recorded, run.queued, mail.sent, mail.failed, run.recorded, run.queued, mail.sent, mail.failed
+    );
+    Ok(())
 }
 
 async fn ca_init(data_dir: PathBuf) -> Result<(), ServiceError> {

@@ -108,6 +108,7 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
         )
         .route("/distribution/{token}/sheet", get(delivery_sheet))
         .route("/pickup/download", axum::routing::post(pickup_download))
+        .route("/bulk/{job}/result.csv", get(bulk_result_csv))
         // The wasm bundle compresses from ~3.4 MB to ~0.7 MB.
         .nest_service(
             "/pkg",
@@ -393,6 +394,22 @@ async fn pickup_download(
     }
 }
 
+/// A bulk run's result per user, UTF-8 with BOM (signed-in users only).
+async fn bulk_result_csv(
+    State(b): State<Backend>,
+    axum::extract::Path(job): axum::extract::Path<i64>,
+    req: Request<Body>,
+) -> Response {
+    if !signed_in(&req) {
+        return error_response(ServiceError::NotSignedIn);
+    }
+    let query = CsvQuery { encoding: None };
+    match b.bulk_result_csv(job).await {
+        Ok(bytes) => csv_download(&query, &format!("certdesk-bulk-{job}.csv"), bytes),
+        Err(e) => error_response(e),
+    }
+}
+
 async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, "not found")
 }
@@ -460,7 +477,8 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
     // Downloads answer with an error code instead of a redirect.
     let is_download = (path.starts_with("/certificates/") && path.ends_with("/cert.pem"))
         || (path.starts_with("/users/") && path.ends_with(".csv"))
-        || path.starts_with("/distribution/") && path.len() > "/distribution/".len();
+        || (path.starts_with("/distribution/") && path.len() > "/distribution/".len())
+        || (path.starts_with("/bulk/") && path.ends_with("/result.csv"));
     let is_page = req.method() == Method::GET && !path.starts_with("/api/") && !is_download;
     if is_page {
         let signed_in = session.user.is_some();

@@ -5,6 +5,8 @@ mod bulk;
 mod certificates;
 mod distribution;
 mod mtls;
+mod dashboard;
+mod notices;
 mod pages;
 mod setup;
 mod users;

@@ -60,6 +60,22 @@ impl TestApp {
         *self.now.lock().expect("clock") += by;
     }
 
+    /// Puts the test clock at `at` (backwards too).
+    pub fn set_now(&self, at: OffsetDateTime) {
+        *self.now.lock().expect("clock") = at;
+    }
+
+    /// POSTs a server function that takes JSON, as the console's pages do.
+    pub async fn post_json(&self, function: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/{function}", self.base))
+            .header("origin", &self.base)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// POSTs a server function as a same-origin form post from the console's pages.
     pub async fn post(&self, function: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.post_with(&self.client, function, form).await

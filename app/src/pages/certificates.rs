@@ -5,9 +5,9 @@
 use crate::components::ErrorBanner;
 use crate::error::UiError;
 use crate::i18n::{tr, use_lang, Key};
-use crate::server_fns::certificates::{
-    certificate_overview, certificate_run_status, start_certificate_run,
-};
+use crate::server_fns::certificates::{certificate_run_status, start_certificate_run};
+use crate::server_fns::dashboard::certificate_overview_in;
+use certdesk_domain::dashboard::Bucket;
 use certdesk_domain::lifecycle::{CertificateState, RevocationReason};
 use certdesk_domain::views::{date_part, BulkStatus, UserCertificates};
 use leptos::prelude::*;
@@ -91,8 +91,19 @@ fn poll(job: i64, dialog: RwSignal<Option<Dialog>>, reload: RwSignal<u32>, op: O
 pub fn CertificatesPage() -> impl IntoView {
     let lang = use_lang();
     let reload = RwSignal::new(0u32);
-    let rows = Resource::new(move || reload.get(), |_| certificate_overview());
+    // `?filter=<bucket>` from a dashboard count: only the users in that bucket.
+    let query = leptos_router::hooks::use_query_map();
+    let filter = Memo::new(move |_| query.read().get("filter").and_then(|f| Bucket::parse(&f)));
+    let rows = Resource::new(
+        move || (reload.get(), filter.get()),
+        |(_, f)| certificate_overview_in(f.map(|b| b.as_str().to_string())),
+    );
     let selected = RwSignal::new(BTreeSet::<i64>::new());
+    // A selection never reaches users the filter hides.
+    Effect::new(move |_| {
+        filter.track();
+        selected.set(BTreeSet::new());
+    });
     let dialog = RwSignal::new(None::<Dialog>);
     let reason = RwSignal::new(String::new());
 
@@ -267,6 +278,12 @@ pub fn CertificatesPage() -> impl IntoView {
     view! {
         <h1>{tr(Key::CertificatesTitle)}</h1>
         <p class="hint">{tr(Key::CertIntro)}</p>
+        {move || filter.get().map(|b| view! {
+            <p class="notice filter-indicator" data-testid="filter-indicator" data-filter=b.as_str()>
+                {tr(Key::CertFilterShowing)} ": " <strong>{tr(crate::pages::bucket_key(b))}</strong> " · "
+                <a href="/certificates" data-testid="show-all">{tr(Key::CertFilterShowAll)}</a>
+            </p>
+        })}
         {bulk_bar}
         <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
             {move || rows.get().map(|r| match r {

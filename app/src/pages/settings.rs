@@ -1,8 +1,13 @@
-//! Settings: the issuing profile, and the CA certificate for relying parties.
+//! Settings: the issuing profile, notifications (thresholds, recipients, SMTP, test mail),
+//! and the CA certificate for relying parties.
 
 use crate::components::{ErrorBanner, FormErrorBanner};
 use crate::i18n::{tr, use_lang, Key};
 use crate::server_fns::certificates::{load_issuing_profile, SaveIssuingProfile};
+use crate::server_fns::dashboard::{
+    load_notification_settings, SaveNotificationSettings, SendTestMail,
+};
+use certdesk_domain::notices::{NotificationSettings, SmtpSecurity};
 use certdesk_domain::profile::{IssuingProfile, KeyType};
 use leptos::prelude::*;
 
@@ -73,9 +78,103 @@ fn ProfileForm(profile: IssuingProfile) -> impl IntoView {
     }
 }
 
+/// A text input with its label, hint and the error of its field.
+#[component]
+fn TextField(
+    label: Key,
+    name: &'static str,
+    value: String,
+    #[prop(optional)] hint: Option<Key>,
+    #[prop(optional)] kind: Option<&'static str>,
+    error: Signal<Option<crate::error::UiError>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let id = format!("field-{name}");
+    let mine = move || error.get().filter(|e| e.field.as_deref() == Some(name));
+    view! {
+        <div class="field" class:field-invalid=move || mine().is_some()>
+            <label for=id.clone()>{tr(label)}</label>
+            <input id=id name=name type=kind.unwrap_or("text") value=value autocomplete="off"/>
+            {hint.map(|h| view! { <small class="hint">{tr(h)}</small> })}
+            <p class="field-error" role="alert">
+                {move || mine().map(|e| view! { <span class="error-code">{e.code.clone()}</span> " " {e.message.in_lang(lang.get()).to_string()} })}
+            </p>
+        </div>
+    }
+}
+
+#[component]
+fn CheckField(label: Key, name: &'static str, checked: bool) -> impl IntoView {
+    let id = format!("field-{name}");
+    view! {
+        <div class="field field-check">
+            <label>
+                <input id=id name=name type="checkbox" value="on" checked=checked/> " " {tr(label)}
+            </label>
+        </div>
+    }
+}
+
+#[component]
+fn NotificationsForm(settings: NotificationSettings) -> impl IntoView {
+    let action = ServerAction::<SaveNotificationSettings>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let saved = move || matches!(action.value().get(), Some(Ok(())));
+    let test = ServerAction::<SendTestMail>::new();
+    let s = settings;
+    view! {
+        <ActionForm action=action attr:data-testid="notifications-form">
+            <FormErrorBanner error=error/>
+            <CheckField label=Key::NotifyEmailEnabled name="email_enabled" checked=s.email_enabled/>
+            <NumberField label=Key::NotifyFirstDays name="first_days" value=s.first_days error=error/>
+            <NumberField label=Key::NotifySecondDays name="second_days" value=s.second_days error=error/>
+            <CheckField label=Key::NotifyUser name="notify_user" checked=s.notify_user/>
+            <CheckField label=Key::NotifyAdmins name="notify_admins" checked=s.notify_admins/>
+            <TextField label=Key::NotifyExtra name="extra_recipients" value=s.extra_recipients.clone() error=error/>
+            <NumberField label=Key::NotifyHour name="daily_hour" value=u32::from(s.daily_hour) error=error/>
+            <fieldset>
+                <legend>{tr(Key::SmtpTitle)}</legend>
+                <TextField label=Key::SmtpHost name="smtp_host" value=s.smtp_host.clone() error=error/>
+                <NumberField label=Key::SmtpPort name="smtp_port" value=u32::from(s.smtp_port) error=error/>
+                <div class="field">
+                    <label for="field-smtp_security">{tr(Key::SmtpSecurityLabel)}</label>
+                    <select id="field-smtp_security" name="smtp_security">
+                        {[(SmtpSecurity::StartTls, Key::SmtpStartTls), (SmtpSecurity::Tls, Key::SmtpTls), (SmtpSecurity::None, Key::SmtpNone)]
+                            .into_iter()
+                            .map(|(v, label)| view! { <option value=v.as_str() selected=v == s.smtp_security>{tr(label)}</option> })
+                            .collect_view()}
+                    </select>
+                </div>
+                <TextField label=Key::SmtpUser name="smtp_username" value=s.smtp_username.clone() error=error/>
+                <TextField label=Key::SmtpPassword name="smtp_password" value=String::new() kind="password" hint=Key::SmtpPasswordHint error=error/>
+                {s.smtp_password_set.then(|| view! {
+                    <p class="hint" data-testid="password-stored">{tr(Key::SmtpPasswordStored)}</p>
+                    <CheckField label=Key::SmtpPasswordClear name="clear_password" checked=false/>
+                })}
+                <TextField label=Key::SmtpFrom name="mail_from" value=s.mail_from.clone() kind="email" error=error/>
+            </fieldset>
+            <button type="submit" class="primary" data-testid="notifications-save" disabled=move || action.pending().get()>{tr(Key::Save)}</button>
+            <Show when=saved><span class="ok" role="status" data-testid="notifications-saved">" " {tr(Key::Saved)}</span></Show>
+        </ActionForm>
+        <ActionForm action=test attr:data-testid="test-mail-form" attr:class="test-mail-form">
+            <div class="field">
+                <label for="field-test-to">{tr(Key::MailTestTo)}</label>
+                <input id="field-test-to" name="to" type="email"/>
+                <small class="hint">{tr(Key::MailTestHint)}</small>
+            </div>
+            <button type="submit" data-testid="test-mail-send" disabled=move || test.pending().get()>{tr(Key::MailTestSend)}</button>
+            {move || test.value().get().map(|r| match r {
+                Ok(to) => view! { <p class="ok" role="status" data-testid="test-mail-sent">{tr(Key::MailTestSent)} " " {to}</p> }.into_any(),
+                Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
+            })}
+        </ActionForm>
+    }
+}
+
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let profile = Resource::new(|| (), |_| load_issuing_profile());
+    let notifications = Resource::new(|| (), |_| load_notification_settings());
     view! {
         <h1>{tr(Key::SettingsTitle)}</h1>
         <section>
@@ -83,6 +182,16 @@ pub fn SettingsPage() -> impl IntoView {
             <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
                 {move || profile.get().map(|r| match r {
                     Ok(p) => view! { <ProfileForm profile=p/> }.into_any(),
+                    Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+        <section>
+            <h2>{tr(Key::NotifyTitle)}</h2>
+            <p class="hint">{tr(Key::NotifyIntro)}</p>
+            <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
+                {move || notifications.get().map(|r| match r {
+                    Ok(s) => view! { <NotificationsForm settings=s/> }.into_any(),
                     Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
                 })}
             </Suspense>

@@ -190,4 +190,5 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
 
 pub mod certificates;
 pub mod distribution;
+pub mod dashboard;
 pub mod users;
