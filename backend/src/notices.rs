@@ -379,7 +379,15 @@ impl Backend {
                 }
                 Err(f) => {
                     round.failed += 1;
-                    tracing::warn!(mail.id = id, error.code = f.error.code(), error.detail = %f.detail, "mail not sent");
+                    if matches!(f.error, MailError::NotConfigured) {
+                        tracing::info!(
+                            mail.id = id,
+                            error.code = f.error.code(),
+                            "mail waits for SMTP settings"
+                        );
+                    } else {
+                        tracing::warn!(mail.id = id, error.code = f.error.code(), error.detail = %f.detail, "mail not sent");
+                    }
                     self.record_mail_failure(id, attempts, &f.error, &to, now)
                         .await?;
                 }
