@@ -33,6 +33,7 @@ pub fn identifier_label(lang: Lang, id: &str) -> String {
         "pickup_download" => ("証明書の受け取り", "Certificate picked up"),
         "pickup_lock" => ("受取のロック", "Pickup locked"),
         "pickup_reset" => ("受取ロックの解除", "Pickup lock reset"),
+        "pickup_mail" => ("受取案内のメール", "Pickup notice mailed"),
         "distribution_settings" => ("配付設定の変更", "Distribution settings changed"),
         "ca_create" => ("CAの作成", "CA created"),
         "crl_publish" => ("CRLの発行", "CRL published"),
@@ -359,6 +360,9 @@ keys! {
     DistSeparateChannels => "ファイルとパスワードは必ず別々に渡してください(例: ファイルは社内共有、パスワードは手渡しの通知書)。", "Always hand over files and passwords separately (for example the file by the internal share, the password on the printed slip).";
     DistShownOnce => "パスワードはこの画面でのみ表示されます。控えてから閉じてください。", "The passwords are shown here only. Note them before you close this.";
     DistExpires => "ダウンロードの有効期限", "Downloads available until";
+    DistMailPickups => "受取案内をメールで送る", "E-mail the pickup notices";
+    DistMailPickupsHint => "各利用者のメールアドレスに、グループID・証明書番号・受取ページを送ります。受取パスワードは送りません(通知書で別に渡してください)。", "Sends each user their group ID, certificate number and the pickup page. The pickup password is not sent: hand it over on the printed slip.";
+    DistMailed => "送信待ちにしたメール", "Mails queued";
     PickupTitle => "証明書の受け取り", "Pick up your certificate";
     PickupIntro => "管理者から届いたグループID・証明書番号・受取パスワードを入力して、証明書ファイル(.p12)をダウンロードしてください。ファイルは受取パスワードで保護されています。", "Enter the group ID, certificate number and pickup password your administrator sent you to download your certificate file (.p12). The file is protected by the pickup password.";
     PickupPassword => "受取パスワード", "Pickup password";

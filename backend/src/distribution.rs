@@ -678,6 +678,77 @@ impl Backend {
             .await
     }
 
+    /// Queues one e-mail per pickup of a delivery, to the user's address: group ID,
+    /// certificate number, the pickup page's address and the import steps, in Japanese with
+    /// English below. The pickup password is deliberately not in it: it stays on the printed
+    /// sheet (a second channel), and mail bodies are kept in the outbox, where a password must
+    /// never be. Returns how many mails were queued.
+    pub async fn mail_pickup_notices(
+        &self,
+        token: String,
+        actor: Actor,
+    ) -> Result<u32, ServiceError> {
+        let master = self.master_key();
+        let now = self.clock().now();
+        let pickup_url = format!(
+            "{}/pickup",
+            self.settings().public_url.trim_end_matches('/')
+        );
+        let queued = self
+            .db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                if !is_console_user(&tx, &actor)? {
+                    return Err(ServiceError::Forbidden);
+                }
+                let LiveDelivery { id, kind, sealed_sheet, .. } = live_delivery(&tx, &token, now)?;
+                let sealed = sealed_sheet.filter(|_| kind == "pickup").ok_or(ServiceError::DeliveryGone)?;
+                let json = master.open(Purpose::Deliveries, &format!("delivery {token} sheet"), &sealed)?;
+                let slips: Vec<Slip> = serde_json::from_slice(&json)
+                    .map_err(|e| ServiceError::Internal(format!("sheet: {e}")))?;
+                let (org, group): (String, String) =
+                    tx.query_row("SELECT name, group_id FROM organisation WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                let mut queued = 0u32;
+                for slip in &slips {
+                    let Some(number) = &slip.pickup_number else { continue };
+                    let email: String = tx.query_row(
+                        "SELECT email FROM users WHERE login_id = ?1 AND deleted_at IS NULL",
+                        [&slip.login_id],
+                        |r| r.get(0),
+                    )?;
+                    let subject = format!("【{org}】証明書の受け取りのご案内 / Your certificate is ready for pickup");
+                    let body = format!(
+                        "{name} 様\n\nインターネットバンキング用のクライアント証明書を受け取れます。\n\n\
+                         受取ページ: {pickup_url}\nグループID: {group}\n証明書番号: {number}\n\
+                         受取パスワード: 管理者から別途お渡しする通知書に記載しています(このメールには記載しません)。\n\n\
+                         ダウンロードした .p12 ファイルを開き、受取パスワードを入力して取り込んでください。\n\
+                         最初のダウンロードから24時間以内なら再度ダウンロードできます。更新・再発行の後は古い証明書を削除してください。\n\n\
+                         ----\n\nDear {name},\n\nYour client certificate for internet banking is ready.\n\n\
+                         Pickup page: {pickup_url}\nGroup ID: {group}\nCertificate number: {number}\n\
+                         Pickup password: on the slip your administrator hands you separately (never in this mail).\n\n\
+                         Open the downloaded .p12 file and import it with the pickup password. The download works again for\n\
+                         24 hours after the first one. After a renewal or reissue, delete the old certificate.\n",
+                        name = slip.name,
+                    );
+                    tx.execute(
+                        "INSERT INTO mail_outbox (to_addresses, subject, body, next_attempt_at, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?4)",
+                        params![email, subject, body, ts(now)],
+                    )?;
+                    audit::record(&tx, now, &actor, "pickup_mail", Some(&slip.login_id), Outcome::Success,
+                        serde_json::json!({"delivery": id, "number": number}))?;
+                    queued += 1;
+                }
+                tx.commit()?;
+                Ok(queued)
+            })
+            .await?;
+        if queued > 0 {
+            self.mail_wake().notify_one();
+        }
+        Ok(queued)
+    }
+
     /// The self-service pickup: group ID, certificate number and pickup password give the
     /// `.p12` (protected by the pickup password). Works again for 24 hours after the first
     /// download; 5 wrong passwords lock the number until an admin resets it.

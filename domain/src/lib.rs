@@ -9,8 +9,8 @@
 //! both in its own `ServiceError`, and the UI shows them through `UiError`.
 
 pub mod auth;
-pub mod distribution;
 pub mod dashboard;
+pub mod distribution;
 pub mod error;
 pub mod ids;
 pub mod lang;

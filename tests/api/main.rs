@@ -3,9 +3,9 @@
 mod auth;
 mod bulk;
 mod certificates;
+mod dashboard;
 mod distribution;
 mod mtls;
-mod dashboard;
 mod notices;
 mod pages;
 mod setup;

@@ -369,3 +369,49 @@ async fn the_test_mail_reports_success_or_the_coded_error() {
         (Some("E-NOTICE-001"), Some("first_days"))
     );
 }
+
+#[tokio::test]
+async fn pickup_notices_are_mailed_to_each_user_without_the_password() {
+    let sink = start_sink().await;
+    let app = spawn_app().await;
+    assert_eq!(app.set_up().await.status(), 200);
+    app.backend
+        .update_notification_settings(settings_for(sink.port), None, false, Actor::Cli)
+        .await
+        .expect("settings");
+    let (id, _) = issue(&app, "taro0001").await;
+    let created = app
+        .backend
+        .prepare_pickups(
+            vec![id],
+            certdesk_domain::distribution::P12Profile::Modern,
+            Actor::Cli,
+        )
+        .await
+        .expect("pickup");
+    let slip = &created.slips[0];
+    let number = slip.pickup_number.clone().expect("number");
+    let r = app
+        .post("mail_pickups", &[("token", created.token.as_str())])
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.expect("body"), "1");
+    assert_eq!(app.backend.send_due_mail().await.expect("send").sent, 1);
+    let mails = received(sink.dir.path());
+    assert_eq!(mails.len(), 1);
+    let m = &mails[0];
+    assert_eq!(m["to"], "taro0001@example.co.jp");
+    let body = m["body"].as_str().expect("body");
+    assert!(
+        body.contains(&number) && body.contains("G0001") && body.contains("/pickup"),
+        "{body}"
+    );
+    assert!(
+        !body.contains(&slip.password),
+        "the pickup password never goes by mail"
+    );
+    let audit = app.backend.audit_entries(50).await.expect("audit");
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "pickup_mail" && a.target.as_deref() == Some("taro0001")));
+}

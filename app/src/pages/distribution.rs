@@ -8,8 +8,8 @@ use crate::components::ErrorBanner;
 use crate::error::UiError;
 use crate::i18n::{tr, use_lang, Key};
 use crate::server_fns::distribution::{
-    distribution_overview, prepare_bundle, prepare_pickups, prepare_single, reset_pickup,
-    save_default_profile,
+    distribution_overview, mail_pickups, prepare_bundle, prepare_pickups, prepare_single,
+    reset_pickup, save_default_profile,
 };
 use certdesk_domain::distribution::P12Profile;
 use certdesk_domain::views::{date_part, DeliveryCreated, DistributionRow, KeyCustody};
@@ -86,6 +86,26 @@ fn Result(created: DeliveryCreated) -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
+            })}
+            {(kind == "pickup").then(|| {
+                let mailed = RwSignal::new(None::<Result<u32, UiError>>);
+                let token = token.clone();
+                view! {
+                    <p>
+                        <button type="button" class="small" data-testid="mail-pickups"
+                            disabled=move || matches!(mailed.get(), Some(Ok(_)))
+                            on:click=move |_| {
+                                let token = token.clone();
+                                leptos::task::spawn_local(async move { mailed.set(Some(mail_pickups(token).await)); });
+                            }>{tr(Key::DistMailPickups)}</button>
+                        " " <small class="hint">{tr(Key::DistMailPickupsHint)}</small>
+                    </p>
+                    {move || match mailed.get() {
+                        Some(Ok(n)) => Some(view! { <p class="ok" role="status" data-testid="mailed">{tr(Key::DistMailed)} ": " {n}</p> }.into_any()),
+                        Some(Err(e)) => Some(view! { <ErrorBanner error=e/> }.into_any()),
+                        None => None,
+                    }}
+                }
             })}
             <p class="hint">{tr(Key::DistExpires)} ": " {expires} " UTC"</p>
         </div>

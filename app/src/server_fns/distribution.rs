@@ -105,3 +105,11 @@ pub async fn save_default_profile(profile: String) -> Result<(), UiError> {
         .await?;
     Ok(())
 }
+
+/// E-mails each pickup's group ID, number and the pickup page (never the password).
+#[server(prefix = "/api", endpoint = "mail_pickups")]
+pub async fn mail_pickups(token: String) -> Result<u32, UiError> {
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    Ok(backend.mail_pickup_notices(token, user.actor()).await?)
+}

@@ -189,6 +189,6 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
 }
 
 pub mod certificates;
-pub mod distribution;
 pub mod dashboard;
+pub mod distribution;
 pub mod users;
