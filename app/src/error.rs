@@ -96,6 +96,8 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::UserFile(_) | E::Export(_) | E::ImportHasProblems { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
+        E::Ca(_) => StatusCode::BAD_GATEWAY,
+        E::CaSettings(_) => StatusCode::UNPROCESSABLE_ENTITY,
         E::Database(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

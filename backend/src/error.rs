@@ -2,6 +2,7 @@
 //! storage and internal errors keep their detail for the log and show a generic message.
 
 use certdesk_domain::distribution::{PasswordRule, PickupRefusal};
+use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::profile::ProfileError;
 use certdesk_domain::userfile::{ExportError, FileError};
@@ -96,6 +97,12 @@ pub enum ServiceError {
     /// The pickup page refused a download.
     #[error(transparent)]
     Pickup(#[from] PickupRefusal),
+    /// The external CA failed; the variant names the step.
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    /// An external CA setting breaks its rule.
+    #[error(transparent)]
+    CaSettings(#[from] CaSettingsError),
     /// SQLite failed.
     #[error("E-SYS-001 database error: {0}")]
     Database(#[from] rusqlite::Error),
@@ -136,6 +143,8 @@ impl ServiceError {
             ServiceError::KeyGone { .. } => "E-DIST-003",
             ServiceError::DeliveryGone => "E-DIST-004",
             ServiceError::Pickup(p) => p.code(),
+            ServiceError::Ca(e) => e.code(),
+            ServiceError::CaSettings(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -147,6 +156,7 @@ impl ServiceError {
             ServiceError::LoginIdTaken { .. } => Some("login_id"),
             ServiceError::Validation(v) => Some(v.field().name()),
             ServiceError::Profile(p) => Some(p.field()),
+            ServiceError::CaSettings(e) => Some(e.field()),
             ServiceError::UserFile(_)
             | ServiceError::ImportHasProblems { .. }
             | ServiceError::ImportStale => Some("file"),
@@ -259,6 +269,8 @@ impl ServiceError {
                 "This download expired (after 24 hours) or does not exist. Prepare it again on the Distribution page.",
             ),
             ServiceError::Pickup(p) => p.message(),
+            ServiceError::Ca(e) => e.message(),
+            ServiceError::CaSettings(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

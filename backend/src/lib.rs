@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bulk;
 pub mod ca;
 pub mod certificates;
+pub mod cfssl;
 pub mod clock;
 pub mod db;
 pub mod distribution;

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod distribution;
 pub mod error;
+pub mod external_ca;
 pub mod ids;
 pub mod lang;
 pub mod lifecycle;
