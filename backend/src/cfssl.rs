@@ -128,15 +128,14 @@ impl CfsslClient {
     }
 
     /// Proves the authentication without making a certificate: a correctly signed `authsign`
-    /// with an empty CSR. cfssl checks the token first; "CSR Decode failed" (9002) means it
+    /// with a CSR that is not one. cfssl checks the token first; "CSR Decode failed" (9002) means it
     /// accepted the token, "invalid token" means it did not.
     pub async fn check_auth(&self) -> Result<(), CaError> {
-        let request =
-            serde_json::json!({ "certificate_request": "", "profile": self.config.profile });
+        let request = serde_json::json!({ "certificate_request": "not a CSR", "profile": self.config.profile });
         match self.signing_call(&request).await {
             Err(CaError::Refused { ca_code, .. }) if (9000..10000).contains(&ca_code) => Ok(()),
             Ok(_) => Err(CaError::Unparsable {
-                detail: "the CA signed an empty request".into(),
+                detail: "the CA signed a request that is not a CSR".into(),
             }),
             Err(e) => Err(e),
         }

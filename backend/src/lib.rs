@@ -18,6 +18,7 @@ pub mod clock;
 pub mod db;
 pub mod distribution;
 pub mod error;
+pub mod external_ca;
 pub mod migrations;
 pub mod organisation;
 pub mod password;

@@ -326,6 +326,26 @@ impl CfsslSettings {
     }
 }
 
+/// The CA settings as the Settings page shows them: secrets only as "set" or not.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CaBackendView {
+    pub kind: CaBackendKind,
+    pub cfssl: CfsslSettings,
+    pub auth_key_set: bool,
+    pub proxy_password_set: bool,
+}
+
+/// One step of "test connection": what was tried and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaCheckStep {
+    /// `settings`, `connect`, `info` or `auth`.
+    pub step: String,
+    pub ok: bool,
+    /// The `E-CA-NNN` code when the step failed.
+    pub code: Option<String>,
+    pub message: Message,
+}
+
 /// Reads an HMAC key typed as hex (spaces allowed): 16 to 64 bytes.
 pub fn parse_auth_key(hex_text: &str) -> Result<Vec<u8>, CaSettingsError> {
     let digits: Vec<u8> = hex_text

@@ -4,6 +4,7 @@ mod auth;
 mod bulk;
 mod certificates;
 mod distribution;
+mod external_ca;
 mod mtls;
 mod pages;
 mod setup;
