@@ -365,3 +365,79 @@ async fn a_proxy_with_user_and_password_is_used_and_a_wrong_password_is_named() 
         .expect("sealed");
     assert!(!stored.windows(6).any(|w| w == b"s3cret"));
 }
+
+#[tokio::test]
+async fn the_settings_page_saves_the_ca_choice_and_tests_the_connection_step_by_step() {
+    let cfssl = start_cfssl();
+    let (app, _) = app_with_users(0).await;
+    let page = app.get("/settings").await.text().await.expect("page");
+    assert!(
+        page.contains("発行に使う認証局"),
+        "the section is on the page"
+    );
+    let timeout = app
+        .post(
+            "save_ca_backend",
+            &[
+                ("kind", "cfssl"),
+                ("url", &cfssl.url()),
+                ("profile", AUTH_PROFILE),
+                ("auth_key", &cfssl.auth_key_hex),
+                ("connect_timeout_s", "ten"),
+                ("total_timeout_s", "30"),
+                ("proxy_url", ""),
+                ("proxy_user", ""),
+                ("proxy_password", ""),
+                ("ca_bundle_pem", ""),
+            ],
+        )
+        .await;
+    assert_eq!(timeout.status(), 422);
+    let body: serde_json::Value = timeout.json().await.expect("json");
+    assert_eq!(body["code"], "E-CA-023");
+    assert_eq!(body["field"], "ca_total_timeout_s");
+    let saved = app
+        .post(
+            "save_ca_backend",
+            &[
+                ("kind", "cfssl"),
+                ("url", &cfssl.url()),
+                ("profile", AUTH_PROFILE),
+                ("auth_key", &cfssl.auth_key_hex),
+                ("connect_timeout_s", "5"),
+                ("total_timeout_s", "30"),
+                ("proxy_url", ""),
+                ("proxy_user", ""),
+                ("proxy_password", ""),
+                ("ca_bundle_pem", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 200);
+    let view: serde_json::Value = app
+        .post("ca_backend", &[])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["kind"], "Cfssl");
+    assert_eq!(view["auth_key_set"], true);
+    assert!(
+        !view.to_string().contains(&cfssl.auth_key_hex),
+        "the key is never sent back"
+    );
+    let steps: serde_json::Value = app
+        .post("test_ca_connection", &[])
+        .await
+        .json()
+        .await
+        .expect("json");
+    let names: Vec<&str> = steps
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["ok"] == true)
+        .filter_map(|s| s["step"].as_str())
+        .collect();
+    assert_eq!(names, ["settings", "info", "auth"]);
+}
