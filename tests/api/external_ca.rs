@@ -441,3 +441,34 @@ async fn the_settings_page_saves_the_ca_choice_and_tests_the_connection_step_by_
         .collect();
     assert_eq!(names, ["settings", "info", "auth"]);
 }
+
+#[tokio::test]
+async fn a_bulk_run_against_a_slow_ca_goes_on_user_by_user_and_reports_each_failure() {
+    let cfssl = start_cfssl();
+    let (app, users) = app_with_users(3).await;
+    let slow = fault_proxy(cfssl.addr, Fault::Delay(Duration::from_millis(1500))).await;
+    use_cfssl(&app, &slow, &cfssl.auth_key_hex, 1).await;
+    let job = app
+        .backend
+        .create_bulk(users.clone(), Operation::Issue, Actor::Cli)
+        .await
+        .expect("job");
+    let status = app.backend.run_bulk(job).await.expect("run");
+    assert!(status.finished);
+    assert_eq!((status.total, status.done, status.failed), (3, 0, 3));
+    assert!(status
+        .items
+        .iter()
+        .all(|i| i.error_code.as_deref() == Some("E-CA-002")));
+    assert_eq!(issued_count(&app), 0);
+    // Once the CA answers in time, the same users are issued, one valid certificate each.
+    use_cfssl(&app, &cfssl.url(), &cfssl.auth_key_hex, 10).await;
+    let job = app
+        .backend
+        .create_bulk(users, Operation::Issue, Actor::Cli)
+        .await
+        .expect("job");
+    let status = app.backend.run_bulk(job).await.expect("run");
+    assert_eq!((status.done, status.failed), (3, 0), "{:?}", status.items);
+    assert_eq!(issued_count(&app), 3);
+}
