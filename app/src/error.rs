@@ -98,6 +98,8 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         }
         E::NoticeSettings(_) => StatusCode::UNPROCESSABLE_ENTITY,
         E::Mail(_) => StatusCode::BAD_GATEWAY,
+        E::Ca(_) => StatusCode::BAD_GATEWAY,
+        E::CaSettings(_) => StatusCode::UNPROCESSABLE_ENTITY,
         E::Database(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -98,6 +98,8 @@ impl Backend {
                 Ok((op, actor, pending))
             })
             .await?;
+        // A run keeps the CA it started with; with an external CA each user is one request.
+        let external = self.external_ca().await?;
         let ca = self.ca().ok_or(ServiceError::CaNotReady)?;
         let profile = self.db().run(|conn| load_profile(conn)).await?;
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -119,10 +121,16 @@ impl Backend {
             let (user_id, key) =
                 joined.map_err(|e| ServiceError::Internal(format!("key task failed: {e}")))?;
             let result = match key.transpose() {
-                Ok(key) => self
-                    .apply_with_key(user_id, op, actor.clone(), key, &issuing, Some(job))
-                    .await
-                    .map(|_| ()),
+                Ok(key) => match &external {
+                    Some(client) => self
+                        .apply_external(user_id, op, actor.clone(), key, client, Some(job))
+                        .await
+                        .map(|_| ()),
+                    None => self
+                        .apply_with_key(user_id, op, actor.clone(), key, &issuing, Some(job))
+                        .await
+                        .map(|_| ()),
+                },
                 Err(e) => Err(e),
             };
             if let Err(e) = result {

@@ -77,12 +77,12 @@ impl Operation {
 
 pub use certdesk_domain::views::{CertificateView, UserCertificates};
 
-const CERT_COLUMNS: &str =
+pub(crate) const CERT_COLUMNS: &str =
     "c.id, c.user_id, u.login_id, c.serial, c.subject, c.key_type, c.friendly_name,
      c.not_before, c.not_after, c.state, c.via, c.issued_at, c.issued_by, c.revoked_at,
      c.revocation_reason, c.sha256";
 
-fn read_view(
+pub(crate) fn read_view(
     r: &rusqlite::Row<'_>,
     now: OffsetDateTime,
     profile: &IssuingProfile,
@@ -163,7 +163,7 @@ pub(crate) fn load_profile(conn: &Connection) -> Result<IssuingProfile, ServiceE
 }
 
 /// Marks issued certificates whose `not_after` has passed as expired.
-fn sweep_expired(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<(), ServiceError> {
+pub(crate) fn sweep_expired(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<(), ServiceError> {
     tx.execute(
         "UPDATE certificates SET state = 'expired', ended_at = ?1 WHERE state = 'valid' AND not_after < ?1",
         [ts(now)],
@@ -171,17 +171,17 @@ fn sweep_expired(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<(), Servic
     Ok(())
 }
 
-struct Subject {
-    login_id: String,
-    holder: Holder,
-    org_name: String,
-    bank_code: String,
-    current: Option<(i64, String, CertificateFacts)>,
-    valid_count: u32,
-    next_seq: u32,
+pub(crate) struct Subject {
+    pub login_id: String,
+    pub holder: Holder,
+    pub org_name: String,
+    pub bank_code: String,
+    pub current: Option<(i64, String, CertificateFacts)>,
+    pub valid_count: u32,
+    pub next_seq: u32,
 }
 
-fn load_subject(tx: &Transaction<'_>, user_id: i64) -> Result<Subject, ServiceError> {
+pub(crate) fn load_subject(tx: &Transaction<'_>, user_id: i64) -> Result<Subject, ServiceError> {
     let (login_id, locked, deleted): (String, bool, bool) = tx
         .query_row(
             "SELECT login_id, locked_at IS NOT NULL, deleted_at IS NOT NULL FROM users WHERE id = ?1",
@@ -487,7 +487,11 @@ impl Backend {
         op: Operation,
         actor: Actor,
     ) -> Result<Option<CertificateView>, ServiceError> {
-        let ca = self.ready_ca()?;
+        let external = self.external_ca().await?;
+        let ca = match &external {
+            Some(_) => None,
+            None => Some(self.ready_ca()?),
+        };
         let profile = self.issuing_profile().await?;
         let key = if op.needs_key() {
             let key_type = profile.key_type;
@@ -499,8 +503,17 @@ impl Backend {
         } else {
             None
         };
-        self.apply_with_key(user_id, op, actor, key, &Issuing { ca, profile }, None)
-            .await
+        match (external, ca) {
+            (Some(client), _) => {
+                self.apply_external(user_id, op, actor, key, &client, None)
+                    .await
+            }
+            (None, Some(ca)) => {
+                self.apply_with_key(user_id, op, actor, key, &Issuing { ca, profile }, None)
+                    .await
+            }
+            (None, None) => Err(ServiceError::CaNotReady),
+        }
     }
 
     pub(crate) async fn apply_with_key(

@@ -2,6 +2,7 @@
 //! storage and internal errors keep their detail for the log and show a generic message.
 
 use certdesk_domain::distribution::{PasswordRule, PickupRefusal};
+use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::notices::{MailError, NoticeSettingsError};
 use certdesk_domain::profile::ProfileError;
@@ -103,6 +104,12 @@ pub enum ServiceError {
     /// A notification setting breaks its rule.
     #[error(transparent)]
     NoticeSettings(#[from] NoticeSettingsError),
+    /// The external CA failed; the variant names the step.
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    /// An external CA setting breaks its rule.
+    #[error(transparent)]
+    CaSettings(#[from] CaSettingsError),
     /// SQLite failed.
     #[error("E-SYS-001 database error: {0}")]
     Database(#[from] rusqlite::Error),
@@ -145,6 +152,8 @@ impl ServiceError {
             ServiceError::Pickup(p) => p.code(),
             ServiceError::Mail(e) => e.code(),
             ServiceError::NoticeSettings(e) => e.code(),
+            ServiceError::Ca(e) => e.code(),
+            ServiceError::CaSettings(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -157,6 +166,7 @@ impl ServiceError {
             ServiceError::Validation(v) => Some(v.field().name()),
             ServiceError::Profile(p) => Some(p.field()),
             ServiceError::NoticeSettings(e) => Some(e.field()),
+            ServiceError::CaSettings(e) => Some(e.field()),
             ServiceError::UserFile(_)
             | ServiceError::ImportHasProblems { .. }
             | ServiceError::ImportStale => Some("file"),
@@ -271,6 +281,8 @@ impl ServiceError {
             ServiceError::Pickup(p) => p.message(),
             ServiceError::Mail(e) => e.message(),
             ServiceError::NoticeSettings(e) => e.message(),
+            ServiceError::Ca(e) => e.message(),
+            ServiceError::CaSettings(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod distribution;
 pub mod error;
+pub mod external_ca;
 pub mod ids;
 pub mod lang;
 pub mod lifecycle;

@@ -239,6 +239,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     let warm = backend.clone();
     tokio::task::spawn_blocking(move || warm.prepare_sign_in());
     backend.ensure_ca(Actor::System).await?;
+    backend.settle_ca_requests().await?;
     backend.resume_bulk_runs().await?;
     tokio::spawn(crl_job(backend.clone()));
     tokio::spawn(sweep_job(backend.clone()));

@@ -5,6 +5,7 @@ mod bulk;
 mod certificates;
 mod dashboard;
 mod distribution;
+mod external_ca;
 mod mtls;
 mod notices;
 mod pages;

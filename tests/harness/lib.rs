@@ -2,6 +2,8 @@
 //! fresh temporary directory, and an HTTP client that keeps cookies like a browser and sends
 //! the `Origin` a browser would.
 
+pub mod cfssl;
+
 use certdesk_backend::{Backend, Clock, Settings};
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
@@ -56,6 +58,11 @@ pub fn client() -> reqwest::Client {
 }
 
 impl TestApp {
+    /// The SQLite file of this app, for assertions on what it recorded.
+    pub fn database(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.backend.settings().database_path()).expect("database")
+    }
+
     pub fn advance(&self, by: Duration) {
         *self.now.lock().expect("clock") += by;
     }

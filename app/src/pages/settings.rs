@@ -1,12 +1,16 @@
-//! Settings: the issuing profile, notifications (thresholds, recipients, SMTP, test mail),
-//! and the CA certificate for relying parties.
+//! Settings: the issuing profile, the CA used for issuing (built-in or cfssl) with its
+//! connection test, notifications (thresholds, recipients, SMTP, test mail), and the CA
+//! certificate for relying parties.
 
 use crate::components::{ErrorBanner, FormErrorBanner};
 use crate::i18n::{tr, use_lang, Key};
-use crate::server_fns::certificates::{load_issuing_profile, SaveIssuingProfile};
+use crate::server_fns::certificates::{
+    load_ca_backend, load_issuing_profile, SaveCaBackend, SaveIssuingProfile, TestCaConnection,
+};
 use crate::server_fns::dashboard::{
     load_notification_settings, SaveNotificationSettings, SendTestMail,
 };
+use certdesk_domain::external_ca::{CaBackendKind, CaBackendView};
 use certdesk_domain::notices::{NotificationSettings, SmtpSecurity};
 use certdesk_domain::profile::{IssuingProfile, KeyType};
 use leptos::prelude::*;
@@ -171,9 +175,96 @@ fn NotificationsForm(settings: NotificationSettings) -> impl IntoView {
     }
 }
 
+/// A text input of the CA form with its error line.
+#[component]
+fn CaField(
+    label: Key,
+    name: &'static str,
+    value: String,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] hint: Option<Key>,
+    error: Signal<Option<crate::error::UiError>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let id = format!("field-{name}");
+    let mine = move || error.get().filter(|e| e.field.as_deref() == Some(name));
+    view! {
+        <div class="field" class:field-invalid=move || mine().is_some()>
+            <label for=id.clone()>{tr(label)}</label>
+            <input id=id name=name type=kind value=value autocomplete="off"/>
+            {hint.map(|h| view! { <small class="hint">{tr(h)}</small> })}
+            <p class="field-error" role="alert">
+                {move || mine().map(|e| view! { <span class="error-code">{e.code.clone()}</span> " " {e.message.in_lang(lang.get()).to_string()} })}
+            </p>
+        </div>
+    }
+}
+
+#[component]
+fn CaBackendForm(view_: CaBackendView) -> impl IntoView {
+    let lang = use_lang();
+    let save = ServerAction::<SaveCaBackend>::new();
+    let test = ServerAction::<TestCaConnection>::new();
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let saved = move || matches!(save.value().get(), Some(Ok(())));
+    let secret_hint = |set: bool| {
+        if set {
+            Key::ExtCaSecretSet
+        } else {
+            Key::ExtCaSecretUnset
+        }
+    };
+    let c = view_.cfssl.clone();
+    view! {
+        <ActionForm action=save attr:data-testid="ca-backend-form">
+            <FormErrorBanner error=error/>
+            <div class="field">
+                <label for="field-kind">{tr(Key::ExtCaKind)}</label>
+                <select id="field-kind" name="kind">
+                    <option value=CaBackendKind::Embedded.as_str() selected=view_.kind == CaBackendKind::Embedded>{tr(Key::ExtCaEmbedded)}</option>
+                    <option value=CaBackendKind::Cfssl.as_str() selected=view_.kind == CaBackendKind::Cfssl>{tr(Key::ExtCaCfssl)}</option>
+                </select>
+            </div>
+            <CaField label=Key::ExtCaUrl name="url" value=c.url.clone() error=error/>
+            <CaField label=Key::ExtCaProfile name="profile" value=c.profile.clone() error=error/>
+            <CaField label=Key::ExtCaAuthKey name="auth_key" value=String::new() kind="password" hint=secret_hint(view_.auth_key_set) error=error/>
+            <CaField label=Key::ExtCaConnectTimeout name="connect_timeout_s" value=c.connect_timeout_s.to_string() error=error/>
+            <CaField label=Key::ExtCaTotalTimeout name="total_timeout_s" value=c.total_timeout_s.to_string() error=error/>
+            <CaField label=Key::ExtCaProxyUrl name="proxy_url" value=c.proxy_url.clone() error=error/>
+            <CaField label=Key::ExtCaProxyUser name="proxy_user" value=c.proxy_user.clone() error=error/>
+            <CaField label=Key::ExtCaProxyPassword name="proxy_password" value=String::new() kind="password" hint=secret_hint(view_.proxy_password_set) error=error/>
+            <div class="field">
+                <label for="field-ca_bundle_pem">{tr(Key::ExtCaBundle)}</label>
+                <textarea id="field-ca_bundle_pem" name="ca_bundle_pem" rows="4">{c.ca_bundle_pem.clone()}</textarea>
+            </div>
+            <button type="submit" class="primary" disabled=move || save.pending().get()>{tr(Key::Save)}</button>
+            <Show when=saved><span class="ok" role="status" data-testid="ca-backend-saved">" " {tr(Key::Saved)}</span></Show>
+        </ActionForm>
+        <p class="hint">{tr(Key::ExtCaTestHint)}</p>
+        <button type="button" data-testid="ca-test" disabled=move || test.pending().get()
+            on:click=move |_| { test.dispatch(TestCaConnection {}); }>{tr(Key::ExtCaTest)}</button>
+        {move || test.value().get().map(|r| match r {
+            Ok(steps) => view! {
+                <ol class="ca-steps" data-testid="ca-test-steps">
+                    {steps.into_iter().map(|s| view! {
+                        <li class:error=!s.ok>
+                            <strong>{s.step.clone()}</strong> " "
+                            {if s.ok { tr(Key::ExtCaStepOk).into_any() } else { tr(Key::ExtCaStepFailed).into_any() }} " "
+                            {s.code.clone().map(|c| view! { <span class="error-code">{c}</span> " " })}
+                            {s.message.in_lang(lang.get()).to_string()}
+                        </li>
+                    }).collect_view()}
+                </ol>
+            }.into_any(),
+            Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
+        })}
+    }
+}
+
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let profile = Resource::new(|| (), |_| load_issuing_profile());
+    let ca_backend = Resource::new(|| (), |_| load_ca_backend());
     let notifications = Resource::new(|| (), |_| load_notification_settings());
     view! {
         <h1>{tr(Key::SettingsTitle)}</h1>
@@ -192,6 +283,16 @@ pub fn SettingsPage() -> impl IntoView {
             <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
                 {move || notifications.get().map(|r| match r {
                     Ok(s) => view! { <NotificationsForm settings=s/> }.into_any(),
+                    Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+        <section>
+            <h2>{tr(Key::ExtCaTitle)}</h2>
+            <p class="hint">{tr(Key::ExtCaIntro)}</p>
+            <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
+                {move || ca_backend.get().map(|r| match r {
+                    Ok(v) => view! { <CaBackendForm view_=v/> }.into_any(),
                     Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
                 })}
             </Suspense>

@@ -104,3 +104,63 @@ pub async fn save_issuing_profile(
         .await?;
     Ok(())
 }
+
+/// The CA the organisation issues with and the external CA's settings (secrets only as
+/// "set").
+#[server(prefix = "/api", endpoint = "ca_backend")]
+pub async fn load_ca_backend() -> Result<certdesk_domain::external_ca::CaBackendView, UiError> {
+    let backend = super::ssr::backend()?;
+    super::ssr::console_user()?;
+    Ok(backend.ca_backend().await?)
+}
+
+/// Saves the CA choice (masters only). An empty HMAC key or proxy password keeps the stored
+/// one; timeouts arrive as typed so that a wrong entry is reported next to its field.
+#[server(prefix = "/api", endpoint = "save_ca_backend")]
+pub async fn save_ca_backend(
+    kind: String,
+    url: String,
+    profile: String,
+    auth_key: String,
+    connect_timeout_s: String,
+    total_timeout_s: String,
+    proxy_url: String,
+    proxy_user: String,
+    proxy_password: String,
+    ca_bundle_pem: String,
+) -> Result<(), UiError> {
+    use certdesk_backend::external_ca::CaBackendInput;
+    use certdesk_backend::ServiceError;
+    use certdesk_domain::external_ca::{CaBackendKind, CaSettingsError, CfsslSettings};
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::master_user()?;
+    let seconds = |text: &str| {
+        text.trim()
+            .parse::<u32>()
+            .map_err(|_| ServiceError::from(CaSettingsError::Timeouts))
+    };
+    let input = CaBackendInput {
+        kind: CaBackendKind::parse(&kind).unwrap_or_default(),
+        cfssl: CfsslSettings {
+            url,
+            profile,
+            connect_timeout_s: seconds(&connect_timeout_s)?,
+            total_timeout_s: seconds(&total_timeout_s)?,
+            proxy_url,
+            proxy_user,
+            ca_bundle_pem,
+        },
+        auth_key,
+        proxy_password,
+    };
+    Ok(backend.update_ca_backend(input, user.actor()).await?)
+}
+
+/// "Test connection" with the saved settings (masters only): each step with its code.
+#[server(prefix = "/api", endpoint = "test_ca_connection")]
+pub async fn test_ca_connection() -> Result<Vec<certdesk_domain::external_ca::CaCheckStep>, UiError>
+{
+    let backend = super::ssr::backend()?;
+    super::ssr::master_user()?;
+    Ok(backend.test_ca_connection().await?)
+}

@@ -71,6 +71,15 @@ pub mod ssr {
             .ok_or_else(|| ServiceError::NotSignedIn.into())
     }
 
+    /// The signed-in master, or `E-AUTH-003` / `E-AUTH-004`.
+    pub fn master_user() -> Result<CurrentUser, UiError> {
+        let user = console_user()?;
+        if user.role != certdesk_domain::Role::Master {
+            return Err(ServiceError::Forbidden.into());
+        }
+        Ok(user)
+    }
+
     /// Sets (or with `None`, clears) the session cookie on the response.
     pub fn set_session_cookie(backend: &Backend, token: Option<&SessionToken>) {
         let value = cookie_header(token, backend.settings().secure_cookies);

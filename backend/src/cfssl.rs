@@ -1,0 +1,456 @@
+//! The cfssl client: `info`, `sign` / `authsign` and `revoke` of cfssl's HTTP API through
+//! reqwest, with a connect and a total timeout per request, an HTTP proxy with user and
+//! password, a custom CA bundle for the CA's TLS, and retries with jittered backoff only where
+//! [`RetryPolicy::may_retry`] allows (a `sign` is sent again only if it never reached the CA).
+//!
+//! Every failure is a [`CaError`] naming the step: connect (E-CA-001), send (002), status
+//! (003), content type (004), body (005/010), the CA's refusal (006) or authentication (007).
+//! Debian's cfssl 1.2 answers refusals with a JSON envelope but `Content-Type: text/plain`
+//! and a 400 status, so a non-200 answer is first read as an envelope, then as a bare status.
+
+use certdesk_domain::external_ca::{CaError, CaRequestKind, RetryPolicy};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Everything needed to reach one cfssl server (secrets already opened).
+#[derive(Clone)]
+pub struct CfsslConfig {
+    /// Base URL, e.g. `https://ca.example.jp:8888`; `/api/v1/cfssl/...` is appended.
+    pub url: String,
+    pub profile: String,
+    /// HMAC-SHA256 key for `authsign`; without one, `sign` is used.
+    pub auth_key: Option<Vec<u8>>,
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+    pub proxy: Option<ProxyConfig>,
+    /// PEM certificates that check the CA's TLS certificate (besides the system's).
+    pub ca_bundle_pem: Option<String>,
+    pub retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for CfsslConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CfsslConfig")
+            .field("url", &self.url)
+            .field("profile", &self.profile)
+            .field("auth_key", &self.auth_key.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+pub struct ProxyConfig {
+    pub url: String,
+    pub user: String,
+    pub password: String,
+}
+
+/// A client for one cfssl server.
+#[derive(Debug, Clone)]
+pub struct CfsslClient {
+    http: reqwest::Client,
+    config: CfsslConfig,
+}
+
+/// A certificate cfssl signed, as PEM.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub certificate_pem: String,
+}
+
+impl CfsslClient {
+    pub fn new(config: CfsslConfig) -> Result<CfsslClient, CaError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.total_timeout)
+            .pool_max_idle_per_host(0)
+            .redirect(reqwest::redirect::Policy::none());
+        match &config.proxy {
+            Some(p) => {
+                let mut proxy =
+                    reqwest::Proxy::all(p.url.trim()).map_err(|e| CaError::ConnectFailed {
+                        detail: format!("proxy URL: {e}"),
+                    })?;
+                if !p.user.is_empty() {
+                    proxy = proxy.basic_auth(&p.user, &p.password);
+                }
+                builder = builder.proxy(proxy);
+            }
+            // Only the configured proxy, never one from the environment.
+            None => builder = builder.no_proxy(),
+        }
+        if let Some(pem) = config
+            .ca_bundle_pem
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+        {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                CaError::CaBundle {
+                    detail: e.to_string(),
+                }
+            })?;
+            if certs.is_empty() {
+                return Err(CaError::CaBundle {
+                    detail: "no certificate in the PEM text".into(),
+                });
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| CaError::CaBundle { detail: chain(&e) })?;
+        Ok(CfsslClient { http, config })
+    }
+
+    pub fn config(&self) -> &CfsslConfig {
+        &self.config
+    }
+
+    /// `info`: the CA's certificate (PEM).
+    pub async fn info(&self) -> Result<String, CaError> {
+        let body = serde_json::json!({ "profile": self.config.profile });
+        let result = self.call("info", &body, CaRequestKind::Info).await?;
+        text_field(&result, "certificate")
+    }
+
+    /// `authsign` (with an HMAC key) or `sign`: a certificate for `csr_pem` under the profile.
+    pub async fn sign(&self, csr_pem: &str) -> Result<Signed, CaError> {
+        let request = serde_json::json!({
+            "certificate_request": csr_pem,
+            "profile": self.config.profile,
+        });
+        let result = self.signing_call(&request).await?;
+        Ok(Signed {
+            certificate_pem: text_field(&result, "certificate")?,
+        })
+    }
+
+    /// Proves the authentication without making a certificate: a correctly signed `authsign`
+    /// with a CSR that is not one. cfssl checks the token first; "CSR Decode failed" (9002) means it
+    /// accepted the token, "invalid token" means it did not.
+    pub async fn check_auth(&self) -> Result<(), CaError> {
+        let request = serde_json::json!({ "certificate_request": "not a CSR", "profile": self.config.profile });
+        match self.signing_call(&request).await {
+            Err(CaError::Refused { ca_code, .. }) if (9000..10000).contains(&ca_code) => Ok(()),
+            Ok(_) => Err(CaError::Unparsable {
+                detail: "the CA signed a request that is not a CSR".into(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn signing_call(&self, request: &Value) -> Result<Value, CaError> {
+        match &self.config.auth_key {
+            Some(key) => {
+                let inner = serde_json::to_vec(request).map_err(|e| CaError::NotSent {
+                    detail: e.to_string(),
+                })?;
+                let body = authenticated(key, &inner);
+                self.call("authsign", &body, CaRequestKind::Sign).await
+            }
+            None => self.call("sign", request, CaRequestKind::Sign).await,
+        }
+    }
+
+    /// `revoke`: records the revocation at the CA. `serial_hex` as stored; Debian's cfssl 1.2
+    /// keys its database by the decimal serial and an empty authority key id.
+    pub async fn revoke(&self, serial_hex: &str, reason: &str) -> Result<(), CaError> {
+        let body = serde_json::json!({
+            "serial": decimal_serial(serial_hex)?,
+            "authority_key_id": "",
+            "reason": reason,
+        });
+        self.call("revoke", &body, CaRequestKind::Revoke).await?;
+        Ok(())
+    }
+
+    /// One API call with the retry policy; returns the envelope's `result`.
+    async fn call(
+        &self,
+        endpoint: &str,
+        body: &Value,
+        kind: CaRequestKind,
+    ) -> Result<Value, CaError> {
+        let mut attempt = 1;
+        loop {
+            match self.call_once(endpoint, body).await {
+                Ok(v) => return Ok(v),
+                Err(e) if self.config.retry.may_retry(kind, &e, attempt) => {
+                    let pause = self.config.retry.backoff(attempt, jitter());
+                    tracing::warn!(ca.endpoint = endpoint, ca.attempt = attempt, error.code = e.code(), error.detail = %e, "retrying a CA request");
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn call_once(&self, endpoint: &str, body: &Value) -> Result<Value, CaError> {
+        let url = format!(
+            "{}/api/v1/cfssl/{endpoint}",
+            self.config.url.trim().trim_end_matches('/')
+        );
+        let response = self
+            .http
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| sending_error(&e))?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.map_err(|e| reading_error(&e))?;
+        read_answer(status, content_type.as_deref(), &bytes)
+    }
+}
+
+/// cfssl's authenticated request: `{"token": base64(hmac_sha256(key, request)), "request":
+/// base64(request)}`.
+pub fn authenticated(key: &[u8], request: &[u8]) -> Value {
+    use aws_lc_rs::hmac;
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), request);
+    serde_json::json!({
+        "token": crate::ca::base64_encode(tag.as_ref()),
+        "request": crate::ca::base64_encode(request),
+    })
+}
+
+/// The decimal form of a hex serial.
+pub fn decimal_serial(serial_hex: &str) -> Result<String, CaError> {
+    let n = openssl::bn::BigNum::from_hex_str(serial_hex).map_err(|e| CaError::Unparsable {
+        detail: format!("serial {serial_hex}: {e}"),
+    })?;
+    n.to_dec_str()
+        .map(|s| s.to_string())
+        .map_err(|e| CaError::Unparsable {
+            detail: e.to_string(),
+        })
+}
+
+/// Reads cfssl's answer: status, content type, envelope, `success`, `result`.
+pub fn read_answer(status: u16, content_type: Option<&str>, body: &[u8]) -> Result<Value, CaError> {
+    if status == 407 {
+        return Err(CaError::ProxyAuth);
+    }
+    if status != 200 {
+        // cfssl's own refusals: a JSON envelope with errors, whatever the content type.
+        if let Some(refusal) = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| refusal(&v, status))
+        {
+            return Err(refusal);
+        }
+        return Err(CaError::Status { status });
+    }
+    let is_json = content_type
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(CaError::ContentType {
+            found: content_type.map(str::to_string),
+        });
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| CaError::Unparsable {
+        detail: format!("not JSON: {e}"),
+    })?;
+    match v.get("success").and_then(Value::as_bool) {
+        Some(true) => v.get("result").cloned().ok_or_else(|| CaError::Unparsable {
+            detail: "no \"result\" in the answer".into(),
+        }),
+        Some(false) => Err(refusal(&v, status).unwrap_or(CaError::Refused {
+            ca_code: 0,
+            message: "success: false without errors".into(),
+        })),
+        None => Err(CaError::Unparsable {
+            detail: "no \"success\" in the answer".into(),
+        }),
+    }
+}
+
+/// The first of cfssl's `errors`, as a refusal (or an authentication failure).
+fn refusal(v: &Value, status: u16) -> Option<CaError> {
+    let first = v.get("errors")?.as_array()?.first()?;
+    let ca_code = first.get("code").and_then(Value::as_i64).unwrap_or(0);
+    let message = first
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect::<String>();
+    let auth = status == 401
+        || status == 403
+        || message.contains("invalid token")
+        || message.to_ascii_lowercase().contains("authenticat");
+    Some(if auth {
+        CaError::AuthFailed { message }
+    } else {
+        CaError::Refused { ca_code, message }
+    })
+}
+
+fn text_field(result: &Value, name: &str) -> Result<String, CaError> {
+    result
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| CaError::Unparsable {
+            detail: format!("no \"{name}\" in the result"),
+        })
+}
+
+/// The error and its causes in one line (reqwest's own text hides the cause).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn sending_error(e: &reqwest::Error) -> CaError {
+    let detail = chain(e);
+    if detail.contains("407") || detail.contains("Proxy Authentication Required") {
+        return CaError::ProxyAuth;
+    }
+    if e.is_connect() {
+        CaError::ConnectFailed { detail }
+    } else {
+        CaError::NotSent { detail }
+    }
+}
+
+fn reading_error(e: &reqwest::Error) -> CaError {
+    let detail = chain(e);
+    if e.is_timeout() {
+        CaError::NotSent { detail }
+    } else {
+        CaError::Truncated { detail }
+    }
+}
+
+fn jitter() -> f64 {
+    use rand::Rng;
+    rand::thread_rng().gen::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(r: Result<Value, CaError>) -> &'static str {
+        r.expect_err("an error").code()
+    }
+
+    #[test]
+    fn a_successful_answer_gives_its_result() {
+        let body = br#"{"success":true,"result":{"certificate":"PEM"},"errors":[],"messages":[]}"#;
+        let v = read_answer(200, Some("application/json"), body).expect("ok");
+        assert_eq!(v["certificate"], "PEM");
+        assert!(read_answer(200, Some("Application/JSON; charset=utf-8"), body).is_ok());
+    }
+
+    #[test]
+    fn each_broken_answer_maps_to_its_code() {
+        let ok = br#"{"success":true,"result":{}}"#;
+        assert_eq!(
+            code(read_answer(500, Some("text/html"), b"<h1>oops</h1>")),
+            "E-CA-003"
+        );
+        assert_eq!(
+            code(read_answer(
+                404,
+                Some("text/plain"),
+                b"404 page not found\n"
+            )),
+            "E-CA-003"
+        );
+        assert_eq!(code(read_answer(200, Some("text/html"), ok)), "E-CA-004");
+        assert_eq!(code(read_answer(200, None, ok)), "E-CA-004");
+        assert_eq!(
+            code(read_answer(
+                200,
+                Some("application/json"),
+                b"{\"success\":tru"
+            )),
+            "E-CA-005"
+        );
+        assert_eq!(
+            code(read_answer(200, Some("application/json"), b"[]")),
+            "E-CA-005"
+        );
+        assert_eq!(code(read_answer(407, None, b"")), "E-CA-008");
+    }
+
+    #[test]
+    fn cfssl_refusals_carry_its_message_and_a_bad_token_is_an_authentication_failure() {
+        // As Debian's cfssl 1.2 answers: 400, text/plain, a JSON envelope.
+        let csr = br#"{"success":false,"result":null,"errors":[{"code":9002,"message":"CSR Decode failed"}],"messages":[]}"#;
+        match read_answer(400, Some("text/plain; charset=utf-8"), csr) {
+            Err(CaError::Refused { ca_code, message }) => {
+                assert_eq!((ca_code, message.as_str()), (9002, "CSR Decode failed"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let token = br#"{"success":false,"result":null,"errors":[{"code":400,"message":"invalid token"}],"messages":[]}"#;
+        assert_eq!(
+            code(read_answer(400, Some("text/plain"), token)),
+            "E-CA-007"
+        );
+        let failed_200 =
+            br#"{"success":false,"result":null,"errors":[{"code":5002,"message":"bad"}]}"#;
+        assert_eq!(
+            code(read_answer(200, Some("application/json"), failed_200)),
+            "E-CA-006"
+        );
+    }
+
+    #[test]
+    fn the_auth_token_is_the_hmac_of_the_exact_request_bytes() {
+        // RFC 4231 test case 2.
+        let v = authenticated(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(v["request"], "d2hhdCBkbyB5YSB3YW50IGZvciBub3RoaW5nPw==");
+        assert_eq!(v["token"], "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
+    }
+
+    #[test]
+    fn serials_go_to_cfssl_in_decimal() {
+        assert_eq!(decimal_serial("ff").expect("hex"), "255");
+        assert_eq!(
+            decimal_serial("507bc1ed93f8145539d177d7c4a55c8c5b27fdeb").expect("hex"),
+            "459479146840116835976858077116319914898336775659"
+        );
+        assert_eq!(
+            decimal_serial("xyz").expect_err("not hex").code(),
+            "E-CA-005"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_ca_bundle_is_named() {
+        let config = CfsslConfig {
+            url: "https://ca.example.jp".into(),
+            profile: "client".into(),
+            auth_key: None,
+            connect_timeout: Duration::from_secs(1),
+            total_timeout: Duration::from_secs(1),
+            proxy: None,
+            ca_bundle_pem: Some("not a certificate".into()),
+            retry: RetryPolicy::default(),
+        };
+        assert_eq!(
+            CfsslClient::new(config).expect_err("bad bundle").code(),
+            "E-CA-009"
+        );
+    }
+}

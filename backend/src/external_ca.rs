@@ -1,0 +1,626 @@
+//! Issuing through an external CA (cfssl), and its settings.
+//!
+//! The network call never happens inside a SQLite transaction. One operation is:
+//! 1. one transaction: the lifecycle rules, and a `ca_requests` row (pending) with the CN and
+//!    the SHA-256 of the public key asked for, audited;
+//! 2. for revoke / reissue: `revoke` at the CA, then one transaction that records it;
+//! 3. for issue / renew / reissue: `sign` (or `authsign`) with a CSR made here, then one
+//!    transaction that stores the certificate, its sealed key (the same `certificate_keys`, so
+//!    distribution works unchanged), the audit row, and marks the request done.
+//!
+//! A certificate counts as issued only once step 3 committed. A request the CA may have acted
+//! on without a usable answer (timeout, 5xx, broken body) stays `unanswered`: cfssl 1.2 has
+//! no endpoint to look a certificate up by subject or key, so certdesk cannot fetch it later;
+//! it keeps the CN and key hash for the CA operator, reports it at the next request for that
+//! user (audit `ca_request_unanswered`), and never stores a second valid certificate (the
+//! partial unique index). If the CA answered but the commit failed, the new certificate is
+//! revoked at the CA at once and the request is marked `orphan`.
+
+use crate::audit::{self, Actor, Outcome};
+use crate::certificates::{
+    load_profile, load_subject, read_view, sweep_expired, Operation, CERT_COLUMNS,
+};
+use crate::cfssl::{CfsslClient, CfsslConfig, ProxyConfig};
+use crate::db::ts;
+use crate::error::ServiceError;
+use crate::secrets::Purpose;
+use crate::Backend;
+use certdesk_domain::external_ca::{
+    cfssl_reason, parse_auth_key, CaBackendKind, CaBackendView, CaCheckStep, CaError,
+    CfsslSettings, RetryPolicy,
+};
+use certdesk_domain::lifecycle::{self, RevocationReason};
+use certdesk_domain::profile::{certificate_cn, with_bank_code};
+use certdesk_domain::views::CertificateView;
+use certdesk_domain::Message;
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PublicKeyData};
+use rusqlite::{params, OptionalExtension};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// What the Settings page saves. An empty `auth_key` or `proxy_password` keeps the stored one.
+#[derive(Debug, Clone, Default)]
+pub struct CaBackendInput {
+    pub kind: CaBackendKind,
+    pub cfssl: CfsslSettings,
+    pub auth_key: String,
+    pub proxy_password: String,
+}
+
+struct Stored {
+    view: CaBackendView,
+    auth_key_sealed: Option<Vec<u8>>,
+    proxy_password_sealed: Option<Vec<u8>>,
+}
+
+fn load_stored(conn: &rusqlite::Connection) -> Result<Stored, ServiceError> {
+    let row = conn
+        .query_row(
+            "SELECT kind, url, profile, auth_key_sealed, connect_timeout_s, total_timeout_s, proxy_url, proxy_user,
+                    proxy_password_sealed, ca_bundle_pem FROM ca_backend WHERE id = 1",
+            [],
+            |r| {
+                Ok(Stored {
+                    view: CaBackendView {
+                        kind: CaBackendKind::parse(&r.get::<_, String>(0)?).unwrap_or_default(),
+                        cfssl: CfsslSettings {
+                            url: r.get(1)?,
+                            profile: r.get(2)?,
+                            connect_timeout_s: r.get(4)?,
+                            total_timeout_s: r.get(5)?,
+                            proxy_url: r.get(6)?,
+                            proxy_user: r.get(7)?,
+                            ca_bundle_pem: r.get(9)?,
+                        },
+                        auth_key_set: r.get::<_, Option<Vec<u8>>>(3)?.is_some(),
+                        proxy_password_set: r.get::<_, Option<Vec<u8>>>(8)?.is_some(),
+                    },
+                    auth_key_sealed: r.get(3)?,
+                    proxy_password_sealed: r.get(8)?,
+                })
+            },
+        )
+        .optional()?;
+    Ok(row.unwrap_or_else(|| Stored {
+        view: CaBackendView {
+            cfssl: CfsslSettings {
+                connect_timeout_s: 5,
+                total_timeout_s: 30,
+                ..CfsslSettings::default()
+            },
+            ..CaBackendView::default()
+        },
+        auth_key_sealed: None,
+        proxy_password_sealed: None,
+    }))
+}
+
+/// The pending request of step 1.
+struct Plan {
+    login_id: String,
+    current: Option<(i64, String)>,
+    revoke_reason: Option<RevocationReason>,
+    request: Option<Request>,
+}
+
+struct Request {
+    id: i64,
+    seq: u32,
+    o: String,
+    ou: String,
+    cn: String,
+    friendly_name: String,
+    key_type: String,
+}
+
+/// The certificate the CA returned, read.
+struct Received {
+    der: Vec<u8>,
+    serial: String,
+    subject: String,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+}
+
+fn internal(what: &'static str) -> impl Fn(openssl::error::ErrorStack) -> CaError {
+    move |e| CaError::Unparsable {
+        detail: format!("{what}: {e}"),
+    }
+}
+
+fn asn1_time(t: &openssl::asn1::Asn1TimeRef) -> Result<OffsetDateTime, CaError> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).map_err(internal("time"))?;
+    let d = epoch.diff(t).map_err(internal("time"))?;
+    Ok(OffsetDateTime::UNIX_EPOCH
+        + time::Duration::days(i64::from(d.days))
+        + time::Duration::seconds(i64::from(d.secs)))
+}
+
+/// Reads the CA's PEM answer and checks that it certifies `key`.
+fn read_certificate(pem: &str, key: &KeyPair) -> Result<Received, CaError> {
+    let cert = openssl::x509::X509::from_pem(pem.as_bytes()).map_err(internal("certificate"))?;
+    let spki = cert
+        .public_key()
+        .and_then(|k| k.public_key_to_der())
+        .map_err(internal("public key"))?;
+    if spki != key.subject_public_key_info() {
+        return Err(CaError::Mismatch {
+            detail: "another public key than the request's".into(),
+        });
+    }
+    let serial = cert
+        .serial_number()
+        .to_bn()
+        .and_then(|bn| bn.to_hex_str().map(|h| h.to_ascii_lowercase()))
+        .map_err(internal("serial"))?;
+    let subject = cert
+        .subject_name()
+        .entries()
+        .map(|e| {
+            let name = e.object().nid().short_name().unwrap_or("?");
+            let value = e.data().to_string().unwrap_or_default();
+            format!("{name}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Received {
+        der: cert.to_der().map_err(internal("certificate"))?,
+        serial,
+        subject,
+        not_before: asn1_time(cert.not_before())?,
+        not_after: asn1_time(cert.not_after())?,
+    })
+}
+
+fn csr_pem(key: &KeyPair, o: &str, ou: &str, cn: &str) -> Result<String, ServiceError> {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, o);
+    dn.push(DnType::OrganizationalUnitName, ou);
+    dn.push(DnType::CommonName, cn);
+    params.distinguished_name = dn;
+    params
+        .serialize_request(key)
+        .and_then(|csr| csr.pem())
+        .map_err(|e| ServiceError::Internal(format!("CSR: {e}")))
+}
+
+impl Backend {
+    /// The CA settings for the Settings page (secrets only as "set").
+    pub async fn ca_backend(&self) -> Result<CaBackendView, ServiceError> {
+        self.db().run(|conn| Ok(load_stored(conn)?.view)).await
+    }
+
+    /// Saves the CA choice and the external CA's settings; audited without secrets.
+    pub async fn update_ca_backend(
+        &self,
+        input: CaBackendInput,
+        actor: Actor,
+    ) -> Result<(), ServiceError> {
+        if input.kind == CaBackendKind::Cfssl {
+            input.cfssl.validate()?;
+        }
+        let auth_key = match input.auth_key.trim() {
+            "" => None,
+            text => Some(parse_auth_key(text)?),
+        };
+        let now = self.clock().now();
+        let master = self.master_key();
+        self.db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                let stored = load_stored(&tx)?;
+                let auth_key_sealed = match &auth_key {
+                    Some(k) => Some(master.seal(Purpose::CaKey, "cfssl auth key", hex::encode(k).as_bytes())?),
+                    None => stored.auth_key_sealed,
+                };
+                let proxy_password_sealed = match input.proxy_password.as_str() {
+                    "" => stored.proxy_password_sealed,
+                    p => Some(master.seal(Purpose::CaKey, "ca proxy password", p.as_bytes())?),
+                };
+                let c = &input.cfssl;
+                tx.execute(
+                    "INSERT INTO ca_backend (id, kind, url, profile, auth_key_sealed, connect_timeout_s, total_timeout_s,
+                                             proxy_url, proxy_user, proxy_password_sealed, ca_bundle_pem, updated_at)
+                     VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                     ON CONFLICT (id) DO UPDATE SET kind = ?1, url = ?2, profile = ?3, auth_key_sealed = ?4,
+                        connect_timeout_s = ?5, total_timeout_s = ?6, proxy_url = ?7, proxy_user = ?8,
+                        proxy_password_sealed = ?9, ca_bundle_pem = ?10, updated_at = ?11",
+                    params![input.kind.as_str(), c.url.trim(), c.profile.trim(), auth_key_sealed, c.connect_timeout_s,
+                        c.total_timeout_s, c.proxy_url.trim(), c.proxy_user.trim(), proxy_password_sealed,
+                        c.ca_bundle_pem.trim(), ts(now)],
+                )?;
+                audit::record(&tx, now, &actor, "ca_backend_update", Some(input.kind.as_str()), Outcome::Success,
+                    serde_json::json!({"kind": input.kind.as_str(), "url": c.url.trim(), "profile": c.profile.trim(),
+                        "auth_key_changed": auth_key.is_some(), "proxy_url": c.proxy_url.trim(),
+                        "proxy_password_changed": !input.proxy_password.is_empty(),
+                        "connect_timeout_s": c.connect_timeout_s, "total_timeout_s": c.total_timeout_s}))?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The external CA's client when the organisation issues with cfssl, else `None`.
+    pub async fn external_ca(&self) -> Result<Option<CfsslClient>, ServiceError> {
+        let stored = self.db().run(|conn| load_stored(conn)).await?;
+        if stored.view.kind != CaBackendKind::Cfssl {
+            return Ok(None);
+        }
+        Ok(Some(self.cfssl_client(stored)?))
+    }
+
+    fn cfssl_client(&self, stored: Stored) -> Result<CfsslClient, ServiceError> {
+        let master = self.master_key();
+        let c = stored.view.cfssl;
+        let auth_key = match stored.auth_key_sealed {
+            Some(sealed) => {
+                let text = master.open(Purpose::CaKey, "cfssl auth key", &sealed)?;
+                Some(parse_auth_key(&String::from_utf8_lossy(&text))?)
+            }
+            None => None,
+        };
+        let proxy = match c.proxy_url.trim() {
+            "" => None,
+            url => Some(ProxyConfig {
+                url: url.to_string(),
+                user: c.proxy_user.clone(),
+                password: match stored.proxy_password_sealed {
+                    Some(sealed) => String::from_utf8_lossy(&master.open(
+                        Purpose::CaKey,
+                        "ca proxy password",
+                        &sealed,
+                    )?)
+                    .into_owned(),
+                    None => String::new(),
+                },
+            }),
+        };
+        Ok(CfsslClient::new(CfsslConfig {
+            url: c.url,
+            profile: c.profile,
+            auth_key,
+            connect_timeout: Duration::from_secs(u64::from(c.connect_timeout_s)),
+            total_timeout: Duration::from_secs(u64::from(c.total_timeout_s)),
+            proxy,
+            ca_bundle_pem: Some(c.ca_bundle_pem).filter(|p| !p.trim().is_empty()),
+            retry: RetryPolicy::default(),
+        })?)
+    }
+
+    /// "Test connection": settings, then `info` (connect + the CA certificate), then the
+    /// authentication (an `authsign` cfssl refuses after checking the token). Stops at the
+    /// first failed step.
+    pub async fn test_ca_connection(&self) -> Result<Vec<CaCheckStep>, ServiceError> {
+        let stored = self.db().run(|conn| load_stored(conn)).await?;
+        let mut steps = Vec::new();
+        let ok = |step: &str, ja: String, en: String| CaCheckStep {
+            step: step.into(),
+            ok: true,
+            code: None,
+            message: Message::new(ja, en),
+        };
+        let failed = |step: &str, e: &ServiceError| CaCheckStep {
+            step: step.into(),
+            ok: false,
+            code: Some(e.code().to_string()),
+            message: e.message(),
+        };
+        let has_key = stored.auth_key_sealed.is_some();
+        let client = match self.cfssl_client(stored) {
+            Ok(c) => c,
+            Err(e) => {
+                steps.push(failed("settings", &e));
+                return Ok(steps);
+            }
+        };
+        steps.push(ok(
+            "settings",
+            "設定を読み込みました。".into(),
+            "Settings read.".into(),
+        ));
+        match client.info().await {
+            Ok(pem) => {
+                let subject = openssl::x509::X509::from_pem(pem.as_bytes())
+                    .ok()
+                    .map(|c| format!("{:?}", c.subject_name()))
+                    .unwrap_or_default();
+                steps.push(ok(
+                    "info",
+                    format!("CAに接続し、CA証明書を受け取りました: {subject}"),
+                    format!("Connected; the CA sent its certificate: {subject}"),
+                ));
+            }
+            Err(e) => {
+                steps.push(failed("info", &e.into()));
+                return Ok(steps);
+            }
+        }
+        match client.check_auth().await {
+            Ok(()) if has_key => steps.push(ok(
+                "auth",
+                "HMAC認証キーがCAに受け付けられました(authsign)。".into(),
+                "The CA accepted the HMAC key (authsign).".into(),
+            )),
+            Ok(()) => steps.push(ok(
+                "auth",
+                "HMAC認証キーは未設定です。認証なしの sign を使います。".into(),
+                "No HMAC key is set; the unauthenticated sign endpoint is used.".into(),
+            )),
+            Err(e) => steps.push(failed("auth", &e.into())),
+        }
+        Ok(steps)
+    }
+
+    /// Requests the start-up job finds still pending (the process stopped while waiting for
+    /// the CA) become `unanswered`. Returns how many.
+    pub async fn settle_ca_requests(&self) -> Result<usize, ServiceError> {
+        let now = self.clock().now();
+        self.db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                let n = tx.execute(
+                    "UPDATE ca_requests SET state = 'unanswered', finished_at = ?1 WHERE state = 'pending'",
+                    [ts(now)],
+                )?;
+                if n > 0 {
+                    audit::record(&tx, now, &Actor::System, "ca_request_unanswered", None, Outcome::Failure,
+                        serde_json::json!({"requests": n, "why": "stopped while waiting for the CA"}))?;
+                }
+                tx.commit()?;
+                Ok(n)
+            })
+            .await
+    }
+
+    /// One lifecycle operation through the external CA (see the module documentation).
+    pub(crate) async fn apply_external(
+        &self,
+        user_id: i64,
+        op: Operation,
+        actor: Actor,
+        key: Option<KeyPair>,
+        client: &CfsslClient,
+        bulk_job: Option<i64>,
+    ) -> Result<Option<CertificateView>, ServiceError> {
+        let now = self.clock().now();
+        let key_hash = key
+            .as_ref()
+            .map(|k| hex::encode(Sha256::digest(k.subject_public_key_info())));
+        let a = actor.clone();
+        let plan = self
+            .db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                sweep_expired(&tx, now)?;
+                let s = load_subject(&tx, user_id)?;
+                let profile = load_profile(&tx)?;
+                let current = s.current.as_ref().map(|c| &c.2);
+                let revoke_reason = match op {
+                    Operation::Issue => {
+                        lifecycle::check_issue(s.holder, current, s.valid_count, now)?;
+                        None
+                    }
+                    Operation::Renew => {
+                        lifecycle::check_renew(s.holder, current, &profile.lifecycle(), now)?;
+                        None
+                    }
+                    Operation::Revoke(reason) => Some(lifecycle::check_revoke(current, reason)?),
+                    Operation::Reissue(reason) => {
+                        lifecycle::check_reissue(s.holder, current, reason, s.valid_count, now)?
+                    }
+                };
+                let request = match key_hash {
+                    Some(key_hash) => {
+                        let earlier: Vec<(i64, String)> = tx
+                            .prepare("SELECT id, cn FROM ca_requests WHERE user_id = ?1 AND state = 'unanswered'")?
+                            .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect::<Result<_, _>>()?;
+                        for (id, cn) in earlier {
+                            tx.execute("UPDATE ca_requests SET state = 'orphan' WHERE id = ?1", [id])?;
+                            audit::record(&tx, now, &a, "ca_request_unanswered", Some(&s.login_id), Outcome::Failure,
+                                serde_json::json!({"request": id, "cn": cn,
+                                    "remedy": "the CA may hold a certificate with this CN that certdesk never received; revoke it at the CA"}))?;
+                        }
+                        let cn = certificate_cn(&s.login_id, s.next_seq, now);
+                        tx.execute(
+                            "INSERT INTO ca_requests (user_id, operation, cn, public_key_sha256, state, created_at)
+                             VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+                            params![user_id, op.name(), cn, key_hash, ts(now)],
+                        )?;
+                        let id = tx.last_insert_rowid();
+                        audit::record(&tx, now, &a, "ca_request", Some(&s.login_id), Outcome::Success,
+                            serde_json::json!({"request": id, "operation": op.name(), "cn": cn, "public_key_sha256": key_hash}))?;
+                        Some(Request {
+                            id,
+                            seq: s.next_seq,
+                            o: with_bank_code(&s.bank_code, &s.org_name),
+                            ou: with_bank_code(&s.bank_code, &format!("{} - G1", profile.ca_name)),
+                            cn,
+                            friendly_name: profile.friendly_name(&s.org_name, &s.login_id),
+                            key_type: profile.key_type.as_str().to_string(),
+                        })
+                    }
+                    None => None,
+                };
+                tx.commit()?;
+                Ok(Plan {
+                    login_id: s.login_id,
+                    current: s.current.map(|c| (c.0, c.1)),
+                    revoke_reason,
+                    request,
+                })
+            })
+            .await?;
+
+        if let (Some(reason), Some((old_id, old_serial))) =
+            (plan.revoke_reason, plan.current.clone())
+        {
+            if let Err(e) = client.revoke(&old_serial, cfssl_reason(reason)).await {
+                self.fail_request(&plan, &actor, &e, "revoke").await?;
+                return Err(e.into());
+            }
+            let (a, target) = (actor.clone(), plan.login_id.clone());
+            let finishes_item = plan.request.is_none();
+            self.db()
+                .run(move |conn| {
+                    let tx = conn.transaction()?;
+                    tx.execute(
+                        "UPDATE certificates SET state = 'revoked', revoked_at = ?1, revocation_reason = ?2 WHERE id = ?3",
+                        params![ts(now), reason.as_str(), old_id],
+                    )?;
+                    audit::record(&tx, now, &a, "certificate_revoke", Some(&target), Outcome::Success,
+                        serde_json::json!({"serial": old_serial, "reason": reason.as_str(), "reason_code": reason.code(),
+                            "as_part_of": op.name(), "ca": "cfssl"}))?;
+                    if let (Some(job), true) = (bulk_job, finishes_item) {
+                        tx.execute(
+                            "UPDATE bulk_job_items SET status = 'done', finished_at = ?1 WHERE job_id = ?2 AND user_id = ?3",
+                            params![ts(now), job, user_id],
+                        )?;
+                    }
+                    tx.commit()?;
+                    Ok(())
+                })
+                .await?;
+        }
+
+        let (Some(request), Some(key)) = (plan.request.as_ref(), key) else {
+            return Ok(None);
+        };
+        let csr = csr_pem(&key, &request.o, &request.ou, &request.cn)?;
+        let received = match client.sign(&csr).await {
+            Ok(signed) => read_certificate(&signed.certificate_pem, &key),
+            Err(e) => Err(e),
+        };
+        let received = match received {
+            Ok(r) => r,
+            Err(e) => {
+                self.fail_request(&plan, &actor, &e, "sign").await?;
+                return Err(e.into());
+            }
+        };
+        let serial = received.serial.clone();
+        let master = self.master_key();
+        let (a, target, request_id, seq) = (
+            actor.clone(),
+            plan.login_id.clone(),
+            request.id,
+            request.seq,
+        );
+        let (friendly_name, key_type) = (request.friendly_name.clone(), request.key_type.clone());
+        let replaces = plan.current.as_ref().map(|c| c.0);
+        let replaces_serial = plan.current.as_ref().map(|c| c.1.clone());
+        let stored = self
+            .db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                let profile = load_profile(&tx)?;
+                if op == Operation::Renew {
+                    tx.execute(
+                        "UPDATE certificates SET state = 'superseded', ended_at = ?1 WHERE id = ?2 AND state = 'valid'",
+                        params![ts(now), replaces],
+                    )?;
+                }
+                let r = &received;
+                tx.execute(
+                    "INSERT INTO certificates (user_id, serial, seq, subject, key_type, friendly_name, not_before, not_after,
+                                               state, cert_der, sha256, via, replaces_id, issued_at, issued_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10, ?11, ?12, ?13, ?14)",
+                    params![user_id, r.serial, seq, r.subject, key_type, friendly_name, ts(r.not_before), ts(r.not_after),
+                        r.der, hex::encode(Sha256::digest(&r.der)), op.name(), replaces, ts(now), a.columns().1],
+                )?;
+                let id = tx.last_insert_rowid();
+                let sealed = master.seal(Purpose::CertificateKeys, &format!("certificate {id}"), key.serialize_pem().as_bytes())?;
+                tx.execute(
+                    "INSERT INTO certificate_keys (certificate_id, sealed, created_at) VALUES (?1, ?2, ?3)",
+                    params![id, sealed, ts(now)],
+                )?;
+                tx.execute(
+                    "UPDATE ca_requests SET state = 'done', serial = ?1, certificate_id = ?2, finished_at = ?3 WHERE id = ?4",
+                    params![r.serial, id, ts(now), request_id],
+                )?;
+                audit::record(&tx, now, &a, &format!("certificate_{}", op.name()), Some(&target), Outcome::Success,
+                    serde_json::json!({"serial": r.serial, "not_after": ts(r.not_after), "key_type": key_type,
+                        "replaces": replaces_serial, "ca": "cfssl", "request": request_id}))?;
+                let view = tx.query_row(
+                    &format!("SELECT {CERT_COLUMNS} FROM certificates c JOIN users u ON u.id = c.user_id WHERE c.id = ?1"),
+                    [id],
+                    |row| read_view(row, now, &profile),
+                )?;
+                if let Some(job) = bulk_job {
+                    tx.execute(
+                        "UPDATE bulk_job_items SET status = 'done', serial = ?1, finished_at = ?2 WHERE job_id = ?3 AND user_id = ?4",
+                        params![view.serial, ts(now), job, user_id],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(view)
+            })
+            .await;
+        match stored {
+            Ok(view) => Ok(Some(view)),
+            Err(e) => {
+                // The CA made a certificate the database does not hold: take it back.
+                let revoked = client.revoke(&serial, "superseded").await;
+                tracing::error!(ca.serial = %serial, error.code = e.code(), error.detail = %e,
+                    revoked_at_ca = revoked.is_ok(), "certificate from the CA not stored");
+                let (a, target) = (actor.clone(), plan.login_id.clone());
+                let code = e.code();
+                self.db()
+                    .run(move |conn| {
+                        let tx = conn.transaction()?;
+                        tx.execute(
+                            "UPDATE ca_requests SET state = 'orphan', serial = ?1, error_code = ?2, finished_at = ?3 WHERE id = ?4",
+                            params![serial, code, ts(now), request_id],
+                        )?;
+                        audit::record(&tx, now, &a, "ca_request_orphan", Some(&target), Outcome::Failure,
+                            serde_json::json!({"request": request_id, "serial": serial, "revoked_at_ca": revoked.is_ok()}))?;
+                        tx.commit()?;
+                        Ok(())
+                    })
+                    .await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Marks the plan's request failed (or unanswered, when the CA may have acted) with its
+    /// audit row.
+    async fn fail_request(
+        &self,
+        plan: &Plan,
+        actor: &Actor,
+        e: &CaError,
+        step: &'static str,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock().now();
+        let request = plan.request.as_ref().map(|r| r.id);
+        let state = if step == "sign" && e.outcome_unknown() {
+            "unanswered"
+        } else {
+            "failed"
+        };
+        let (a, target, code, detail) = (
+            actor.clone(),
+            plan.login_id.clone(),
+            e.code(),
+            e.to_string(),
+        );
+        self.db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                if let Some(id) = request {
+                    tx.execute(
+                        "UPDATE ca_requests SET state = ?1, error_code = ?2, finished_at = ?3 WHERE id = ?4",
+                        params![state, code, ts(now), id],
+                    )?;
+                }
+                audit::record(&tx, now, &a, &format!("ca_{step}"), Some(&target), Outcome::Failure,
+                    serde_json::json!({"request": request, "code": code, "detail": detail, "state": state}))?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,497 @@
+//! The external CA: which CA an organisation issues with, the rules of its connection
+//! settings, when a request may be sent again, and the errors of talking to it (`E-CA-NNN`),
+//! named after the steps the seeds' import tool reports (connect, send, status, content type,
+//! parse; 004 §6.1.1). No I/O here: the backend's `cfssl` module sends the requests.
+
+use crate::Message;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The CA an organisation issues with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CaBackendKind {
+    /// certdesk's own CA (the default).
+    #[default]
+    Embedded,
+    /// A cfssl server reached over HTTP(S).
+    Cfssl,
+}
+
+impl CaBackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaBackendKind::Embedded => "embedded",
+            CaBackendKind::Cfssl => "cfssl",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CaBackendKind> {
+        match s {
+            "embedded" => Some(CaBackendKind::Embedded),
+            "cfssl" => Some(CaBackendKind::Cfssl),
+            _ => None,
+        }
+    }
+}
+
+/// What is asked of the CA; decides whether a request may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaRequestKind {
+    /// `info`: reads the CA certificate.
+    Info,
+    /// `sign` / `authsign`: makes a certificate.
+    Sign,
+    /// `revoke`: marks a certificate revoked (doing it twice changes nothing more).
+    Revoke,
+}
+
+impl CaRequestKind {
+    /// True when sending the request twice has the effect of sending it once.
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, CaRequestKind::Sign)
+    }
+}
+
+/// Retries with jittered exponential backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Whether attempt number `attempt` (1 = the first) that failed with `error` may be
+    /// followed by another. A request that never reached the CA (connection failed) may
+    /// always be sent again; one the CA may have acted on (timeout, 5xx, broken answer) only
+    /// if it is idempotent, so a slow `sign` never makes a second certificate.
+    pub fn may_retry(&self, kind: CaRequestKind, error: &CaError, attempt: u32) -> bool {
+        if attempt >= self.attempts {
+            return false;
+        }
+        match error {
+            CaError::ConnectFailed { .. } => true,
+            CaError::NotSent { .. } | CaError::Truncated { .. } => kind.is_idempotent(),
+            CaError::Status { status } => *status >= 500 && kind.is_idempotent(),
+            _ => false,
+        }
+    }
+
+    /// The pause before attempt `attempt + 1`: `base * 2^(attempt-1)` capped at `max`, scaled
+    /// by `jitter` in `[0, 1]` to between half and all of it ("equal jitter").
+    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let cap = exp.min(self.max);
+        let half = cap / 2;
+        half + half.mul_f64(jitter.clamp(0.0, 1.0))
+    }
+}
+
+/// A failure of talking to the external CA. Every variant has a stable code and a message in
+/// both languages that says which step failed and what to check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum CaError {
+    /// No connection: refused, unknown host, TLS handshake or certificate check failed.
+    #[error("E-CA-001 cannot connect to the CA: {detail}")]
+    ConnectFailed { detail: String },
+    /// Connected, but the request could not be sent or no answer came in time.
+    #[error("E-CA-002 request not sent or no answer in time: {detail}")]
+    NotSent { detail: String },
+    /// The CA (or something in between) answered with a status other than 200.
+    #[error("E-CA-003 the CA answered HTTP {status}")]
+    Status { status: u16 },
+    /// The answer's content type is missing or not JSON.
+    #[error("E-CA-004 the CA answered with content type {found:?}, not JSON")]
+    ContentType { found: Option<String> },
+    /// The answer is not what the CA's API promises (not JSON, fields missing, cut short).
+    #[error("E-CA-005 the CA's answer cannot be read: {detail}")]
+    Unparsable { detail: String },
+    /// The CA refused the request and said why.
+    #[error("E-CA-006 the CA refused: {ca_code} {message}")]
+    Refused { ca_code: i64, message: String },
+    /// The CA refused the request's authentication (wrong HMAC key).
+    #[error("E-CA-007 the CA refused the authentication: {message}")]
+    AuthFailed { message: String },
+    /// The HTTP proxy asked for (other) credentials.
+    #[error("E-CA-008 the proxy refused the credentials")]
+    ProxyAuth,
+    /// The CA bundle for the CA's TLS certificate cannot be read.
+    #[error("E-CA-009 the CA bundle cannot be read: {detail}")]
+    CaBundle { detail: String },
+    /// The answer's body broke off before its end.
+    #[error("E-CA-010 the CA's answer broke off: {detail}")]
+    Truncated { detail: String },
+    /// The CA signed something other than what was asked (another key).
+    #[error("E-CA-011 the CA's certificate does not match the request: {detail}")]
+    Mismatch { detail: String },
+}
+
+impl CaError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaError::ConnectFailed { .. } => "E-CA-001",
+            CaError::NotSent { .. } => "E-CA-002",
+            CaError::Status { .. } => "E-CA-003",
+            CaError::ContentType { .. } => "E-CA-004",
+            CaError::Unparsable { .. } => "E-CA-005",
+            CaError::Refused { .. } => "E-CA-006",
+            CaError::AuthFailed { .. } => "E-CA-007",
+            CaError::ProxyAuth => "E-CA-008",
+            CaError::CaBundle { .. } => "E-CA-009",
+            CaError::Truncated { .. } => "E-CA-010",
+            CaError::Mismatch { .. } => "E-CA-011",
+        }
+    }
+
+    /// True when the CA may have acted on the request although no usable answer came back.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            CaError::NotSent { .. }
+                | CaError::Truncated { .. }
+                | CaError::Unparsable { .. }
+                | CaError::ContentType { .. }
+        ) || matches!(self, CaError::Status { status } if *status >= 500)
+    }
+
+    pub fn message(&self) -> Message {
+        match self {
+            CaError::ConnectFailed { detail } => Message::new(
+                format!("認証局(CA)に接続できませんでした({detail})。設定のCAのURL、ファイアウォール・プロキシの設定、CAのTLS証明書(CAバンドル)を確認してください。"),
+                format!("Cannot connect to the CA ({detail}). Check the CA URL in Settings, firewalls and the proxy between certdesk and the CA, and the CA bundle for its TLS certificate."),
+            ),
+            CaError::NotSent { detail } => Message::new(
+                format!("認証局(CA)へ要求を送れなかったか、時間内に応答がありませんでした({detail})。CAの稼働状況とタイムアウトの設定を確認して、もう一度実行してください。"),
+                format!("The request could not be sent to the CA or no answer came in time ({detail}). Check that the CA is running and the timeouts in Settings, then try again."),
+            ),
+            CaError::Status { status } => Message::new(
+                format!("認証局(CA)から想定外のHTTPステータス {status} が返りました。CAのURL(パス)とプロキシの設定を確認し、続く場合はCAの運用者に連絡してください。"),
+                format!("The CA answered with the unexpected HTTP status {status}. Check the CA URL (its path) and the proxy; if it persists, contact the CA's operator."),
+            ),
+            CaError::ContentType { found } => Message::new(
+                format!("認証局(CA)の応答の種類(Content-Type: {})がJSONではありません。プロキシやゲートウェイがエラーページを返していないか確認してください。", found.as_deref().unwrap_or("なし")),
+                format!("The CA's answer has content type {}, not JSON. Check whether a proxy or gateway answers with its own page instead of the CA.", found.as_deref().unwrap_or("(none)")),
+            ),
+            CaError::Unparsable { detail } => Message::new(
+                format!("認証局(CA)の応答を読み取れませんでした({detail})。CAのURLが cfssl のAPIを指しているか確認してください。"),
+                format!("The CA's answer cannot be read ({detail}). Check that the CA URL points at cfssl's API."),
+            ),
+            CaError::Refused { ca_code, message } => Message::new(
+                format!("認証局(CA)が要求を拒否しました(CAのコード {ca_code}: {message})。プロファイル名とCAの設定をCAの運用者に確認してください。"),
+                format!("The CA refused the request (CA code {ca_code}: {message}). Check the profile name and the CA's configuration with its operator."),
+            ),
+            CaError::AuthFailed { message } => Message::new(
+                format!("認証局(CA)での認証に失敗しました({message})。設定のHMAC認証キーがCAのものと一致しているか確認してください。"),
+                format!("The CA refused the authentication ({message}). Check that the HMAC key in Settings matches the CA's key for this profile."),
+            ),
+            CaError::ProxyAuth => Message::new(
+                "プロキシの認証に失敗しました(HTTP 407)。設定のプロキシのユーザ名とパスワードを確認してください。",
+                "The proxy refused the credentials (HTTP 407). Check the proxy user and password in Settings.",
+            ),
+            CaError::CaBundle { detail } => Message::new(
+                format!("CAバンドル(CAのTLS証明書を確認するための証明書)を読み込めませんでした({detail})。PEM形式の証明書を貼り付けてください。"),
+                format!("The CA bundle (the certificates that check the CA's TLS certificate) cannot be read ({detail}). Paste PEM certificates."),
+            ),
+            CaError::Truncated { detail } => Message::new(
+                format!("認証局(CA)の応答が途中で切れました({detail})。通信経路(プロキシ等)を確認して、もう一度実行してください。"),
+                format!("The CA's answer broke off ({detail}). Check the network path (proxies) and try again."),
+            ),
+            CaError::Mismatch { detail } => Message::new(
+                format!("認証局(CA)が返した証明書が要求と一致しません({detail})。証明書は登録していません。CAの運用者に連絡してください。"),
+                format!("The certificate the CA returned does not match the request ({detail}); it was not recorded. Contact the CA's operator."),
+            ),
+        }
+    }
+}
+
+/// A field of the external CA settings that breaks its rule (`E-CA-02N`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaSettingsError {
+    #[error("E-CA-020 the CA URL must start with http:// or https://")]
+    Url,
+    #[error("E-CA-021 the profile name must be 1 to 64 letters, digits, '-' or '_'")]
+    Profile,
+    #[error("E-CA-022 the HMAC key must be 16 to 64 bytes written in hex")]
+    AuthKey,
+    #[error("E-CA-023 timeouts: connect 1 to 60 s, total 1 to 300 s, connect not above total")]
+    Timeouts,
+    #[error("E-CA-024 the proxy URL must be empty or start with http:// or https://")]
+    ProxyUrl,
+}
+
+impl CaSettingsError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaSettingsError::Url => "E-CA-020",
+            CaSettingsError::Profile => "E-CA-021",
+            CaSettingsError::AuthKey => "E-CA-022",
+            CaSettingsError::Timeouts => "E-CA-023",
+            CaSettingsError::ProxyUrl => "E-CA-024",
+        }
+    }
+
+    pub fn field(&self) -> &'static str {
+        match self {
+            CaSettingsError::Url => "ca_url",
+            CaSettingsError::Profile => "ca_profile",
+            CaSettingsError::AuthKey => "ca_auth_key",
+            CaSettingsError::Timeouts => "ca_total_timeout_s",
+            CaSettingsError::ProxyUrl => "ca_proxy_url",
+        }
+    }
+
+    pub fn message(&self) -> Message {
+        match self {
+            CaSettingsError::Url => Message::new(
+                "CAのURLは http:// または https:// で始めてください(例: https://ca.example.jp:8888)。",
+                "Start the CA URL with http:// or https:// (e.g. https://ca.example.com:8888).",
+            ),
+            CaSettingsError::Profile => Message::new(
+                "プロファイル名は半角英数字・「-」「_」で1〜64文字にしてください(CAの運用者に確認してください)。",
+                "Use 1 to 64 letters, digits, '-' or '_' for the profile name (ask the CA's operator).",
+            ),
+            CaSettingsError::AuthKey => Message::new(
+                "HMAC認証キーは16〜64バイトを16進数で入力してください(CAの auth_keys の値です)。",
+                "Enter the HMAC key as 16 to 64 bytes in hex (the value from the CA's auth_keys).",
+            ),
+            CaSettingsError::Timeouts => Message::new(
+                "接続タイムアウトは1〜60秒、全体のタイムアウトは1〜300秒で、接続の方を全体以下にしてください。",
+                "Use 1 to 60 s for the connect timeout and 1 to 300 s for the total, the connect timeout not above the total.",
+            ),
+            CaSettingsError::ProxyUrl => Message::new(
+                "プロキシのURLは空欄にするか、http:// または https:// で始めてください。",
+                "Leave the proxy URL empty or start it with http:// or https://.",
+            ),
+        }
+    }
+}
+
+/// The external CA's connection settings as typed (secrets are handled by the backend).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CfsslSettings {
+    pub url: String,
+    pub profile: String,
+    pub connect_timeout_s: u32,
+    pub total_timeout_s: u32,
+    pub proxy_url: String,
+    pub proxy_user: String,
+    pub ca_bundle_pem: String,
+}
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    matches!(rest, Some(r) if !r.is_empty() && !r.chars().any(|c| c.is_whitespace() || c.is_control()))
+}
+
+impl CfsslSettings {
+    /// Checks the fields in the order the form shows them.
+    pub fn validate(&self) -> Result<(), CaSettingsError> {
+        if !is_http_url(self.url.trim()) {
+            return Err(CaSettingsError::Url);
+        }
+        let p = self.profile.trim();
+        if p.is_empty()
+            || p.len() > 64
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(CaSettingsError::Profile);
+        }
+        if !(1..=60).contains(&self.connect_timeout_s)
+            || !(1..=300).contains(&self.total_timeout_s)
+            || self.connect_timeout_s > self.total_timeout_s
+        {
+            return Err(CaSettingsError::Timeouts);
+        }
+        if !self.proxy_url.trim().is_empty() && !is_http_url(self.proxy_url.trim()) {
+            return Err(CaSettingsError::ProxyUrl);
+        }
+        Ok(())
+    }
+}
+
+/// The CA settings as the Settings page shows them: secrets only as "set" or not.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CaBackendView {
+    pub kind: CaBackendKind,
+    pub cfssl: CfsslSettings,
+    pub auth_key_set: bool,
+    pub proxy_password_set: bool,
+}
+
+/// One step of "test connection": what was tried and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaCheckStep {
+    /// `settings`, `connect`, `info` or `auth`.
+    pub step: String,
+    pub ok: bool,
+    /// The `E-CA-NNN` code when the step failed.
+    pub code: Option<String>,
+    pub message: Message,
+}
+
+/// Reads an HMAC key typed as hex (spaces allowed): 16 to 64 bytes.
+pub fn parse_auth_key(hex_text: &str) -> Result<Vec<u8>, CaSettingsError> {
+    let digits: Vec<u8> = hex_text
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    if !digits.len().is_multiple_of(2) || !(32..=128).contains(&digits.len()) {
+        return Err(CaSettingsError::AuthKey);
+    }
+    let nibble = |b: u8| (b as char).to_digit(16).ok_or(CaSettingsError::AuthKey);
+    digits
+        .chunks(2)
+        .map(|pair| Ok((nibble(pair[0])? * 16 + nibble(pair[1])?) as u8))
+        .collect()
+}
+
+/// cfssl's name for a revocation reason (its `revoke` endpoint's `reason`).
+pub fn cfssl_reason(reason: crate::lifecycle::RevocationReason) -> &'static str {
+    use crate::lifecycle::RevocationReason as R;
+    match reason {
+        R::Unspecified => "unspecified",
+        R::KeyCompromise => "keycompromise",
+        R::AffiliationChanged => "affiliationchanged",
+        R::Superseded => "superseded",
+        R::CessationOfOperation => "cessationofoperation",
+        R::PrivilegeWithdrawn => "privilegewithdrawn",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> CfsslSettings {
+        CfsslSettings {
+            url: "https://ca.example.jp:8888".into(),
+            profile: "client-auth".into(),
+            connect_timeout_s: 5,
+            total_timeout_s: 30,
+            ..CfsslSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_sign_is_sent_again_only_when_it_never_reached_the_ca() {
+        let p = RetryPolicy::default();
+        let refused = CaError::ConnectFailed {
+            detail: "refused".into(),
+        };
+        let timeout = CaError::NotSent {
+            detail: "timeout".into(),
+        };
+        assert!(p.may_retry(CaRequestKind::Sign, &refused, 1));
+        assert!(!p.may_retry(CaRequestKind::Sign, &timeout, 1));
+        assert!(!p.may_retry(CaRequestKind::Sign, &CaError::Status { status: 500 }, 1));
+        assert!(p.may_retry(CaRequestKind::Info, &timeout, 1));
+        assert!(p.may_retry(CaRequestKind::Revoke, &CaError::Status { status: 503 }, 2));
+        assert!(!p.may_retry(CaRequestKind::Revoke, &CaError::Status { status: 400 }, 1));
+        assert!(
+            !p.may_retry(CaRequestKind::Info, &refused, 3),
+            "3 attempts in all"
+        );
+        let refusal = CaError::Refused {
+            ca_code: 9002,
+            message: "CSR Decode failed".into(),
+        };
+        assert!(!p.may_retry(CaRequestKind::Info, &refusal, 1));
+    }
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jitters_between_half_and_all() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.backoff(1, 0.0), Duration::from_millis(100));
+        assert_eq!(p.backoff(1, 1.0), Duration::from_millis(200));
+        assert_eq!(p.backoff(2, 1.0), Duration::from_millis(400));
+        assert_eq!(p.backoff(10, 1.0), Duration::from_secs(2));
+        assert_eq!(p.backoff(10, 0.5), Duration::from_millis(1500));
+        assert_eq!(p.backoff(40, 7.0), Duration::from_secs(2), "clamped");
+    }
+
+    #[test]
+    fn every_ca_error_has_its_own_code_and_a_message_in_both_languages() {
+        let all = [
+            CaError::ConnectFailed { detail: "x".into() },
+            CaError::NotSent { detail: "x".into() },
+            CaError::Status { status: 500 },
+            CaError::ContentType { found: None },
+            CaError::Unparsable { detail: "x".into() },
+            CaError::Refused {
+                ca_code: 1,
+                message: "x".into(),
+            },
+            CaError::AuthFailed {
+                message: "x".into(),
+            },
+            CaError::ProxyAuth,
+            CaError::CaBundle { detail: "x".into() },
+            CaError::Truncated { detail: "x".into() },
+            CaError::Mismatch { detail: "x".into() },
+        ];
+        let mut codes: Vec<&str> = all.iter().map(CaError::code).collect();
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(e.code(), format!("E-CA-{:03}", i + 1));
+            assert!(e.to_string().starts_with(e.code()));
+            let m = e.message();
+            assert!(!m.ja.is_empty() && !m.en.is_empty());
+        }
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+    }
+
+    #[test]
+    fn settings_rules_name_the_field() {
+        assert_eq!(settings().validate(), Ok(()));
+        let bad = |f: fn(&mut CfsslSettings)| {
+            let mut s = settings();
+            f(&mut s);
+            s.validate().expect_err("refused").field()
+        };
+        assert_eq!(bad(|s| s.url = "ftp://ca".into()), "ca_url");
+        assert_eq!(bad(|s| s.url = "https://".into()), "ca_url");
+        assert_eq!(bad(|s| s.profile = "client auth".into()), "ca_profile");
+        assert_eq!(bad(|s| s.connect_timeout_s = 0), "ca_total_timeout_s");
+        assert_eq!(bad(|s| s.connect_timeout_s = 40), "ca_total_timeout_s");
+        assert_eq!(bad(|s| s.total_timeout_s = 301), "ca_total_timeout_s");
+        assert_eq!(bad(|s| s.proxy_url = "proxy:3128".into()), "ca_proxy_url");
+        let mut with_proxy = settings();
+        with_proxy.proxy_url = "http://proxy.example.jp:3128".into();
+        assert_eq!(with_proxy.validate(), Ok(()));
+    }
+
+    #[test]
+    fn an_auth_key_is_16_to_64_bytes_of_hex() {
+        assert_eq!(
+            parse_auth_key("00112233445566778899aabbccddeeff").expect("16 bytes"),
+            (0u8..16).map(|i| i * 0x11).collect::<Vec<_>>()
+        );
+        assert!(parse_auth_key("0011 2233 4455 6677 8899 AABB CCDD EEFF").is_ok());
+        assert_eq!(parse_auth_key("0011"), Err(CaSettingsError::AuthKey));
+        assert_eq!(
+            parse_auth_key("zz112233445566778899aabbccddeeff"),
+            Err(CaSettingsError::AuthKey)
+        );
+        assert_eq!(
+            parse_auth_key(&"ab".repeat(65)),
+            Err(CaSettingsError::AuthKey)
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! A real cfssl CA (Debian's `golang-cfssl`) for one test, and a fault proxy to put between
+//! certdesk and it.
+//!
+//! [`start_cfssl`] does what `cfssl`'s own quick start does: `cfssl gencert -initca`, a config
+//! with a client-auth signing profile (366 days) guarded by an HMAC key, a SQLite certificate
+//! database (so `revoke` records revocations), then `cfssl serve` on a free loopback port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The signing profile with an HMAC key (authsign); "client" has none (sign).
+pub const AUTH_PROFILE: &str = "client-auth";
+
+pub struct Cfssl {
+    pub addr: SocketAddr,
+    /// The HMAC key, in hex, as cfssl's config has it.
+    pub auth_key_hex: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Drop for Cfssl {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Cfssl {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ca_pem(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// cfssl's own record of a certificate: its status ("good" / "revoked") and reason.
+    pub fn status_of(&self, serial_hex: &str) -> Option<(String, i64)> {
+        let decimal = hex_to_decimal(serial_hex);
+        let db = rusqlite::Connection::open(self.dir.path().join("certs.db")).expect("certs.db");
+        db.query_row(
+            "SELECT CAST(status AS TEXT), coalesce(reason, 0) FROM certificates WHERE CAST(serial_number AS TEXT) = ?1",
+            [decimal],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok()
+    }
+}
+
+/// cfssl 1.2 keys its database by the decimal serial.
+fn hex_to_decimal(hex: &str) -> String {
+    let mut digits: Vec<u32> = vec![0]; // little-endian decimal digits
+    for h in hex.chars().filter_map(|c| c.to_digit(16)) {
+        let mut carry = h;
+        for d in digits.iter_mut() {
+            let v = *d * 16 + carry;
+            *d = v % 10;
+            carry = v / 10;
+        }
+        while carry > 0 {
+            digits.push(carry % 10);
+            carry /= 10;
+        }
+    }
+    digits
+        .iter()
+        .rev()
+        .map(|d| char::from(b'0' + *d as u8))
+        .collect()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Starts cfssl in a fresh directory; it stops when the value is dropped.
+pub fn start_cfssl() -> Cfssl {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path();
+    std::fs::write(
+        path.join("ca-csr.json"),
+        r#"{"CN":"Test Issuing CA","key":{"algo":"rsa","size":2048},
+           "names":[{"O":"(0001)Test Bank","OU":"(0001)Test CA - G1"}],"ca":{"expiry":"87600h"}}"#,
+    )
+    .expect("csr");
+    let out = Command::new("cfssl")
+        .args(["gencert", "-initca", "ca-csr.json"])
+        .current_dir(path)
+        .output()
+        .expect("cfssl is installed (Debian package golang-cfssl; scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ca: serde_json::Value = serde_json::from_slice(&out.stdout).expect("gencert JSON");
+    std::fs::write(path.join("ca.pem"), ca["cert"].as_str().expect("cert")).expect("ca.pem");
+    std::fs::write(path.join("ca-key.pem"), ca["key"].as_str().expect("key")).expect("key");
+    let auth_key_hex = hex_key();
+    std::fs::write(
+        path.join("config.json"),
+        serde_json::json!({"signing": {
+            "default": {"expiry": "8784h", "usages": ["digital signature", "client auth"]},
+            "profiles": {
+                "client": {"expiry": "8784h", "usages": ["digital signature", "client auth"]},
+                AUTH_PROFILE: {"expiry": "8784h", "usages": ["digital signature", "client auth"], "auth_key": "primary"}
+            }},
+            "auth_keys": {"primary": {"type": "standard", "key": auth_key_hex}}
+        })
+        .to_string(),
+    )
+    .expect("config");
+    let db = rusqlite::Connection::open(path.join("certs.db")).expect("certs.db");
+    db.execute_batch(
+        "CREATE TABLE certificates (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL, ca_label blob,
+           status blob NOT NULL, reason int, expiry timestamp, revoked_at timestamp, pem blob NOT NULL,
+           PRIMARY KEY(serial_number, authority_key_identifier));
+         CREATE TABLE ocsp_responses (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL, body blob NOT NULL,
+           expiry timestamp, PRIMARY KEY(serial_number, authority_key_identifier));",
+    )
+    .expect("schema");
+    drop(db);
+    std::fs::write(
+        path.join("db.json"),
+        serde_json::json!({"driver": "sqlite3", "data_source": path.join("certs.db")}).to_string(),
+    )
+    .expect("db.json");
+    let port = free_port();
+    let log = std::fs::File::create(path.join("serve.log")).expect("log");
+    let child = Command::new("cfssl")
+        .args(["serve", "-address", "127.0.0.1", "-port", &port.to_string()])
+        .args([
+            "-ca",
+            "ca.pem",
+            "-ca-key",
+            "ca-key.pem",
+            "-config",
+            "config.json",
+            "-db-config",
+            "db.json",
+        ])
+        .current_dir(path)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("cfssl serve");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Cfssl {
+        addr,
+        auth_key_hex,
+        dir,
+        child,
+    }
+}
+
+fn hex_key() -> String {
+    let mut f = std::fs::File::open("/dev/urandom").expect("urandom");
+    let mut key = [0u8; 16];
+    std::io::Read::read_exact(&mut f, &mut key).expect("random");
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the fault proxy does with each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Forwards untouched.
+    Pass,
+    /// Nothing listens on the port (connection refused).
+    Refuse,
+    /// Forwards after this pause.
+    Delay(Duration),
+    /// Answers 500 with a plain-text page.
+    Status500,
+    /// Forwards the head and only half of the body, then closes.
+    Truncate,
+    /// Forwards with `Content-Type: text/html`.
+    WrongContentType,
+    /// Answers 200 `application/json` with broken JSON.
+    GarbageJson,
+    /// An HTTP forward proxy that wants `Proxy-Authorization: Basic` of `user:password`.
+    ProxyAuth(&'static str),
+}
+
+/// Starts the fault proxy for `upstream`; returns its URL.
+pub async fn fault_proxy(upstream: SocketAddr, fault: Fault) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    if fault == Fault::Refuse {
+        drop(listener);
+        return format!("http://{addr}");
+    }
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            tokio::spawn(serve(conn, upstream, fault));
+        }
+    });
+    format!("http://{addr}")
+}
+
+async fn read_request(conn: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = conn.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = find(&buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return Some(buf);
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn forward(request: &[u8], upstream: SocketAddr) -> Vec<u8> {
+    // One request per connection: ask cfssl to close after answering.
+    let end = find(request, b"\r\n").unwrap_or(0);
+    let mut req = request[..end + 2].to_vec();
+    req.extend_from_slice(b"Connection: close\r\n");
+    req.extend_from_slice(&request[end + 2..]);
+    let mut up = TcpStream::connect(upstream).await.expect("upstream");
+    up.write_all(&req).await.expect("forward");
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer).await;
+    answer
+}
+
+async fn serve(mut conn: TcpStream, upstream: SocketAddr, fault: Fault) {
+    let Some(request) = read_request(&mut conn).await else {
+        return;
+    };
+    let answer = match fault {
+        Fault::Pass | Fault::Refuse => forward(&request, upstream).await,
+        Fault::Delay(pause) => {
+            tokio::time::sleep(pause).await;
+            forward(&request, upstream).await
+        }
+        Fault::Status500 => b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\noops!".to_vec(),
+        Fault::GarbageJson => b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"success\":tr".to_vec(),
+        Fault::Truncate => {
+            let a = forward(&request, upstream).await;
+            let body_at = find(&a, b"\r\n\r\n").map_or(a.len(), |i| i + 4);
+            let keep = body_at + (a.len() - body_at) / 2;
+            a[..keep].to_vec()
+        }
+        Fault::WrongContentType => {
+            let a = forward(&request, upstream).await;
+            let text = String::from_utf8_lossy(&a).into_owned();
+            text.replacen("Content-Type: application/json", "Content-Type: text/html", 1)
+                .into_bytes()
+        }
+        Fault::ProxyAuth(expected) => {
+            let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
+            let wanted = format!("proxy-authorization: basic {}", base64(expected.as_bytes()).to_ascii_lowercase());
+            if head.contains(&wanted) {
+                forward(&request, upstream).await
+            } else {
+                b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            }
+        }
+    };
+    let _ = conn.write_all(&answer).await;
+    let _ = conn.shutdown().await;
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
