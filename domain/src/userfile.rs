@@ -19,6 +19,13 @@
 //!   export can be imported again as it is);
 //! - blank rows are skipped, values are trimmed.
 //!
+//! Why a small reader here instead of the `csv` crate named in the stack: `csv` (csv-core)
+//! drops empty lines before they become records and reads an unclosed quote to the end of the
+//! file without saying so. Problems must be reported at the row Excel shows (empty rows count
+//! there, a quoted line break does not start a row) and an unclosed quote must be an error
+//! (E-CSV-015), so `split_records` keeps one record per Excel row; it is ~50 lines and the
+//! proptest in `domain/tests/userfile_fuzz.rs` runs random input through it in every test run.
+//!
 //! **Formula escaping.** An export writes a cell that a spreadsheet would run as a formula
 //! (starting with `=`, `+`, `-`, `@`, tab or CR) with a leading `'` (OWASP "CSV injection"),
 //! and reading removes that `'` again: a cell that starts with `'` followed by one of those
