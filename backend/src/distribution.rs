@@ -22,6 +22,7 @@ use certdesk_domain::distribution::{
     check_typed_password, generate_password, normalise_pickup_number, pickup_number, within_window,
     P12Profile, PickupRefusal, PICKUP_MAX_FAILURES, REDOWNLOAD_WINDOW,
 };
+use certdesk_domain::userfile::csv_cell;
 use certdesk_domain::views::{DeliveryCreated, DistributionRow, KeyCustody, PickupView, Slip};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
@@ -165,18 +166,20 @@ fn build_for(
     .map_err(|e| ServiceError::Internal(format!("pkcs12: {e}")))
 }
 
-/// Marks a key as delivered (first time only) and audits the download.
+/// Marks a key as delivered (first time only) and audits the download. `first` is whether
+/// this is the key's first download.
 fn mark_delivered(
     tx: &Connection,
     now: OffsetDateTime,
     actor: &Actor,
-    c: &KeyedCertificate,
+    (certificate_id, login_id, serial): (i64, &str, &str),
+    first: bool,
     channel: &str,
 ) -> Result<(), ServiceError> {
-    if c.first_delivered_at.is_none() {
+    if first {
         tx.execute(
             "UPDATE certificate_keys SET first_delivered_at = ?1 WHERE certificate_id = ?2 AND first_delivered_at IS NULL",
-            params![ts(now), c.certificate_id],
+            params![ts(now), certificate_id],
         )?;
     }
     audit::record(
@@ -184,11 +187,21 @@ fn mark_delivered(
         now,
         actor,
         "key_download",
-        Some(&c.login_id),
+        Some(login_id),
         Outcome::Success,
-        serde_json::json!({"serial": c.serial, "channel": channel, "first": c.first_delivered_at.is_none()}),
+        serde_json::json!({"serial": serial, "channel": channel, "first": first}),
     )?;
     Ok(())
+}
+
+/// The slips of a delivery's sealed password sheet.
+fn open_sheet(master: &MasterKey, token: &str, sealed: &[u8]) -> Result<Vec<Slip>, ServiceError> {
+    let json = master.open(
+        Purpose::Deliveries,
+        &format!("delivery {token} sheet"),
+        sealed,
+    )?;
+    serde_json::from_slice(&json).map_err(|e| ServiceError::Internal(format!("sheet: {e}")))
 }
 
 fn is_console_user(conn: &Connection, actor: &Actor) -> Result<bool, ServiceError> {
@@ -204,20 +217,6 @@ fn is_console_user(conn: &Connection, actor: &Actor) -> Result<bool, ServiceErro
         Actor::Cli | Actor::System => true,
         Actor::Anonymous => false,
     })
-}
-
-fn csv_cell(text: &str) -> String {
-    // Same rule as the users export: a leading formula character gets a quote.
-    let escaped = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if escaped.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", escaped.replace('"', "\"\""))
-    } else {
-        escaped
-    }
 }
 
 /// The password sheet as CSV, UTF-8 with BOM (Excel).
@@ -622,14 +621,7 @@ impl Backend {
                     .collect::<Result<Vec<_>, _>>()?;
                 drop(stmt);
                 for (certificate_id, login_id, serial, first) in items {
-                    if first.is_none() {
-                        tx.execute(
-                            "UPDATE certificate_keys SET first_delivered_at = ?1 WHERE certificate_id = ?2 AND first_delivered_at IS NULL",
-                            params![ts(now), certificate_id],
-                        )?;
-                    }
-                    audit::record(&tx, now, &actor, "key_download", Some(&login_id), Outcome::Success,
-                        serde_json::json!({"serial": serial, "channel": kind, "first": first.is_none()}))?;
+                    mark_delivered(&tx, now, &actor, (certificate_id, &login_id, &serial), first.is_none(), &kind)?;
                 }
                 tx.commit()?;
                 let content_type = if kind == "bundle" { "application/zip" } else { "application/x-pkcs12" };
@@ -656,13 +648,7 @@ impl Backend {
                     id, sealed_sheet, ..
                 } = live_delivery(&tx, &token, now)?;
                 let sealed = sealed_sheet.ok_or(ServiceError::DeliveryGone)?;
-                let json = master.open(
-                    Purpose::Deliveries,
-                    &format!("delivery {token} sheet"),
-                    &sealed,
-                )?;
-                let slips: Vec<Slip> = serde_json::from_slice(&json)
-                    .map_err(|e| ServiceError::Internal(format!("sheet: {e}")))?;
+                let slips = open_sheet(&master, &token, &sealed)?;
                 audit::record(
                     &tx,
                     now,
@@ -703,9 +689,7 @@ impl Backend {
                 }
                 let LiveDelivery { id, kind, sealed_sheet, .. } = live_delivery(&tx, &token, now)?;
                 let sealed = sealed_sheet.filter(|_| kind == "pickup").ok_or(ServiceError::DeliveryGone)?;
-                let json = master.open(Purpose::Deliveries, &format!("delivery {token} sheet"), &sealed)?;
-                let slips: Vec<Slip> = serde_json::from_slice(&json)
-                    .map_err(|e| ServiceError::Internal(format!("sheet: {e}")))?;
+                let slips = open_sheet(&master, &token, &sealed)?;
                 let (org, group): (String, String) =
                     tx.query_row("SELECT name, group_id FROM organisation WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 let mut queued = 0u32;
@@ -825,7 +809,7 @@ impl Backend {
                     "UPDATE pickups SET failures = 0, first_download_at = coalesce(first_download_at, ?1) WHERE id = ?2",
                     params![ts(now), pickup_id],
                 )?;
-                mark_delivered(&tx, now, &Actor::Anonymous, &c, "pickup")?;
+                mark_delivered(&tx, now, &Actor::Anonymous, (c.certificate_id, &c.login_id, &c.serial), c.first_delivered_at.is_none(), "pickup")?;
                 tx.commit()?;
                 Ok(Ok(DeliveredFile {
                     file_name: format!("{}.p12", c.login_id),

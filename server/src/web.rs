@@ -192,11 +192,7 @@ async fn certificate_pem(
     axum::extract::Path(serial): axum::extract::Path<String>,
     req: Request<Body>,
 ) -> Response {
-    let signed_in = req
-        .extensions()
-        .get::<RequestSession>()
-        .is_some_and(|s| s.user.is_some());
-    if !signed_in {
+    if !signed_in(&req) {
         return error_response(ServiceError::NotSignedIn);
     }
     match b.certificate_der(serial).await {
@@ -232,24 +228,11 @@ impl CsvQuery {
 }
 
 fn signed_in(req: &Request<Body>) -> bool {
-    req.extensions()
-        .get::<RequestSession>()
-        .is_some_and(|s| s.user.is_some())
+    console_actor(req).is_some()
 }
 
 fn csv_download(query: &CsvQuery, file_name: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, query.content_type().to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
+    attachment(file_name, query.content_type(), bytes)
 }
 
 /// All users with their current certificate, for Excel (signed-in users only).

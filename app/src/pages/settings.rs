@@ -175,31 +175,6 @@ fn NotificationsForm(settings: NotificationSettings) -> impl IntoView {
     }
 }
 
-/// A text input of the CA form with its error line.
-#[component]
-fn CaField(
-    label: Key,
-    name: &'static str,
-    value: String,
-    #[prop(default = "text")] kind: &'static str,
-    #[prop(optional)] hint: Option<Key>,
-    error: Signal<Option<crate::error::UiError>>,
-) -> impl IntoView {
-    let lang = use_lang();
-    let id = format!("field-{name}");
-    let mine = move || error.get().filter(|e| e.field.as_deref() == Some(name));
-    view! {
-        <div class="field" class:field-invalid=move || mine().is_some()>
-            <label for=id.clone()>{tr(label)}</label>
-            <input id=id name=name type=kind value=value autocomplete="off"/>
-            {hint.map(|h| view! { <small class="hint">{tr(h)}</small> })}
-            <p class="field-error" role="alert">
-                {move || mine().map(|e| view! { <span class="error-code">{e.code.clone()}</span> " " {e.message.in_lang(lang.get()).to_string()} })}
-            </p>
-        </div>
-    }
-}
-
 #[component]
 fn CaBackendForm(view_: CaBackendView) -> impl IntoView {
     let lang = use_lang();
@@ -225,14 +200,14 @@ fn CaBackendForm(view_: CaBackendView) -> impl IntoView {
                     <option value=CaBackendKind::Cfssl.as_str() selected=view_.kind == CaBackendKind::Cfssl>{tr(Key::ExtCaCfssl)}</option>
                 </select>
             </div>
-            <CaField label=Key::ExtCaUrl name="url" value=c.url.clone() error=error/>
-            <CaField label=Key::ExtCaProfile name="profile" value=c.profile.clone() error=error/>
-            <CaField label=Key::ExtCaAuthKey name="auth_key" value=String::new() kind="password" hint=secret_hint(view_.auth_key_set) error=error/>
-            <CaField label=Key::ExtCaConnectTimeout name="connect_timeout_s" value=c.connect_timeout_s.to_string() error=error/>
-            <CaField label=Key::ExtCaTotalTimeout name="total_timeout_s" value=c.total_timeout_s.to_string() error=error/>
-            <CaField label=Key::ExtCaProxyUrl name="proxy_url" value=c.proxy_url.clone() error=error/>
-            <CaField label=Key::ExtCaProxyUser name="proxy_user" value=c.proxy_user.clone() error=error/>
-            <CaField label=Key::ExtCaProxyPassword name="proxy_password" value=String::new() kind="password" hint=secret_hint(view_.proxy_password_set) error=error/>
+            <TextField label=Key::ExtCaUrl name="url" value=c.url.clone() error=error/>
+            <TextField label=Key::ExtCaProfile name="profile" value=c.profile.clone() error=error/>
+            <TextField label=Key::ExtCaAuthKey name="auth_key" value=String::new() kind="password" hint=secret_hint(view_.auth_key_set) error=error/>
+            <TextField label=Key::ExtCaConnectTimeout name="connect_timeout_s" value=c.connect_timeout_s.to_string() error=error/>
+            <TextField label=Key::ExtCaTotalTimeout name="total_timeout_s" value=c.total_timeout_s.to_string() error=error/>
+            <TextField label=Key::ExtCaProxyUrl name="proxy_url" value=c.proxy_url.clone() error=error/>
+            <TextField label=Key::ExtCaProxyUser name="proxy_user" value=c.proxy_user.clone() error=error/>
+            <TextField label=Key::ExtCaProxyPassword name="proxy_password" value=String::new() kind="password" hint=secret_hint(view_.proxy_password_set) error=error/>
             <div class="field">
                 <label for="field-ca_bundle_pem">{tr(Key::ExtCaBundle)}</label>
                 <textarea id="field-ca_bundle_pem" name="ca_bundle_pem" rows="4">{c.ca_bundle_pem.clone()}</textarea>
