@@ -305,7 +305,14 @@ keys! {
     ExtCaBundle => "CAバンドル(CAのTLS証明書を確認する証明書、PEM)", "CA bundle (certificates that check the CA's TLS certificate, PEM)";
     ExtCaTest => "接続テスト", "Test connection";
     ExtCaTestHint => "保存済みの設定で、接続・CA証明書の取得・認証を順に確かめます(証明書は発行しません)。", "Checks connect, the CA certificate and the authentication in turn with the saved settings (issues nothing).";
+    ExtCaKeySource => "鍵の生成", "Key generation";
+    ExtCaKeySourceCsr => "certdeskで生成しCSRを送る(推奨: 秘密鍵がネットワークを通らず、応答が失われてもシリアル番号で照合できます)", "certdesk makes the key and sends a CSR (recommended: the private key never crosses the network, and a lost answer is found again by serial number)";
+    ExtCaKeySourceCa => "CAで生成する(newcert: 秘密鍵がCAから送られてきます。cfssl 1.2 の newcert は認証なしです)", "The CA makes the key (newcert: the private key comes from the CA; cfssl 1.2's newcert takes no authentication)";
+    ExtCaFiles => "外部CA(cfssl)のCA証明書とCRL(CAから取得します)", "The external CA's (cfssl) certificate and CRL (fetched from the CA)";
     ExtCaStepOk => "成功", "OK";
+    ExtCaStepSettings => "設定", "Settings";
+    ExtCaStepInfo => "接続とCA証明書", "Connection and CA certificate";
+    ExtCaStepAuth => "認証", "Authentication";
     ExtCaStepFailed => "失敗", "Failed";
     NotFoundTitle => "ページが見つかりません", "Page not found";
     NotFoundBack => "ダッシュボードへ戻る", "Back to the dashboard";

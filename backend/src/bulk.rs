@@ -12,6 +12,7 @@ use crate::certificates::{load_profile, Issuing, Operation};
 use crate::db::ts;
 use crate::error::ServiceError;
 use crate::Backend;
+use certdesk_domain::external_ca::{CaBackendKind, KeySource};
 use rusqlite::{params, OptionalExtension};
 use tokio::task::JoinSet;
 
@@ -99,18 +100,25 @@ impl Backend {
             })
             .await?;
         // A run keeps the CA it started with; with an external CA each user is one request.
-        let external = self.external_ca().await?;
+        let settings = self.ca_backend().await?;
+        let active = settings.kind;
+        let external = match active {
+            CaBackendKind::Cfssl => Some(self.stored_cfssl_client().await?),
+            CaBackendKind::Embedded => None,
+        };
         let ca = self.ca().ok_or(ServiceError::CaNotReady)?;
         let profile = self.db().run(|conn| load_profile(conn)).await?;
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let key_type = profile.key_type;
+        // The CA makes the key (cfssl newcert): nothing to generate here.
+        let needs_key = op.needs_key()
+            && !(active == CaBackendKind::Cfssl && settings.cfssl.key_source == KeySource::Ca);
         let issuing = Issuing { ca, profile };
         let mut queue = pending.into_iter();
         let mut keys = JoinSet::new();
         loop {
             while keys.len() < parallel {
                 let Some(user_id) = queue.next() else { break };
-                let needs_key = op.needs_key();
                 keys.spawn_blocking(move || {
                     (user_id, needs_key.then(|| ca::generate_key(key_type)))
                 });
@@ -120,7 +128,19 @@ impl Backend {
             };
             let (user_id, key) =
                 joined.map_err(|e| ServiceError::Internal(format!("key task failed: {e}")))?;
+            // A certificate from the other CA is revoked there: the routed (slower) path.
+            let crosses = match op {
+                Operation::Revoke(_) | Operation::Reissue(_) => self
+                    .current_issuer(user_id)
+                    .await?
+                    .is_some_and(|issuer| issuer != active),
+                Operation::Issue | Operation::Renew => false,
+            };
             let result = match key.transpose() {
+                Ok(_) if crosses => self
+                    .apply_routed(user_id, op, actor.clone(), Some(job))
+                    .await
+                    .map(|_| ()),
                 Ok(key) => match &external {
                     Some(client) => self
                         .apply_external(user_id, op, actor.clone(), key, client, Some(job))

@@ -179,7 +179,7 @@ impl EmbeddedCa {
     pub fn sign_client_certificate(
         &self,
         req: &LeafRequest,
-        leaf_key: &KeyPair,
+        leaf_key: &impl rcgen::PublicKeyData,
     ) -> Result<Vec<u8>, ServiceError> {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();

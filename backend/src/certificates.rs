@@ -14,6 +14,7 @@ use crate::db::{parse_ts, ts};
 use crate::error::ServiceError;
 use crate::secrets::Purpose;
 use crate::Backend;
+use certdesk_domain::external_ca::{CaBackendKind, KeySource};
 use certdesk_domain::lifecycle::{
     self, CertificateFacts, CertificateState, Holder, RevocationReason, StoredState,
 };
@@ -480,20 +481,110 @@ impl Backend {
             .await
     }
 
-    /// Applies one lifecycle operation to one user, in one transaction with its audit rows.
+    /// Applies one lifecycle operation to one user. With the embedded CA it is one
+    /// transaction with its audit rows; with an external CA see [`crate::external_ca`]. A
+    /// revocation goes to the CA that issued the certificate, whichever CA issues now.
     pub async fn apply_certificate_operation(
         &self,
         user_id: i64,
         op: Operation,
         actor: Actor,
     ) -> Result<Option<CertificateView>, ServiceError> {
-        let external = self.external_ca().await?;
-        let ca = match &external {
-            Some(_) => None,
-            None => Some(self.ready_ca()?),
-        };
+        self.apply_routed(user_id, op, actor, None).await
+    }
+
+    /// The CA that issued the user's valid certificate, if any.
+    pub(crate) async fn current_issuer(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<CaBackendKind>, ServiceError> {
+        self.db()
+            .run(move |conn| {
+                let kind: Option<String> = conn
+                    .query_row(
+                        "SELECT ca_kind FROM certificates WHERE user_id = ?1 AND state = 'valid' ORDER BY id DESC LIMIT 1",
+                        [user_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                Ok(kind.and_then(|k| CaBackendKind::parse(&k)))
+            })
+            .await
+    }
+
+    pub(crate) async fn apply_routed(
+        &self,
+        user_id: i64,
+        op: Operation,
+        actor: Actor,
+        bulk_job: Option<i64>,
+    ) -> Result<Option<CertificateView>, ServiceError> {
+        let active = self.ca_backend().await?.kind;
+        let issuer = self.current_issuer(user_id).await?;
+        match (op, issuer) {
+            (Operation::Revoke(_), Some(kind)) => {
+                self.apply_with(kind, user_id, op, actor, bulk_job).await
+            }
+            (Operation::Reissue(reason), Some(kind)) if kind != active => {
+                // Revoked at the CA that issued it, the new one from the CA in use; the rules
+                // of a reissue are checked before anything changes.
+                self.check_operation(user_id, op).await?;
+                self.apply_with(
+                    kind,
+                    user_id,
+                    Operation::Revoke(reason),
+                    actor.clone(),
+                    None,
+                )
+                .await?;
+                self.apply_with(active, user_id, Operation::Issue, actor, bulk_job)
+                    .await
+            }
+            _ => self.apply_with(active, user_id, op, actor, bulk_job).await,
+        }
+    }
+
+    /// The lifecycle rules of `op` for the user now, without changing anything.
+    async fn check_operation(&self, user_id: i64, op: Operation) -> Result<(), ServiceError> {
+        let now = self.clock().now();
+        self.db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                let s = load_subject(&tx, user_id)?;
+                let profile = load_profile(&tx)?;
+                let current = s.current.as_ref().map(|c| &c.2);
+                match op {
+                    Operation::Issue => {
+                        lifecycle::check_issue(s.holder, current, s.valid_count, now)?
+                    }
+                    Operation::Renew => {
+                        lifecycle::check_renew(s.holder, current, &profile.lifecycle(), now)?
+                    }
+                    Operation::Revoke(reason) => {
+                        lifecycle::check_revoke(current, reason)?;
+                    }
+                    Operation::Reissue(reason) => {
+                        lifecycle::check_reissue(s.holder, current, reason, s.valid_count, now)?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// `op` with the CA of `kind`.
+    async fn apply_with(
+        &self,
+        kind: CaBackendKind,
+        user_id: i64,
+        op: Operation,
+        actor: Actor,
+        bulk_job: Option<i64>,
+    ) -> Result<Option<CertificateView>, ServiceError> {
+        let settings = self.ca_backend().await?;
         let profile = self.issuing_profile().await?;
-        let key = if op.needs_key() {
+        let server_key = kind == CaBackendKind::Cfssl && settings.cfssl.key_source == KeySource::Ca;
+        let key = if op.needs_key() && !server_key {
             let key_type = profile.key_type;
             Some(
                 tokio::task::spawn_blocking(move || ca::generate_key(key_type))
@@ -503,17 +594,59 @@ impl Backend {
         } else {
             None
         };
-        match (external, ca) {
-            (Some(client), _) => {
-                self.apply_external(user_id, op, actor, key, &client, None)
+        match kind {
+            CaBackendKind::Cfssl => {
+                let client = self.stored_cfssl_client().await?;
+                self.apply_external(user_id, op, actor, key, &client, bulk_job)
                     .await
             }
-            (None, Some(ca)) => {
-                self.apply_with_key(user_id, op, actor, key, &Issuing { ca, profile }, None)
+            CaBackendKind::Embedded => {
+                let ca = self.ready_ca()?;
+                self.apply_with_key(user_id, op, actor, key, &Issuing { ca, profile }, bulk_job)
                     .await
             }
-            (None, None) => Err(ServiceError::CaNotReady),
         }
+    }
+
+    /// The embedded CA's register: revokes the certificate it issued with `serial_hex` (if
+    /// still valid) and publishes a CRL. False if it never issued that serial.
+    pub async fn revoke_by_serial(
+        &self,
+        serial_hex: &str,
+        reason: RevocationReason,
+    ) -> Result<bool, ServiceError> {
+        let ca = self.ready_ca()?;
+        let now = self.clock().now();
+        let serial = serial_hex.to_ascii_lowercase();
+        self.db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                let found: Option<(i64, String, String)> = tx
+                    .query_row(
+                        "SELECT c.id, c.state, u.login_id FROM certificates c JOIN users u ON u.id = c.user_id
+                          WHERE c.serial = ?1 AND c.ca_kind = 'embedded'",
+                        [&serial],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                let Some((id, state, login_id)) = found else {
+                    return Ok(false);
+                };
+                if state == "valid" {
+                    tx.execute(
+                        "UPDATE certificates SET state = 'revoked', revoked_at = ?1, revocation_reason = ?2 WHERE id = ?3",
+                        params![ts(now), reason.as_str(), id],
+                    )?;
+                    audit::record(&tx, now, &Actor::System, "certificate_revoke", Some(&login_id), Outcome::Success,
+                        serde_json::json!({"serial": serial, "reason": reason.as_str(), "reason_code": reason.code(),
+                            "as_part_of": "ca_interface"}))?;
+                    let profile = load_profile(&tx)?;
+                    publish_crl_in(&tx, &ca, &profile, now, &Actor::System, "revoke")?;
+                }
+                tx.commit()?;
+                Ok(true)
+            })
+            .await
     }
 
     pub(crate) async fn apply_with_key(

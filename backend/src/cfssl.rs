@@ -1,4 +1,4 @@
-//! The cfssl client: `info`, `sign` / `authsign` and `revoke` of cfssl's HTTP API through
+//! The cfssl client: `info`, `sign` / `authsign`, `newcert`, `revoke` and `crl` of cfssl's HTTP API through
 //! reqwest, with a connect and a total timeout per request, an HTTP proxy with user and
 //! password, a custom CA bundle for the CA's TLS, and retries with jittered backoff only where
 //! [`RetryPolicy::may_retry`] allows (a `sign` is sent again only if it never reached the CA).
@@ -8,7 +8,14 @@
 //! Debian's cfssl 1.2 answers refusals with a JSON envelope but `Content-Type: text/plain`
 //! and a 400 status, so a non-200 answer is first read as an envelope, then as a bare status.
 
-use certdesk_domain::external_ca::{CaError, CaRequestKind, RetryPolicy};
+use certdesk_domain::authority::{
+    CaHealth, CertificateAuthority, CertificateOrder, ServerKeyIssued,
+};
+use certdesk_domain::external_ca::{
+    cfssl_reason, CaBackendKind, CaError, CaRequestKind, RetryPolicy,
+};
+use certdesk_domain::lifecycle::RevocationReason;
+use certdesk_domain::profile::KeyType;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -116,14 +123,59 @@ impl CfsslClient {
     }
 
     /// `authsign` (with an HMAC key) or `sign`: a certificate for `csr_pem` under the profile.
-    pub async fn sign(&self, csr_pem: &str) -> Result<Signed, CaError> {
-        let request = serde_json::json!({
-            "certificate_request": csr_pem,
-            "profile": self.config.profile,
-        });
-        let result = self.signing_call(&request).await?;
+    /// `serial` is the serial certdesk proposes; cfssl uses it when the profile has
+    /// `ClientProvidesSerialNumbers`, and otherwise picks its own.
+    pub async fn sign(&self, csr_pem: &str, serial: Option<u128>) -> Result<Signed, CaError> {
+        let request = SignRequest {
+            certificate_request: csr_pem,
+            profile: &self.config.profile,
+            serial,
+        };
+        let result = self.signing_call(&to_json(&request)?).await?;
         Ok(Signed {
             certificate_pem: text_field(&result, "certificate")?,
+        })
+    }
+
+    /// `newcert`: cfssl makes the key and the certificate. Debian's cfssl 1.2 takes no
+    /// authentication and no serial here, so the profile must let cfssl pick serials.
+    pub async fn newcert(
+        &self,
+        o: &str,
+        ou: &str,
+        cn: &str,
+        key_type: KeyType,
+    ) -> Result<ServerKeyIssued, CaError> {
+        let key = match key_type {
+            KeyType::Rsa2048 => serde_json::json!({"algo": "rsa", "size": 2048}),
+            KeyType::EcdsaP256 => serde_json::json!({"algo": "ecdsa", "size": 256}),
+        };
+        let body = serde_json::json!({
+            "request": {"CN": cn, "names": [{"O": o, "OU": ou}], "key": key},
+            "profile": self.config.profile,
+        });
+        let result = self.call("newcert", &body, CaRequestKind::Sign).await?;
+        Ok(ServerKeyIssued {
+            certificate_pem: text_field(&result, "certificate")?,
+            private_key_pem: text_field(&result, "private_key")?,
+        })
+    }
+
+    /// `crl`: the CA's CRL (DER) from its certificate database. Debian's cfssl 1.2 has no such
+    /// endpoint (only `gencrl`, which wants the CA's private key in the request): it answers 404,
+    /// reported as [`CaError::NotOffered`].
+    pub async fn crl(&self) -> Result<Vec<u8>, CaError> {
+        let result = match self.send(reqwest::Method::GET, "crl", None).await {
+            Err(CaError::Status { status: 404 }) => {
+                return Err(CaError::NotOffered { what: "crl".into() })
+            }
+            other => other?,
+        };
+        let text = result.as_str().ok_or_else(|| CaError::Unparsable {
+            detail: "the CRL is not a base64 string".into(),
+        })?;
+        openssl::base64::decode_block(text.trim()).map_err(|e| CaError::Unparsable {
+            detail: format!("the CRL is not valid base64: {e}"),
         })
     }
 
@@ -132,7 +184,7 @@ impl CfsslClient {
     /// accepted the token, "invalid token" means it did not.
     pub async fn check_auth(&self) -> Result<(), CaError> {
         let request = serde_json::json!({ "certificate_request": "not a CSR", "profile": self.config.profile });
-        match self.signing_call(&request).await {
+        match self.signing_call(&to_json(&request)?).await {
             Err(CaError::Refused { ca_code, .. }) if (9000..10000).contains(&ca_code) => Ok(()),
             Ok(_) => Err(CaError::Unparsable {
                 detail: "the CA signed a request that is not a CSR".into(),
@@ -141,29 +193,37 @@ impl CfsslClient {
         }
     }
 
-    async fn signing_call(&self, request: &Value) -> Result<Value, CaError> {
+    async fn signing_call(&self, request: &[u8]) -> Result<Value, CaError> {
         match &self.config.auth_key {
             Some(key) => {
-                let inner = serde_json::to_vec(request).map_err(|e| CaError::NotSent {
-                    detail: e.to_string(),
-                })?;
-                let body = authenticated(key, &inner);
+                let body = authenticated(key, request);
                 self.call("authsign", &body, CaRequestKind::Sign).await
             }
-            None => self.call("sign", request, CaRequestKind::Sign).await,
+            None => self.call_bytes("sign", request, CaRequestKind::Sign).await,
         }
     }
 
     /// `revoke`: records the revocation at the CA. `serial_hex` as stored; Debian's cfssl 1.2
-    /// keys its database by the decimal serial and an empty authority key id.
+    /// keys its database by the decimal serial and an empty authority key id. A serial the CA
+    /// never recorded is [`CaError::UnknownSerial`].
     pub async fn revoke(&self, serial_hex: &str, reason: &str) -> Result<(), CaError> {
         let body = serde_json::json!({
             "serial": decimal_serial(serial_hex)?,
             "authority_key_id": "",
             "reason": reason,
         });
-        self.call("revoke", &body, CaRequestKind::Revoke).await?;
-        Ok(())
+        match self.call("revoke", &body, CaRequestKind::Revoke).await {
+            Ok(_) => Ok(()),
+            Err(CaError::Refused { ca_code, message })
+                if ca_code == CFSSL_RECORD_NOT_FOUND
+                    || message.contains("certificate not found") =>
+            {
+                Err(CaError::UnknownSerial {
+                    serial: serial_hex.to_string(),
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// One API call with the retry policy; returns the envelope's `result`.
@@ -173,9 +233,18 @@ impl CfsslClient {
         body: &Value,
         kind: CaRequestKind,
     ) -> Result<Value, CaError> {
+        self.call_bytes(endpoint, &to_json(body)?, kind).await
+    }
+
+    async fn call_bytes(
+        &self,
+        endpoint: &str,
+        body: &[u8],
+        kind: CaRequestKind,
+    ) -> Result<Value, CaError> {
         let mut attempt = 1;
         loop {
-            match self.call_once(endpoint, body).await {
+            match self.send(reqwest::Method::POST, endpoint, Some(body)).await {
                 Ok(v) => return Ok(v),
                 Err(e) if self.config.retry.may_retry(kind, &e, attempt) => {
                     let pause = self.config.retry.backoff(attempt, jitter());
@@ -188,18 +257,23 @@ impl CfsslClient {
         }
     }
 
-    async fn call_once(&self, endpoint: &str, body: &Value) -> Result<Value, CaError> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        endpoint: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Value, CaError> {
         let url = format!(
             "{}/api/v1/cfssl/{endpoint}",
             self.config.url.trim().trim_end_matches('/')
         );
-        let response = self
-            .http
-            .post(url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| sending_error(&e))?;
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
+        }
+        let response = request.send().await.map_err(|e| sending_error(&e))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -209,6 +283,92 @@ impl CfsslClient {
         let bytes = response.bytes().await.map_err(|e| reading_error(&e))?;
         read_answer(status, content_type.as_deref(), &bytes)
     }
+}
+
+/// cfssl's code for "certificate not found" (CertStoreError 11000 + RecordNotFound 200).
+const CFSSL_RECORD_NOT_FOUND: i64 = 11200;
+
+/// `sign`'s request; `serial` is a JSON number (cfssl reads it into a big integer).
+#[derive(serde::Serialize)]
+struct SignRequest<'a> {
+    certificate_request: &'a str,
+    profile: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serial: Option<u128>,
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CaError> {
+    serde_json::to_vec(value).map_err(|e| CaError::NotSent {
+        detail: e.to_string(),
+    })
+}
+
+impl CertificateAuthority for CfsslClient {
+    fn kind(&self) -> CaBackendKind {
+        CaBackendKind::Cfssl
+    }
+
+    async fn health(&self) -> Result<CaHealth, CaError> {
+        let pem = self.info().await?;
+        Ok(CaHealth {
+            ca_subject: subject_line(&pem)?,
+        })
+    }
+
+    async fn ca_certificate_pem(&self) -> Result<String, CaError> {
+        self.info().await
+    }
+
+    async fn issue_from_csr(
+        &self,
+        csr_pem: &str,
+        order: &CertificateOrder,
+    ) -> Result<String, CaError> {
+        let serial = u128::from_str_radix(&order.serial_hex, 16).ok();
+        Ok(self.sign(csr_pem, serial).await?.certificate_pem)
+    }
+
+    async fn issue_with_server_key(
+        &self,
+        order: &CertificateOrder,
+    ) -> Result<ServerKeyIssued, CaError> {
+        self.newcert(&order.o, &order.ou, &order.cn, order.key_type)
+            .await
+    }
+
+    async fn revoke(&self, serial_hex: &str, reason: RevocationReason) -> Result<(), CaError> {
+        CfsslClient::revoke(self, serial_hex, cfssl_reason(reason)).await
+    }
+
+    async fn crl_der(&self) -> Result<Vec<u8>, CaError> {
+        self.crl().await
+    }
+}
+
+/// A PEM certificate as DER.
+pub fn certificate_der(pem: &str) -> Result<Vec<u8>, CaError> {
+    openssl::x509::X509::from_pem(pem.as_bytes())
+        .and_then(|c| c.to_der())
+        .map_err(|e| CaError::Unparsable {
+            detail: format!("certificate: {e}"),
+        })
+}
+
+/// A certificate's subject as one line (`CN=..., O=...`).
+pub fn subject_line(pem: &str) -> Result<String, CaError> {
+    let cert = openssl::x509::X509::from_pem(pem.as_bytes()).map_err(|e| CaError::Unparsable {
+        detail: format!("CA certificate: {e}"),
+    })?;
+    Ok(cert
+        .subject_name()
+        .entries()
+        .map(|e| {
+            let name = e.object().nid().short_name().unwrap_or("?");
+            let value = e.data().to_string().unwrap_or_default();
+            format!("{name}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
 }
 
 /// cfssl's authenticated request: `{"token": base64(hmac_sha256(key, request)), "request":

@@ -25,9 +25,12 @@ use crate::db::ts;
 use crate::error::ServiceError;
 use crate::secrets::Purpose;
 use crate::Backend;
+use certdesk_domain::authority::{
+    reconcile, reconcile_grace, CertificateAuthority, CertificateOrder, Reconciliation,
+};
 use certdesk_domain::external_ca::{
-    cfssl_reason, parse_auth_key, CaBackendKind, CaBackendView, CaCheckStep, CaError,
-    CfsslSettings, RetryPolicy,
+    parse_auth_key, CaBackendKind, CaBackendView, CaCheckStep, CaError, CaSettingsError,
+    CfsslSettings, KeySource, RetryPolicy,
 };
 use certdesk_domain::lifecycle::{self, RevocationReason};
 use certdesk_domain::profile::{certificate_cn, with_bank_code};
@@ -52,13 +55,15 @@ struct Stored {
     view: CaBackendView,
     auth_key_sealed: Option<Vec<u8>>,
     proxy_password_sealed: Option<Vec<u8>>,
+    /// Whether the CA's answers carried the serial certdesk proposed (`None`: not seen yet).
+    serials_honoured: Option<bool>,
 }
 
 fn load_stored(conn: &rusqlite::Connection) -> Result<Stored, ServiceError> {
     let row = conn
         .query_row(
             "SELECT kind, url, profile, auth_key_sealed, connect_timeout_s, total_timeout_s, proxy_url, proxy_user,
-                    proxy_password_sealed, ca_bundle_pem FROM ca_backend WHERE id = 1",
+                    proxy_password_sealed, ca_bundle_pem, key_source, serials_honoured FROM ca_backend WHERE id = 1",
             [],
             |r| {
                 Ok(Stored {
@@ -72,12 +77,14 @@ fn load_stored(conn: &rusqlite::Connection) -> Result<Stored, ServiceError> {
                             proxy_url: r.get(6)?,
                             proxy_user: r.get(7)?,
                             ca_bundle_pem: r.get(9)?,
+                            key_source: KeySource::parse(&r.get::<_, String>(10)?).unwrap_or_default(),
                         },
                         auth_key_set: r.get::<_, Option<Vec<u8>>>(3)?.is_some(),
                         proxy_password_set: r.get::<_, Option<Vec<u8>>>(8)?.is_some(),
                     },
                     auth_key_sealed: r.get(3)?,
                     proxy_password_sealed: r.get(8)?,
+                    serials_honoured: r.get(11)?,
                 })
             },
         )
@@ -93,6 +100,7 @@ fn load_stored(conn: &rusqlite::Connection) -> Result<Stored, ServiceError> {
         },
         auth_key_sealed: None,
         proxy_password_sealed: None,
+        serials_honoured: None,
     }))
 }
 
@@ -107,11 +115,9 @@ struct Plan {
 struct Request {
     id: i64,
     seq: u32,
-    o: String,
-    ou: String,
-    cn: String,
+    order: CertificateOrder,
+    key_source: KeySource,
     friendly_name: String,
-    key_type: String,
 }
 
 /// The certificate the CA returned, read.
@@ -222,19 +228,20 @@ impl Backend {
                 let c = &input.cfssl;
                 tx.execute(
                     "INSERT INTO ca_backend (id, kind, url, profile, auth_key_sealed, connect_timeout_s, total_timeout_s,
-                                             proxy_url, proxy_user, proxy_password_sealed, ca_bundle_pem, updated_at)
-                     VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                                             proxy_url, proxy_user, proxy_password_sealed, ca_bundle_pem, updated_at, key_source)
+                     VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT (id) DO UPDATE SET kind = ?1, url = ?2, profile = ?3, auth_key_sealed = ?4,
                         connect_timeout_s = ?5, total_timeout_s = ?6, proxy_url = ?7, proxy_user = ?8,
-                        proxy_password_sealed = ?9, ca_bundle_pem = ?10, updated_at = ?11",
+                        proxy_password_sealed = ?9, ca_bundle_pem = ?10, updated_at = ?11, key_source = ?12,
+                        serials_honoured = CASE WHEN profile = ?3 THEN serials_honoured END",
                     params![input.kind.as_str(), c.url.trim(), c.profile.trim(), auth_key_sealed, c.connect_timeout_s,
                         c.total_timeout_s, c.proxy_url.trim(), c.proxy_user.trim(), proxy_password_sealed,
-                        c.ca_bundle_pem.trim(), ts(now)],
+                        c.ca_bundle_pem.trim(), ts(now), c.key_source.as_str()],
                 )?;
                 audit::record(&tx, now, &actor, "ca_backend_update", Some(input.kind.as_str()), Outcome::Success,
                     serde_json::json!({"kind": input.kind.as_str(), "url": c.url.trim(), "profile": c.profile.trim(),
                         "auth_key_changed": auth_key.is_some(), "proxy_url": c.proxy_url.trim(),
-                        "proxy_password_changed": !input.proxy_password.is_empty(),
+                        "proxy_password_changed": !input.proxy_password.is_empty(), "key_source": c.key_source.as_str(),
                         "connect_timeout_s": c.connect_timeout_s, "total_timeout_s": c.total_timeout_s}))?;
                 tx.commit()?;
                 Ok(())
@@ -249,6 +256,16 @@ impl Backend {
             return Ok(None);
         }
         Ok(Some(self.cfssl_client(stored)?))
+    }
+
+    /// The cfssl client from the stored settings whichever CA is chosen now (certificates it
+    /// issued are revoked there after a switch back); E-CA-020 if no URL was ever saved.
+    pub async fn stored_cfssl_client(&self) -> Result<CfsslClient, ServiceError> {
+        let stored = self.db().run(|conn| load_stored(conn)).await?;
+        if stored.view.cfssl.url.trim().is_empty() {
+            return Err(CaSettingsError::Url.into());
+        }
+        self.cfssl_client(stored)
     }
 
     fn cfssl_client(&self, stored: Stored) -> Result<CfsslClient, ServiceError> {
@@ -374,20 +391,25 @@ impl Backend {
             .await
     }
 
-    /// One lifecycle operation through the external CA (see the module documentation).
-    pub(crate) async fn apply_external(
+    /// One lifecycle operation through a CA behind the interface (see the module
+    /// documentation). `ca` must be the CA that issued the user's current certificate when the
+    /// operation revokes it.
+    pub(crate) async fn apply_external<C: CertificateAuthority>(
         &self,
         user_id: i64,
         op: Operation,
         actor: Actor,
         key: Option<KeyPair>,
-        client: &CfsslClient,
+        ca: &C,
         bulk_job: Option<i64>,
     ) -> Result<Option<CertificateView>, ServiceError> {
+        // Lost answers of this user's earlier requests first: settled by serial, or wait.
+        self.reconcile_requests(ca, Some(user_id)).await?;
         let now = self.clock().now();
         let key_hash = key
             .as_ref()
             .map(|k| hex::encode(Sha256::digest(k.subject_public_key_info())));
+        let proposed_serial = hex::encode(crate::ca::random_serial()?);
         let a = actor.clone();
         let plan = self
             .db()
@@ -396,6 +418,7 @@ impl Backend {
                 sweep_expired(&tx, now)?;
                 let s = load_subject(&tx, user_id)?;
                 let profile = load_profile(&tx)?;
+                let key_source = load_stored(&tx)?.view.cfssl.key_source;
                 let current = s.current.as_ref().map(|c| &c.2);
                 let revoke_reason = match op {
                     Operation::Issue => {
@@ -411,38 +434,52 @@ impl Backend {
                         lifecycle::check_reissue(s.holder, current, reason, s.valid_count, now)?
                     }
                 };
-                let request = match key_hash {
-                    Some(key_hash) => {
-                        let earlier: Vec<(i64, String)> = tx
-                            .prepare("SELECT id, cn FROM ca_requests WHERE user_id = ?1 AND state = 'unanswered'")?
-                            .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                            .collect::<Result<_, _>>()?;
-                        for (id, cn) in earlier {
-                            tx.execute("UPDATE ca_requests SET state = 'orphan' WHERE id = ?1", [id])?;
-                            audit::record(&tx, now, &a, "ca_request_unanswered", Some(&s.login_id), Outcome::Failure,
-                                serde_json::json!({"request": id, "cn": cn,
-                                    "remedy": "the CA may hold a certificate with this CN that certdesk never received; revoke it at the CA"}))?;
+                let request = if op.needs_key() {
+                    let earlier: Vec<(i64, String)> = tx
+                        .prepare("SELECT id, cn FROM ca_requests WHERE user_id = ?1 AND state = 'unanswered'")?
+                        .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<Result<_, _>>()?;
+                    for (id, cn) in earlier {
+                        tx.execute("UPDATE ca_requests SET state = 'orphan' WHERE id = ?1", [id])?;
+                        audit::record(&tx, now, &a, "ca_request_unanswered", Some(&s.login_id), Outcome::Failure,
+                            serde_json::json!({"request": id, "cn": cn,
+                                "remedy": "the CA may hold a certificate with this CN that certdesk never received; revoke it at the CA"}))?;
+                    }
+                    let cn = certificate_cn(&s.login_id, s.next_seq, now);
+                    let proposed = (key_source == KeySource::Csr).then_some(proposed_serial);
+                    let inserted = tx.execute(
+                        "INSERT INTO ca_requests (user_id, operation, cn, public_key_sha256, proposed_serial, state, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+                        params![user_id, op.name(), cn, key_hash, proposed, ts(now)],
+                    );
+                    match inserted {
+                        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                            return Err(CaError::InFlight { retry_after_s: 30 }.into());
                         }
-                        let cn = certificate_cn(&s.login_id, s.next_seq, now);
-                        tx.execute(
-                            "INSERT INTO ca_requests (user_id, operation, cn, public_key_sha256, state, created_at)
-                             VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
-                            params![user_id, op.name(), cn, key_hash, ts(now)],
-                        )?;
-                        let id = tx.last_insert_rowid();
-                        audit::record(&tx, now, &a, "ca_request", Some(&s.login_id), Outcome::Success,
-                            serde_json::json!({"request": id, "operation": op.name(), "cn": cn, "public_key_sha256": key_hash}))?;
-                        Some(Request {
-                            id,
-                            seq: s.next_seq,
+                        other => other?,
+                    };
+                    let id = tx.last_insert_rowid();
+                    audit::record(&tx, now, &a, "ca_request", Some(&s.login_id), Outcome::Success,
+                        serde_json::json!({"request": id, "operation": op.name(), "cn": cn, "public_key_sha256": key_hash,
+                            "proposed_serial": proposed, "key_source": key_source.as_str()}))?;
+                    let (not_before, not_after) = profile.lifecycle().validity_from(now);
+                    Some(Request {
+                        id,
+                        seq: s.next_seq,
+                        order: CertificateOrder {
                             o: with_bank_code(&s.bank_code, &s.org_name),
                             ou: with_bank_code(&s.bank_code, &format!("{} - G1", profile.ca_name)),
                             cn,
-                            friendly_name: profile.friendly_name(&s.org_name, &s.login_id),
-                            key_type: profile.key_type.as_str().to_string(),
-                        })
-                    }
-                    None => None,
+                            serial_hex: proposed.unwrap_or_default(),
+                            not_before,
+                            not_after,
+                            key_type: profile.key_type,
+                        },
+                        key_source,
+                        friendly_name: profile.friendly_name(&s.org_name, &s.login_id),
+                    })
+                } else {
+                    None
                 };
                 tx.commit()?;
                 Ok(Plan {
@@ -457,12 +494,13 @@ impl Backend {
         if let (Some(reason), Some((old_id, old_serial))) =
             (plan.revoke_reason, plan.current.clone())
         {
-            if let Err(e) = client.revoke(&old_serial, cfssl_reason(reason)).await {
+            if let Err(e) = ca.revoke(&old_serial, reason).await {
                 self.fail_request(&plan, &actor, &e, "revoke").await?;
                 return Err(e.into());
             }
             let (a, target) = (actor.clone(), plan.login_id.clone());
             let finishes_item = plan.request.is_none();
+            let ca_name = ca.kind().as_str();
             self.db()
                 .run(move |conn| {
                     let tx = conn.transaction()?;
@@ -472,7 +510,7 @@ impl Backend {
                     )?;
                     audit::record(&tx, now, &a, "certificate_revoke", Some(&target), Outcome::Success,
                         serde_json::json!({"serial": old_serial, "reason": reason.as_str(), "reason_code": reason.code(),
-                            "as_part_of": op.name(), "ca": "cfssl"}))?;
+                            "as_part_of": op.name(), "ca": ca_name}))?;
                     if let (Some(job), true) = (bulk_job, finishes_item) {
                         tx.execute(
                             "UPDATE bulk_job_items SET status = 'done', finished_at = ?1 WHERE job_id = ?2 AND user_id = ?3",
@@ -485,22 +523,41 @@ impl Backend {
                 .await?;
         }
 
-        let (Some(request), Some(key)) = (plan.request.as_ref(), key) else {
+        let Some(request) = plan.request.as_ref() else {
             return Ok(None);
         };
-        let csr = csr_pem(&key, &request.o, &request.ou, &request.cn)?;
-        let received = match client.sign(&csr).await {
-            Ok(signed) => read_certificate(&signed.certificate_pem, &key),
-            Err(e) => Err(e),
+        let answer = match (request.key_source, key) {
+            (KeySource::Csr, Some(key)) => {
+                let csr = csr_pem(&key, &request.order.o, &request.order.ou, &request.order.cn)?;
+                match ca.issue_from_csr(&csr, &request.order).await {
+                    Ok(pem) => read_certificate(&pem, &key).map(|r| (r, key)),
+                    Err(e) => Err(e),
+                }
+            }
+            (KeySource::Ca, _) => match ca.issue_with_server_key(&request.order).await {
+                Ok(issued) => server_key(&issued.private_key_pem).and_then(|key| {
+                    read_certificate(&issued.certificate_pem, &key).map(|r| (r, key))
+                }),
+                Err(e) => Err(e),
+            },
+            (KeySource::Csr, None) => {
+                return Err(ServiceError::Internal("no key for a CSR".into()));
+            }
         };
-        let received = match received {
+        let (received, key) = match answer {
             Ok(r) => r,
             Err(e) => {
                 self.fail_request(&plan, &actor, &e, "sign").await?;
+                if e.outcome_unknown() {
+                    // The CA may have made it: try at once to find it by serial and revoke it.
+                    let _ = self.reconcile_requests(ca, Some(user_id)).await;
+                }
                 return Err(e.into());
             }
         };
         let serial = received.serial.clone();
+        let honoured = (request.key_source == KeySource::Csr)
+            .then(|| same_serial(&request.order.serial_hex, &serial));
         let master = self.master_key();
         let (a, target, request_id, seq) = (
             actor.clone(),
@@ -508,9 +565,13 @@ impl Backend {
             request.id,
             request.seq,
         );
-        let (friendly_name, key_type) = (request.friendly_name.clone(), request.key_type.clone());
+        let (friendly_name, key_type) = (
+            request.friendly_name.clone(),
+            request.order.key_type.as_str().to_string(),
+        );
         let replaces = plan.current.as_ref().map(|c| c.0);
         let replaces_serial = plan.current.as_ref().map(|c| c.1.clone());
+        let ca_name = ca.kind().as_str();
         let stored = self
             .db()
             .run(move |conn| {
@@ -525,10 +586,10 @@ impl Backend {
                 let r = &received;
                 tx.execute(
                     "INSERT INTO certificates (user_id, serial, seq, subject, key_type, friendly_name, not_before, not_after,
-                                               state, cert_der, sha256, via, replaces_id, issued_at, issued_by)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10, ?11, ?12, ?13, ?14)",
+                                               state, cert_der, sha256, via, replaces_id, issued_at, issued_by, ca_kind)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     params![user_id, r.serial, seq, r.subject, key_type, friendly_name, ts(r.not_before), ts(r.not_after),
-                        r.der, hex::encode(Sha256::digest(&r.der)), op.name(), replaces, ts(now), a.columns().1],
+                        r.der, hex::encode(Sha256::digest(&r.der)), op.name(), replaces, ts(now), a.columns().1, ca_name],
                 )?;
                 let id = tx.last_insert_rowid();
                 let sealed = master.seal(Purpose::CertificateKeys, &format!("certificate {id}"), key.serialize_pem().as_bytes())?;
@@ -537,12 +598,16 @@ impl Backend {
                     params![id, sealed, ts(now)],
                 )?;
                 tx.execute(
-                    "UPDATE ca_requests SET state = 'done', serial = ?1, certificate_id = ?2, finished_at = ?3 WHERE id = ?4",
-                    params![r.serial, id, ts(now), request_id],
+                    "UPDATE ca_requests SET state = 'done', serial = ?1, certificate_id = ?2, finished_at = ?3,
+                            public_key_sha256 = ?5 WHERE id = ?4",
+                    params![r.serial, id, ts(now), request_id, hex::encode(Sha256::digest(key.subject_public_key_info()))],
                 )?;
+                if let Some(honoured) = honoured {
+                    tx.execute("UPDATE ca_backend SET serials_honoured = ?1 WHERE id = 1", [honoured])?;
+                }
                 audit::record(&tx, now, &a, &format!("certificate_{}", op.name()), Some(&target), Outcome::Success,
                     serde_json::json!({"serial": r.serial, "not_after": ts(r.not_after), "key_type": key_type,
-                        "replaces": replaces_serial, "ca": "cfssl", "request": request_id}))?;
+                        "replaces": replaces_serial, "ca": ca_name, "request": request_id}))?;
                 let view = tx.query_row(
                     &format!("SELECT {CERT_COLUMNS} FROM certificates c JOIN users u ON u.id = c.user_id WHERE c.id = ?1"),
                     [id],
@@ -562,7 +627,7 @@ impl Backend {
             Ok(view) => Ok(Some(view)),
             Err(e) => {
                 // The CA made a certificate the database does not hold: take it back.
-                let revoked = client.revoke(&serial, "superseded").await;
+                let revoked = ca.revoke(&serial, RevocationReason::Superseded).await;
                 tracing::error!(ca.serial = %serial, error.code = e.code(), error.detail = %e,
                     revoked_at_ca = revoked.is_ok(), "certificate from the CA not stored");
                 let (a, target) = (actor.clone(), plan.login_id.clone());
@@ -583,6 +648,109 @@ impl Backend {
                 Err(e)
             }
         }
+    }
+
+    /// Settles requests whose answer was lost (state `unanswered`, with a proposed serial) by
+    /// revoking that serial at `ca` (see [`reconcile`]). With `user`, only that user's, and a
+    /// request that may still reach the CA stops the caller with E-CA-012; without, every one
+    /// (the periodic job), and the CA being unreachable is left for the next run.
+    pub async fn reconcile_requests<C: CertificateAuthority>(
+        &self,
+        ca: &C,
+        user: Option<i64>,
+    ) -> Result<ReconcileReport, ServiceError> {
+        let (open, honoured, total_timeout_s) = self
+            .db()
+            .run(move |conn| {
+                let stored = load_stored(conn)?;
+                let open: Vec<(i64, String, String, String)> = conn
+                    .prepare(
+                        "SELECT r.id, r.proposed_serial, coalesce(r.finished_at, r.created_at), u.login_id
+                           FROM ca_requests r JOIN users u ON u.id = r.user_id
+                          WHERE r.state = 'unanswered' AND r.proposed_serial IS NOT NULL
+                            AND (?1 IS NULL OR r.user_id = ?1) ORDER BY r.id",
+                    )?
+                    .query_map([user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect::<Result<_, _>>()?;
+                Ok((open, stored.serials_honoured, stored.view.cfssl.total_timeout_s))
+            })
+            .await?;
+        let grace = reconcile_grace(Duration::from_secs(u64::from(total_timeout_s.max(1))));
+        let mut report = ReconcileReport::default();
+        for (id, serial, since, login_id) in open {
+            let now = self.clock().now();
+            let age = (now - crate::db::parse_ts(&since)?)
+                .try_into()
+                .unwrap_or(Duration::ZERO);
+            let revoked = ca.revoke(&serial, RevocationReason::Superseded).await;
+            let (state, action) = match reconcile(&revoked, honoured, age, grace) {
+                Some(Reconciliation::RevokedAtCa) => ("reconciled", "ca_request_reconciled"),
+                Some(Reconciliation::NeverIssued) => ("never_issued", "ca_request_never_issued"),
+                Some(Reconciliation::Wait { retry_after }) => {
+                    report.waiting = report.waiting.max(Some(retry_after));
+                    continue;
+                }
+                Some(Reconciliation::CannotTell) => {
+                    report.cannot_tell += 1;
+                    continue;
+                }
+                None => {
+                    let e = revoked.err().unwrap_or(CaError::NotSent {
+                        detail: "revoke".into(),
+                    });
+                    if user.is_some() {
+                        return Err(e.into());
+                    }
+                    tracing::warn!(ca.request = id, error.code = e.code(), error.detail = %e, "lost answer not settled yet");
+                    report.unreachable += 1;
+                    continue;
+                }
+            };
+            self.db()
+                .run(move |conn| {
+                    let tx = conn.transaction()?;
+                    tx.execute(
+                        "UPDATE ca_requests SET state = ?1, finished_at = ?2 WHERE id = ?3 AND state = 'unanswered'",
+                        params![state, ts(now), id],
+                    )?;
+                    audit::record(&tx, now, &Actor::System, action, Some(&login_id), Outcome::Success,
+                        serde_json::json!({"request": id, "serial": serial, "revoked_at_ca": state == "reconciled"}))?;
+                    tx.commit()?;
+                    Ok(())
+                })
+                .await?;
+            match state {
+                "reconciled" => report.revoked_at_ca += 1,
+                _ => report.never_issued += 1,
+            }
+        }
+        if let (Some(user_wait), Some(_)) = (report.waiting, user) {
+            return Err(CaError::InFlight {
+                retry_after_s: user_wait.as_secs().max(1),
+            }
+            .into());
+        }
+        Ok(report)
+    }
+
+    /// The periodic job: settles every lost answer with the cfssl settings (nothing to do
+    /// without unanswered requests).
+    pub async fn reconcile_ca_requests(&self) -> Result<ReconcileReport, ServiceError> {
+        let open: i64 = self
+            .db()
+            .run(|conn| {
+                Ok(conn.query_row(
+                    "SELECT count(*) FROM ca_requests WHERE state = 'unanswered' AND proposed_serial IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await?;
+        if open == 0 {
+            return Ok(ReconcileReport::default());
+        }
+        let client = self.stored_cfssl_client().await?;
+        self.reconcile_requests(&client, None).await
     }
 
     /// Marks the plan's request failed (or unanswered, when the CA may have acted) with its
@@ -623,4 +791,35 @@ impl Backend {
             })
             .await
     }
+}
+
+/// What a reconciliation run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Lost answers whose certificate was found by serial and revoked at the CA.
+    pub revoked_at_ca: usize,
+    /// Requests the CA never turned into a certificate.
+    pub never_issued: usize,
+    /// Requests the CA cannot be asked about by serial (it picks its own serials).
+    pub cannot_tell: usize,
+    /// Requests left because the CA did not answer the revoke.
+    pub unreachable: usize,
+    /// The longest wait before a request can be settled.
+    pub waiting: Option<Duration>,
+}
+
+/// Whether the certificate's serial is the one proposed (both hex, compared as numbers).
+fn same_serial(proposed_hex: &str, got_hex: &str) -> bool {
+    let trim = |h: &str| h.trim_start_matches('0').to_ascii_lowercase();
+    !proposed_hex.is_empty() && trim(proposed_hex) == trim(got_hex)
+}
+
+/// The CA's key (PEM in PKCS#1, SEC1 or PKCS#8) as the key pair certdesk stores.
+fn server_key(pem: &str) -> Result<KeyPair, CaError> {
+    let pkcs8 = openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
+        .and_then(|k| k.private_key_to_pem_pkcs8())
+        .map_err(internal("the CA's private key"))?;
+    KeyPair::from_pem(&String::from_utf8_lossy(&pkcs8)).map_err(|e| CaError::Unparsable {
+        detail: format!("the CA's private key: {e}"),
+    })
 }

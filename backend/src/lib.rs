@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod authority;
 pub mod bulk;
 pub mod ca;
 pub mod certificates;

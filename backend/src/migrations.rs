@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0006_external_ca.sql",
         include_str!("../../migrations/0006_external_ca.sql"),
     ),
+    (
+        7,
+        "0007_ca_interface.sql",
+        include_str!("../../migrations/0007_ca_interface.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

@@ -34,6 +34,34 @@ impl CaBackendKind {
     }
 }
 
+/// Who makes a certificate's key when an external CA issues it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum KeySource {
+    /// certdesk makes the key and sends a CSR (`sign` / `authsign`): the key never crosses
+    /// the network, and the request carries a serial certdesk chose (the default).
+    #[default]
+    Csr,
+    /// The CA makes the key (`newcert`) and sends it back with the certificate.
+    Ca,
+}
+
+impl KeySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Csr => "csr",
+            KeySource::Ca => "ca",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeySource> {
+        match s {
+            "csr" => Some(KeySource::Csr),
+            "ca" => Some(KeySource::Ca),
+            _ => None,
+        }
+    }
+}
+
 /// What is asked of the CA; decides whether a request may be sent again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaRequestKind {
@@ -137,6 +165,15 @@ pub enum CaError {
     /// The CA signed something other than what was asked (another key).
     #[error("E-CA-011 the CA's certificate does not match the request: {detail}")]
     Mismatch { detail: String },
+    /// An earlier request for this user may still reach the CA; asked again too soon.
+    #[error("E-CA-012 an earlier request for this user is not settled yet; try again in {retry_after_s} s")]
+    InFlight { retry_after_s: u64 },
+    /// The CA does not offer this through its API (Debian's cfssl 1.2 has no `crl`).
+    #[error("E-CA-013 the CA does not offer {what}")]
+    NotOffered { what: String },
+    /// The CA does not know the serial (revoke of a certificate it never made).
+    #[error("E-CA-014 the CA does not know the serial {serial}")]
+    UnknownSerial { serial: String },
 }
 
 impl CaError {
@@ -153,6 +190,9 @@ impl CaError {
             CaError::CaBundle { .. } => "E-CA-009",
             CaError::Truncated { .. } => "E-CA-010",
             CaError::Mismatch { .. } => "E-CA-011",
+            CaError::InFlight { .. } => "E-CA-012",
+            CaError::NotOffered { .. } => "E-CA-013",
+            CaError::UnknownSerial { .. } => "E-CA-014",
         }
     }
 
@@ -169,14 +209,20 @@ impl CaError {
 
     pub fn message(&self) -> Message {
         match self {
-            CaError::ConnectFailed { detail } => Message::new(
-                format!("認証局(CA)に接続できませんでした({detail})。設定のCAのURL、ファイアウォール・プロキシの設定、CAのTLS証明書(CAバンドル)を確認してください。"),
-                format!("Cannot connect to the CA ({detail}). Check the CA URL in Settings, firewalls and the proxy between certdesk and the CA, and the CA bundle for its TLS certificate."),
-            ),
-            CaError::NotSent { detail } => Message::new(
-                format!("認証局(CA)へ要求を送れなかったか、時間内に応答がありませんでした({detail})。CAの稼働状況とタイムアウトの設定を確認して、もう一度実行してください。"),
-                format!("The request could not be sent to the CA or no answer came in time ({detail}). Check that the CA is running and the timeouts in Settings, then try again."),
-            ),
+            CaError::ConnectFailed { detail } => {
+                let (ja, en) = network_hint(detail);
+                Message::new(
+                format!("認証局(CA)に接続できませんでした({ja})。設定のCAのURL、ファイアウォール・プロキシの設定、CAのTLS証明書(CAバンドル)を確認してください。"),
+                format!("Cannot connect to the CA ({en}). Check the CA URL in Settings, firewalls and the proxy between certdesk and the CA, and the CA bundle for its TLS certificate."),
+            )
+            }
+            CaError::NotSent { detail } => {
+                let (ja, en) = network_hint(detail);
+                Message::new(
+                format!("認証局(CA)へ要求を送れなかったか、時間内に応答がありませんでした({ja})。CAの稼働状況とタイムアウトの設定を確認して、もう一度実行してください。"),
+                format!("The request could not be sent to the CA or no answer came in time ({en}). Check that the CA is running and the timeouts in Settings, then try again."),
+            )
+            }
             CaError::Status { status } => Message::new(
                 format!("認証局(CA)から想定外のHTTPステータス {status} が返りました。CAのURL(パス)とプロキシの設定を確認し、続く場合はCAの運用者に連絡してください。"),
                 format!("The CA answered with the unexpected HTTP status {status}. Check the CA URL (its path) and the proxy; if it persists, contact the CA's operator."),
@@ -185,9 +231,9 @@ impl CaError {
                 format!("認証局(CA)の応答の種類(Content-Type: {})がJSONではありません。プロキシやゲートウェイがエラーページを返していないか確認してください。", found.as_deref().unwrap_or("なし")),
                 format!("The CA's answer has content type {}, not JSON. Check whether a proxy or gateway answers with its own page instead of the CA.", found.as_deref().unwrap_or("(none)")),
             ),
-            CaError::Unparsable { detail } => Message::new(
-                format!("認証局(CA)の応答を読み取れませんでした({detail})。CAのURLが cfssl のAPIを指しているか確認してください。"),
-                format!("The CA's answer cannot be read ({detail}). Check that the CA URL points at cfssl's API."),
+            CaError::Unparsable { .. } => Message::new(
+                "認証局(CA)の応答を読み取れませんでした(詳細は監査ログにあります)。CAのURLが cfssl のAPIを指しているか確認してください。",
+                "The CA's answer cannot be read (the audit log has the details). Check that the CA URL points at cfssl's API.",
             ),
             CaError::Refused { ca_code, message } => Message::new(
                 format!("認証局(CA)が要求を拒否しました(CAのコード {ca_code}: {message})。プロファイル名とCAの設定をCAの運用者に確認してください。"),
@@ -201,19 +247,57 @@ impl CaError {
                 "プロキシの認証に失敗しました(HTTP 407)。設定のプロキシのユーザ名とパスワードを確認してください。",
                 "The proxy refused the credentials (HTTP 407). Check the proxy user and password in Settings.",
             ),
-            CaError::CaBundle { detail } => Message::new(
-                format!("CAバンドル(CAのTLS証明書を確認するための証明書)を読み込めませんでした({detail})。PEM形式の証明書を貼り付けてください。"),
-                format!("The CA bundle (the certificates that check the CA's TLS certificate) cannot be read ({detail}). Paste PEM certificates."),
+            CaError::CaBundle { .. } => Message::new(
+                "CAバンドル(CAのTLS証明書を確認するための証明書)を読み込めませんでした。PEM形式(-----BEGIN CERTIFICATE----- で始まる)の証明書を貼り付けてください。",
+                "The CA bundle (the certificates that check the CA's TLS certificate) cannot be read. Paste PEM certificates (starting with -----BEGIN CERTIFICATE-----).",
             ),
-            CaError::Truncated { detail } => Message::new(
-                format!("認証局(CA)の応答が途中で切れました({detail})。通信経路(プロキシ等)を確認して、もう一度実行してください。"),
-                format!("The CA's answer broke off ({detail}). Check the network path (proxies) and try again."),
+            CaError::Truncated { detail } => {
+                let (ja, en) = network_hint(detail);
+                Message::new(
+                format!("認証局(CA)の応答が途中で切れました({ja})。通信経路(プロキシ等)を確認して、もう一度実行してください。"),
+                format!("The CA's answer broke off ({en}). Check the network path (proxies) and try again."),
+            )
+            }
+            CaError::Mismatch { .. } => Message::new(
+                "認証局(CA)が返した証明書が要求した鍵と一致しません。証明書は登録していません。CAの運用者に連絡してください。",
+                "The certificate the CA returned does not certify the requested key; it was not recorded. Contact the CA's operator.",
             ),
-            CaError::Mismatch { detail } => Message::new(
-                format!("認証局(CA)が返した証明書が要求と一致しません({detail})。証明書は登録していません。CAの運用者に連絡してください。"),
-                format!("The certificate the CA returned does not match the request ({detail}); it was not recorded. Contact the CA's operator."),
+            CaError::InFlight { retry_after_s } => Message::new(
+                format!("このユーザの前回の要求に認証局(CA)の応答がなく、まだCAに届く可能性があります。証明書が二重に有効にならないよう、{retry_after_s} 秒ほど待ってからもう一度実行してください(certdeskがシリアル番号でCAに確認します)。"),
+                format!("The previous request for this user got no answer and may still reach the CA. So that no second valid certificate appears, wait about {retry_after_s} s and try again (certdesk checks it at the CA by its serial number)."),
+            ),
+            CaError::NotOffered { what } => Message::new(
+                format!("この認証局(CA)はAPIで {what} を提供していません(Debian の cfssl 1.2 には crl がありません)。CAの運用者が公開している配布場所を使ってください。"),
+                format!("This CA does not offer {what} through its API (Debian's cfssl 1.2 has no crl endpoint). Use the location the CA's operator publishes."),
+            ),
+            CaError::UnknownSerial { serial } => Message::new(
+                format!("認証局(CA)はシリアル番号 {serial} の証明書を知りません。CAの設定(証明書データベース)と、証明書を発行したCAを確認してください。"),
+                format!("The CA does not know a certificate with serial {serial}. Check the CA's certificate database and which CA issued the certificate."),
             ),
         }
+    }
+}
+
+/// What went wrong on the network, in words for people: the library's own text (in English,
+/// with URLs and OS error numbers) stays in the log and the audit row.
+fn network_hint(detail: &str) -> (&'static str, &'static str) {
+    let d = detail.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| d.contains(w));
+    if has(&["connection refused"]) {
+        ("接続を拒否されました", "connection refused")
+    } else if has(&["dns", "lookup", "name or service not known", "no address"]) {
+        ("ホスト名を解決できません", "host name not found")
+    } else if has(&["timed out", "timeout", "deadline"]) {
+        ("時間切れ", "timed out")
+    } else if has(&["certificate", "ssl routines", "tls", "handshake"]) {
+        (
+            "TLS証明書の確認に失敗しました",
+            "TLS certificate check failed",
+        )
+    } else if has(&["reset", "closed", "broken pipe", "eof", "incomplete"]) {
+        ("接続が途中で切れました", "connection closed")
+    } else {
+        ("通信エラー", "network error")
     }
 }
 
@@ -245,11 +329,11 @@ impl CaSettingsError {
 
     pub fn field(&self) -> &'static str {
         match self {
-            CaSettingsError::Url => "ca_url",
-            CaSettingsError::Profile => "ca_profile",
-            CaSettingsError::AuthKey => "ca_auth_key",
-            CaSettingsError::Timeouts => "ca_total_timeout_s",
-            CaSettingsError::ProxyUrl => "ca_proxy_url",
+            CaSettingsError::Url => "url",
+            CaSettingsError::Profile => "profile",
+            CaSettingsError::AuthKey => "auth_key",
+            CaSettingsError::Timeouts => "total_timeout_s",
+            CaSettingsError::ProxyUrl => "proxy_url",
         }
     }
 
@@ -289,6 +373,8 @@ pub struct CfsslSettings {
     pub proxy_url: String,
     pub proxy_user: String,
     pub ca_bundle_pem: String,
+    #[serde(default)]
+    pub key_source: KeySource,
 }
 
 fn is_http_url(s: &str) -> bool {
@@ -445,6 +531,9 @@ mod tests {
             CaError::CaBundle { detail: "x".into() },
             CaError::Truncated { detail: "x".into() },
             CaError::Mismatch { detail: "x".into() },
+            CaError::InFlight { retry_after_s: 60 },
+            CaError::NotOffered { what: "x".into() },
+            CaError::UnknownSerial { serial: "x".into() },
         ];
         let mut codes: Vec<&str> = all.iter().map(CaError::code).collect();
         for (i, e) in all.iter().enumerate() {
@@ -458,6 +547,30 @@ mod tests {
     }
 
     #[test]
+    fn network_details_reach_people_as_short_words_not_library_text() {
+        let refused = CaError::ConnectFailed {
+            detail: "error sending request for url (http://127.0.0.1:9/api/v1/cfssl/sign): client error (Connect): tcp connect error: Connection refused (os error 111)".into(),
+        };
+        let m = refused.message();
+        assert!(m.ja.contains("接続を拒否されました") && m.en.contains("(connection refused)"));
+        assert!(!m.en.contains("os error") && !m.ja.contains("127.0.0.1"));
+        let tls = CaError::ConnectFailed {
+            detail:
+                "client error (Connect): error:0A000086:SSL routines::certificate verify failed"
+                    .into(),
+        };
+        assert!(tls.message().en.contains("TLS certificate check failed"));
+        let slow = CaError::NotSent {
+            detail: "error sending request for url (http://ca:8888/api/v1/cfssl/sign): operation timed out".into(),
+        };
+        assert!(slow.message().ja.contains("時間切れ"));
+        assert!(
+            refused.to_string().contains("os error 111"),
+            "kept for the log"
+        );
+    }
+
+    #[test]
     fn settings_rules_name_the_field() {
         assert_eq!(settings().validate(), Ok(()));
         let bad = |f: fn(&mut CfsslSettings)| {
@@ -465,13 +578,13 @@ mod tests {
             f(&mut s);
             s.validate().expect_err("refused").field()
         };
-        assert_eq!(bad(|s| s.url = "ftp://ca".into()), "ca_url");
-        assert_eq!(bad(|s| s.url = "https://".into()), "ca_url");
-        assert_eq!(bad(|s| s.profile = "client auth".into()), "ca_profile");
-        assert_eq!(bad(|s| s.connect_timeout_s = 0), "ca_total_timeout_s");
-        assert_eq!(bad(|s| s.connect_timeout_s = 40), "ca_total_timeout_s");
-        assert_eq!(bad(|s| s.total_timeout_s = 301), "ca_total_timeout_s");
-        assert_eq!(bad(|s| s.proxy_url = "proxy:3128".into()), "ca_proxy_url");
+        assert_eq!(bad(|s| s.url = "ftp://ca".into()), "url");
+        assert_eq!(bad(|s| s.url = "https://".into()), "url");
+        assert_eq!(bad(|s| s.profile = "client auth".into()), "profile");
+        assert_eq!(bad(|s| s.connect_timeout_s = 0), "total_timeout_s");
+        assert_eq!(bad(|s| s.connect_timeout_s = 40), "total_timeout_s");
+        assert_eq!(bad(|s| s.total_timeout_s = 301), "total_timeout_s");
+        assert_eq!(bad(|s| s.proxy_url = "proxy:3128".into()), "proxy_url");
         let mut with_proxy = settings();
         with_proxy.proxy_url = "http://proxy.example.jp:3128".into();
         assert_eq!(with_proxy.validate(), Ok(()));

@@ -9,6 +9,7 @@
 //! both in its own `ServiceError`, and the UI shows them through `UiError`.
 
 pub mod auth;
+pub mod authority;
 pub mod dashboard;
 pub mod distribution;
 pub mod error;

@@ -280,11 +280,23 @@ async fn crl_job(backend: Backend) {
 }
 
 /// Every ten minutes (and at start-up): erase keys whose re-download window closed, keys of
-/// certificates that ended, and expired prepared downloads.
+/// certificates that ended, and expired prepared downloads; settle requests to the external
+/// CA whose answer was lost, by their serial.
 async fn sweep_job(backend: Backend) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         tick.tick().await;
+        match backend.reconcile_ca_requests().await {
+            Ok(r) if r.revoked_at_ca + r.never_issued > 0 => tracing::info!(
+                ca.revoked = r.revoked_at_ca,
+                ca.never_issued = r.never_issued,
+                "settled requests whose answer was lost"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error.code = e.code(), error.detail = %e, "settling CA requests failed")
+            }
+        }
         match backend.sweep_distribution().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(keys.erased = n, "erased private keys after delivery"),

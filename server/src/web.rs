@@ -13,7 +13,7 @@
 //!    `/setup` is gone (it leads to `/login`); console pages need a session.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -24,7 +24,10 @@ use certdesk_app::error::{http_status, UiError};
 use certdesk_app::{shell, App};
 use certdesk_backend::audit::Actor;
 use certdesk_backend::auth::{cookie_header, token_from_cookie_header, RequestSession};
+use certdesk_backend::cfssl::certificate_der;
 use certdesk_backend::{ca, Backend, ServiceError, SessionLookup};
+use certdesk_domain::authority::CertificateAuthority;
+use certdesk_domain::external_ca::CaBackendKind;
 use certdesk_domain::userfile::ExportEncoding;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -94,10 +97,22 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/style/main.css", get(stylesheet))
-        .route("/ca/ca.pem", get(ca_pem))
-        .route("/ca/ca.der", get(ca_der))
-        .route("/ca/crl.pem", get(crl_pem))
-        .route("/ca/crl.der", get(crl_der))
+        .route(
+            "/ca/{file}",
+            get(
+                |State(b): State<Backend>, UrlPath(file): UrlPath<String>| async move {
+                    ca_file(b, CaBackendKind::Embedded, &file).await
+                },
+            ),
+        )
+        .route(
+            "/ca/cfssl/{file}",
+            get(
+                |State(b): State<Backend>, UrlPath(file): UrlPath<String>| async move {
+                    ca_file(b, CaBackendKind::Cfssl, &file).await
+                },
+            ),
+        )
         .route("/certificates/{serial}/cert.pem", get(certificate_pem))
         .route("/users/export.csv", get(users_export))
         .route("/users/template.csv", get(users_template))
@@ -147,42 +162,39 @@ async fn stylesheet() -> impl IntoResponse {
 }
 
 /// The CA certificate and CRL are public: relying parties (the bank's servers, nginx) fetch
-/// them without a session.
-async fn ca_pem(State(b): State<Backend>) -> Response {
-    match b.ca_certificate_der() {
-        Some(der) => (
-            [(header::CONTENT_TYPE, "application/x-pem-file")],
-            ca::pem("CERTIFICATE", &der),
-        )
-            .into_response(),
-        None => error_response(ServiceError::CaNotReady),
-    }
-}
-
-async fn ca_der(State(b): State<Backend>) -> Response {
-    match b.ca_certificate_der() {
-        Some(der) => ([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response(),
-        None => error_response(ServiceError::CaNotReady),
-    }
-}
-
-async fn crl_der(State(b): State<Backend>) -> Response {
-    match b.latest_crl().await {
-        Ok(Some(der)) => ([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
-        Ok(None) => error_response(ServiceError::CaNotReady),
-        Err(e) => error_response(e),
-    }
-}
-
-async fn crl_pem(State(b): State<Backend>) -> Response {
-    match b.latest_crl().await {
-        Ok(Some(der)) => (
-            [(header::CONTENT_TYPE, "application/x-pem-file")],
-            ca::pem("X509 CRL", &der),
-        )
-            .into_response(),
-        Ok(None) => error_response(ServiceError::CaNotReady),
-        Err(e) => error_response(e),
+/// them without a session. `/ca/...` is the embedded CA (its CRL is the distribution point in
+/// the certificates it issues); `/ca/cfssl/...` asks the external CA through the CA interface
+/// (E-CA-013 when it does not publish a CRL that way, as Debian's cfssl 1.2).
+async fn ca_file(b: Backend, kind: CaBackendKind, file: &str) -> Response {
+    let authority = match b.authority(kind).await {
+        Ok(a) => a,
+        Err(e) => return error_response(e),
+    };
+    let answer = match file {
+        "ca.pem" => authority
+            .ca_certificate_pem()
+            .await
+            .map(|pem| ("application/x-pem-file", pem.into_bytes())),
+        "ca.der" => authority
+            .ca_certificate_pem()
+            .await
+            .and_then(|pem| certificate_der(&pem))
+            .map(|der| ("application/pkix-cert", der)),
+        "crl.der" => authority
+            .crl_der()
+            .await
+            .map(|der| ("application/pkix-crl", der)),
+        "crl.pem" => authority.crl_der().await.map(|der| {
+            (
+                "application/x-pem-file",
+                ca::pem("X509 CRL", &der).into_bytes(),
+            )
+        }),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match answer {
+        Ok((content_type, body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(e) => error_response(e.into()),
     }
 }
 

@@ -12,8 +12,12 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// The signing profile with an HMAC key (authsign); "client" has none (sign).
+/// The signing profile with an HMAC key (authsign) that takes the serial certdesk proposes
+/// (`ClientProvidesSerialNumbers`), so a lost answer can be found by serial.
 pub const AUTH_PROFILE: &str = "client-auth";
+/// A profile without authentication where cfssl picks serials (`sign`, and `newcert`, which
+/// sends no serial).
+pub const OPEN_PROFILE: &str = "client";
 
 pub struct Cfssl {
     pub addr: SocketAddr,
@@ -37,6 +41,17 @@ impl Cfssl {
 
     pub fn ca_pem(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
+    }
+
+    /// How many certificates cfssl's database holds with `status` ("good" / "revoked").
+    pub fn count(&self, status: &str) -> i64 {
+        let db = rusqlite::Connection::open(self.dir.path().join("certs.db")).expect("certs.db");
+        db.query_row(
+            "SELECT count(*) FROM certificates WHERE CAST(status AS TEXT) = ?1",
+            [status],
+            |r| r.get(0),
+        )
+        .expect("count")
     }
 
     /// cfssl's own record of a certificate: its status ("good" / "revoked") and reason.
@@ -111,7 +126,8 @@ pub fn start_cfssl() -> Cfssl {
             "default": {"expiry": "8784h", "usages": ["digital signature", "client auth"]},
             "profiles": {
                 "client": {"expiry": "8784h", "usages": ["digital signature", "client auth"]},
-                AUTH_PROFILE: {"expiry": "8784h", "usages": ["digital signature", "client auth"], "auth_key": "primary"}
+                AUTH_PROFILE: {"expiry": "8784h", "usages": ["digital signature", "client auth"], "auth_key": "primary",
+                               "ClientProvidesSerialNumbers": true}
             }},
             "auth_keys": {"primary": {"type": "standard", "key": auth_key_hex}}
         })

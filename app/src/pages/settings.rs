@@ -10,7 +10,7 @@ use crate::server_fns::certificates::{
 use crate::server_fns::dashboard::{
     load_notification_settings, SaveNotificationSettings, SendTestMail,
 };
-use certdesk_domain::external_ca::{CaBackendKind, CaBackendView};
+use certdesk_domain::external_ca::{CaBackendKind, CaBackendView, KeySource};
 use certdesk_domain::notices::{NotificationSettings, SmtpSecurity};
 use certdesk_domain::profile::{IssuingProfile, KeyType};
 use leptos::prelude::*;
@@ -202,6 +202,13 @@ fn CaBackendForm(view_: CaBackendView) -> impl IntoView {
             </div>
             <TextField label=Key::ExtCaUrl name="url" value=c.url.clone() error=error/>
             <TextField label=Key::ExtCaProfile name="profile" value=c.profile.clone() error=error/>
+            <div class="field">
+                <label for="field-key_source">{tr(Key::ExtCaKeySource)}</label>
+                <select id="field-key_source" name="key_source">
+                    <option value=KeySource::Csr.as_str() selected=c.key_source == KeySource::Csr>{tr(Key::ExtCaKeySourceCsr)}</option>
+                    <option value=KeySource::Ca.as_str() selected=c.key_source == KeySource::Ca>{tr(Key::ExtCaKeySourceCa)}</option>
+                </select>
+            </div>
             <TextField label=Key::ExtCaAuthKey name="auth_key" value=String::new() kind="password" hint=secret_hint(view_.auth_key_set) error=error/>
             <TextField label=Key::ExtCaConnectTimeout name="connect_timeout_s" value=c.connect_timeout_s.to_string() error=error/>
             <TextField label=Key::ExtCaTotalTimeout name="total_timeout_s" value=c.total_timeout_s.to_string() error=error/>
@@ -216,14 +223,19 @@ fn CaBackendForm(view_: CaBackendView) -> impl IntoView {
             <Show when=saved><span class="ok" role="status" data-testid="ca-backend-saved">" " {tr(Key::Saved)}</span></Show>
         </ActionForm>
         <p class="hint">{tr(Key::ExtCaTestHint)}</p>
-        <button type="button" data-testid="ca-test" disabled=move || test.pending().get()
+        <button type="button" class="secondary" data-testid="ca-test" disabled=move || test.pending().get()
             on:click=move |_| { test.dispatch(TestCaConnection {}); }>{tr(Key::ExtCaTest)}</button>
         {move || test.value().get().map(|r| match r {
             Ok(steps) => view! {
                 <ol class="ca-steps" data-testid="ca-test-steps">
                     {steps.into_iter().map(|s| view! {
-                        <li class:error=!s.ok>
-                            <strong>{s.step.clone()}</strong> " "
+                        <li class:error=!s.ok data-step=s.step.clone()>
+                            <strong>{match s.step.as_str() {
+                                "settings" => tr(Key::ExtCaStepSettings).into_any(),
+                                "info" => tr(Key::ExtCaStepInfo).into_any(),
+                                "auth" => tr(Key::ExtCaStepAuth).into_any(),
+                                other => other.to_string().into_any(),
+                            }}</strong> " "
                             {if s.ok { tr(Key::ExtCaStepOk).into_any() } else { tr(Key::ExtCaStepFailed).into_any() }} " "
                             {s.code.clone().map(|c| view! { <span class="error-code">{c}</span> " " })}
                             {s.message.in_lang(lang.get()).to_string()}
@@ -280,6 +292,15 @@ pub fn SettingsPage() -> impl IntoView {
                 <li><a href="/ca/ca.der" rel="external" download>{tr(Key::CaDer)}</a></li>
                 <li><a href="/ca/crl.pem" rel="external" download>{tr(Key::CrlPem)}</a></li>
             </ul>
+            <Suspense fallback=|| ()>
+                {move || ca_backend.get().and_then(|r| r.ok()).filter(|v| v.kind == CaBackendKind::Cfssl).map(|_| view! {
+                    <p class="hint">{tr(Key::ExtCaFiles)}</p>
+                    <ul data-testid="cfssl-files">
+                        <li><a href="/ca/cfssl/ca.pem" rel="external" download>{tr(Key::CaPem)}</a></li>
+                        <li><a href="/ca/cfssl/crl.pem" rel="external" download>{tr(Key::CrlPem)}</a></li>
+                    </ul>
+                })}
+            </Suspense>
         </section>
     }
 }

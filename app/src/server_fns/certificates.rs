@@ -128,10 +128,11 @@ pub async fn save_ca_backend(
     proxy_user: String,
     proxy_password: String,
     ca_bundle_pem: String,
+    #[server(default)] key_source: String,
 ) -> Result<(), UiError> {
     use certdesk_backend::external_ca::CaBackendInput;
     use certdesk_backend::ServiceError;
-    use certdesk_domain::external_ca::{CaBackendKind, CaSettingsError, CfsslSettings};
+    use certdesk_domain::external_ca::{CaBackendKind, CaSettingsError, CfsslSettings, KeySource};
     let backend = super::ssr::backend()?;
     let user = super::ssr::master_user()?;
     let seconds = |text: &str| {
@@ -149,6 +150,7 @@ pub async fn save_ca_backend(
             proxy_url,
             proxy_user,
             ca_bundle_pem,
+            key_source: KeySource::parse(&key_source).unwrap_or_default(),
         },
         auth_key,
         proxy_password,
