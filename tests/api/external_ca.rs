@@ -930,3 +930,73 @@ async fn revocation_goes_to_the_ca_that_issued_the_certificate_after_a_switch() 
     let body = crl.text().await.expect("body");
     assert!(body.contains("E-CA-013"), "{body}");
 }
+
+/// A crash after cfssl signed but before certdesk stored the certificate: at start-up the
+/// pending request becomes `unanswered`, and the periodic job finds the certificate at cfssl
+/// by the serial certdesk proposed and revokes it there, so no valid certificate is left at
+/// the CA that the database does not know.
+#[tokio::test]
+async fn a_crash_between_the_answer_and_the_commit_leaves_no_valid_certificate_at_the_ca() {
+    let cfssl = start_cfssl();
+    let (app, users) = app_with_users(2).await;
+    use_cfssl(&app, &cfssl.url(), &cfssl.auth_key_hex, 5).await;
+    let kept = app
+        .backend
+        .apply_certificate_operation(users[0], Operation::Issue, Actor::Cli)
+        .await
+        .expect("issue")
+        .expect("a certificate");
+    // What the process had done when it stopped: the pending request row, and cfssl's
+    // certificate for its serial (the answer was lost with the process).
+    let serial_hex = hex::encode(certdesk_backend::ca::random_serial().expect("serial"));
+    let now = certdesk_backend::db::ts(app.backend.clock().now());
+    app.database()
+        .execute(
+            "INSERT INTO ca_requests (user_id, operation, cn, public_key_sha256, proposed_serial, state, created_at)
+             VALUES (?1, 'issue', 'user0001 A001 crash', NULL, ?2, 'pending', ?3)",
+            rusqlite::params![users[1], serial_hex, now],
+        )
+        .expect("pending request");
+    let Authority::Cfssl(client) = app.backend.active_authority().await.expect("cfssl") else {
+        panic!("cfssl is chosen");
+    };
+    let key = rcgen::KeyPair::generate().expect("key");
+    client
+        .sign(
+            &csr_for(&key, "user0001 A001 crash"),
+            Some(u128::from_str_radix(&serial_hex, 16).expect("hex")),
+        )
+        .await
+        .expect("cfssl signs");
+    assert_eq!(cfssl.status_of(&serial_hex).expect("at cfssl").0, "good");
+    assert_eq!(cfssl.count("good"), 2, "one more than certdesk holds");
+
+    // Start-up, then the periodic job.
+    assert_eq!(app.backend.settle_ca_requests().await.expect("settle"), 1);
+    let report = app.backend.reconcile_ca_requests().await.expect("job");
+    assert_eq!(report.revoked_at_ca, 1, "{report:?}");
+    assert_eq!(
+        cfssl.status_of(&serial_hex).expect("at cfssl"),
+        ("revoked".into(), 4),
+        "revoked as superseded"
+    );
+    let state: String = app
+        .database()
+        .query_row(
+            "SELECT state FROM ca_requests WHERE proposed_serial = ?1",
+            [&serial_hex],
+            |r| r.get(0),
+        )
+        .expect("state");
+    assert_eq!(state, "reconciled");
+    assert_eq!(cfssl.count("good"), 1);
+    assert_eq!(cfssl.status_of(&kept.serial).expect("at cfssl").0, "good");
+    // The user is issued normally afterwards.
+    let cert = app
+        .backend
+        .apply_certificate_operation(users[1], Operation::Issue, Actor::Cli)
+        .await
+        .expect("issue")
+        .expect("a certificate");
+    assert!(verify(&app, &cfssl, &cert.serial).await.0);
+}
