@@ -231,7 +231,7 @@ pub fn CertificatesPage() -> impl IntoView {
                     let items = status.map(|s| s.items).unwrap_or_default();
                     view! {
                         <h2>{tr(op.label())}</h2>
-                        <progress max=total.max(1) value=done + failed data-testid="progress"></progress>
+                        <progress max=total.max(1) value=done + failed class:has-failures={failed > 0} data-testid="progress"></progress>
                         <p role="status" data-testid="progress-text">
                             {move || tr(Key::CertProgressDone)()} ": " {done} " / " {total}
                             {(failed > 0).then(|| view! { " · " {tr(Key::CertProgressFailed)} ": " {failed} })}

@@ -331,7 +331,7 @@ fn RenewalPanel(renewable: u32, run: RwSignal<Run>, reload: RwSignal<u32>) -> im
             Some(view! {
                 <section class="card run-panel" data-testid="run-panel" aria-labelledby="run-title">
                     <h2 id="run-title">{tr(Key::DashRunTitle)}</h2>
-                    <progress max=total.max(1) value=done + failed data-testid="progress"></progress>
+                    <progress max=total.max(1) value=done + failed class:has-failures={failed > 0} data-testid="progress"></progress>
                     <p role="status" data-testid="progress-text">
                         {tr(Key::CertProgressDone)} ": " <span data-testid="run-done">{done}</span> " / " <span data-testid="run-total">{total}</span>
                         {(failed > 0).then(|| view! { " · " {tr(Key::CertProgressFailed)} ": " <span data-testid="run-failed">{failed}</span> })}

@@ -103,6 +103,7 @@ async function run(page, button, login) {
     code: await line.getAttribute('data-code'),
     text: await line.textContent(),
     progress: await dialog.getByTestId('progress-text').textContent(),
+    barFailed: await dialog.getByTestId('progress').evaluate((p) => p.classList.contains('has-failures')),
   };
   await dialog.getByTestId('close-dialog').click();
   await dialog.waitFor({ state: 'detached' });
@@ -222,6 +223,7 @@ test('cfssl at a closed port: saved, test connection fails at info with E-CA-001
   assert.match(r.text, /^taro0001 E-CA-001 認証局\(CA\)に接続できませんでした\(.+\)。設定のCAのURL/);
   assert.match(r.progress, /失敗: 1/);
   assert.match(r.progress, /: 0 \/ 1/);
+  assert.ok(r.barFailed, 'the progress bar shows that an item failed');
 
   // No certificate for that user: the row (also after a reload) has none.
   assert.equal(await row(page, 'taro0001').getAttribute('data-state'), 'none');
@@ -244,6 +246,7 @@ test('cfssl at a closed port: saved, test connection fails at info with E-CA-001
   r = await run(page, 'issue-taro0001', 'taro0001');
   assert.deepEqual([r.status, r.code], ['done', ''], r.text);
   assert.match(r.text, /[0-9a-f]{16,}/i, 'the new serial is shown');
+  assert.ok(!r.barFailed, 'nothing failed: the bar keeps its normal colour');
   await row(page, 'taro0001').and(page.locator('[data-state="valid"]')).waitFor();
   await openCertificates(page);
   assert.equal(await row(page, 'taro0001').getAttribute('data-state'), 'valid');
