@@ -28,6 +28,8 @@ CREATE TABLE ca_requests_v2 (
     error_code         TEXT,
     serial             TEXT,
     proposed_serial    TEXT,
+    -- "<url> <profile>" the request went to: what serials_honoured was learnt for.
+    sent_to            TEXT,
     certificate_id     INTEGER REFERENCES certificates(id),
     created_at         TEXT NOT NULL,
     finished_at        TEXT

@@ -27,7 +27,10 @@ pub struct EmbeddedAuthority {
     backend: Backend,
 }
 
+/// A failure inside certdesk (database, signing) seen through the interface: logged with its
+/// detail here, since the caller only sees the CA error.
 fn internal(e: ServiceError) -> CaError {
+    tracing::error!(error.code = e.code(), error.detail = %e, "embedded CA failed");
     CaError::Unparsable {
         detail: e.to_string(),
     }
@@ -126,7 +129,7 @@ impl CertificateAuthority for EmbeddedAuthority {
         match self.backend.latest_crl().await {
             Ok(Some(der)) => Ok(der),
             Ok(None) => Err(CaError::NotOffered {
-                what: "a CRL (none published yet)".into(),
+                what: "crl (none published yet)".into(),
             }),
             Err(e) => Err(internal(e)),
         }

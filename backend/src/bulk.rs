@@ -132,16 +132,17 @@ impl Backend {
             let crosses = match op {
                 Operation::Revoke(_) | Operation::Reissue(_) => self
                     .current_issuer(user_id)
-                    .await?
-                    .is_some_and(|issuer| issuer != active),
-                Operation::Issue | Operation::Renew => false,
+                    .await
+                    .map(|issuer| issuer.is_some_and(|issuer| issuer != active)),
+                Operation::Issue | Operation::Renew => Ok(false),
             };
-            let result = match key.transpose() {
-                Ok(_) if crosses => self
+            let result = match (key.transpose(), crosses) {
+                (Err(e), _) | (_, Err(e)) => Err(e),
+                (Ok(_), Ok(true)) => self
                     .apply_routed(user_id, op, actor.clone(), Some(job))
                     .await
                     .map(|_| ()),
-                Ok(key) => match &external {
+                (Ok(key), Ok(false)) => match &external {
                     Some(client) => self
                         .apply_external(user_id, op, actor.clone(), key, client, Some(job))
                         .await
@@ -151,7 +152,6 @@ impl Backend {
                         .await
                         .map(|_| ()),
                 },
-                Err(e) => Err(e),
             };
             if let Err(e) = result {
                 self.mark_bulk_failed(job, user_id, &e).await?;

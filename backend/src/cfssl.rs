@@ -203,13 +203,24 @@ impl CfsslClient {
         }
     }
 
-    /// `revoke`: records the revocation at the CA. `serial_hex` as stored; Debian's cfssl 1.2
-    /// keys its database by the decimal serial and an empty authority key id. A serial the CA
-    /// never recorded is [`CaError::UnknownSerial`].
+    /// `revoke`: records the revocation at the CA. `serial_hex` as stored; cfssl keys its
+    /// database by the decimal serial and the authority key id, which Debian's cfssl 1.2
+    /// stores empty and newer versions as the hex of the CA's key id: both are tried before a
+    /// serial counts as unknown to the CA ([`CaError::UnknownSerial`]).
     pub async fn revoke(&self, serial_hex: &str, reason: &str) -> Result<(), CaError> {
+        match self.revoke_with(serial_hex, "", reason).await {
+            Err(CaError::UnknownSerial { .. }) => {
+                let key_id = self.ca_key_id().await?;
+                self.revoke_with(serial_hex, &key_id, reason).await
+            }
+            other => other,
+        }
+    }
+
+    async fn revoke_with(&self, serial_hex: &str, aki: &str, reason: &str) -> Result<(), CaError> {
         let body = serde_json::json!({
             "serial": decimal_serial(serial_hex)?,
-            "authority_key_id": "",
+            "authority_key_id": aki,
             "reason": reason,
         });
         match self.call("revoke", &body, CaRequestKind::Revoke).await {
@@ -224,6 +235,19 @@ impl CfsslClient {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The CA certificate's subject key identifier in lower-case hex (from `info`).
+    async fn ca_key_id(&self) -> Result<String, CaError> {
+        let pem = self.info().await?;
+        let cert =
+            openssl::x509::X509::from_pem(pem.as_bytes()).map_err(|e| CaError::Unparsable {
+                detail: format!("CA certificate: {e}"),
+            })?;
+        let id = cert.subject_key_id().ok_or_else(|| CaError::Unparsable {
+            detail: "the CA certificate has no subject key identifier".into(),
+        })?;
+        Ok(hex::encode(id.as_slice()))
     }
 
     /// One API call with the retry policy; returns the envelope's `result`.

@@ -233,7 +233,7 @@ impl Backend {
                      ON CONFLICT (id) DO UPDATE SET kind = ?1, url = ?2, profile = ?3, auth_key_sealed = ?4,
                         connect_timeout_s = ?5, total_timeout_s = ?6, proxy_url = ?7, proxy_user = ?8,
                         proxy_password_sealed = ?9, ca_bundle_pem = ?10, updated_at = ?11, key_source = ?12,
-                        serials_honoured = CASE WHEN profile = ?3 THEN serials_honoured END",
+                        serials_honoured = CASE WHEN url = ?2 AND profile = ?3 THEN serials_honoured END",
                     params![input.kind.as_str(), c.url.trim(), c.profile.trim(), auth_key_sealed, c.connect_timeout_s,
                         c.total_timeout_s, c.proxy_url.trim(), c.proxy_user.trim(), proxy_password_sealed,
                         c.ca_bundle_pem.trim(), ts(now), c.key_source.as_str()],
@@ -403,8 +403,13 @@ impl Backend {
         ca: &C,
         bulk_job: Option<i64>,
     ) -> Result<Option<CertificateView>, ServiceError> {
-        // Lost answers of this user's earlier requests first: settled by serial, or wait.
-        self.reconcile_requests(ca, Some(user_id)).await?;
+        // Lost answers of this user's earlier requests first: settled by serial, or wait. A
+        // revocation never waits for that (a compromised key must not).
+        if op.needs_key() {
+            self.reconcile_requests(ca, Some(user_id)).await?;
+        } else if let Err(e) = self.reconcile_requests(ca, Some(user_id)).await {
+            tracing::warn!(error.code = e.code(), error.detail = %e, "lost answers not settled before a revocation");
+        }
         let now = self.clock().now();
         let key_hash = key
             .as_ref()
@@ -418,7 +423,9 @@ impl Backend {
                 sweep_expired(&tx, now)?;
                 let s = load_subject(&tx, user_id)?;
                 let profile = load_profile(&tx)?;
-                let key_source = load_stored(&tx)?.view.cfssl.key_source;
+                let stored = load_stored(&tx)?;
+                let key_source = stored.view.cfssl.key_source;
+                let sent_to = sent_to(&stored.view);
                 let current = s.current.as_ref().map(|c| &c.2);
                 let revoke_reason = match op {
                     Operation::Issue => {
@@ -435,6 +442,15 @@ impl Backend {
                     }
                 };
                 let request = if op.needs_key() {
+                    let open_by_serial: i64 = tx.query_row(
+                        "SELECT count(*) FROM ca_requests WHERE user_id = ?1 AND state = 'unanswered' AND proposed_serial IS NOT NULL",
+                        [user_id],
+                        |r| r.get(0),
+                    )?;
+                    if open_by_serial > 0 {
+                        // Lost just now (by a concurrent operation): settled by serial first.
+                        return Err(CaError::InFlight { retry_after_s: 60 }.into());
+                    }
                     let earlier: Vec<(i64, String)> = tx
                         .prepare("SELECT id, cn FROM ca_requests WHERE user_id = ?1 AND state = 'unanswered'")?
                         .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -448,9 +464,9 @@ impl Backend {
                     let cn = certificate_cn(&s.login_id, s.next_seq, now);
                     let proposed = (key_source == KeySource::Csr).then_some(proposed_serial);
                     let inserted = tx.execute(
-                        "INSERT INTO ca_requests (user_id, operation, cn, public_key_sha256, proposed_serial, state, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
-                        params![user_id, op.name(), cn, key_hash, proposed, ts(now)],
+                        "INSERT INTO ca_requests (user_id, operation, cn, public_key_sha256, proposed_serial, state, created_at, sent_to)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
+                        params![user_id, op.name(), cn, key_hash, proposed, ts(now), sent_to],
                     );
                     match inserted {
                         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
@@ -501,7 +517,7 @@ impl Backend {
             let (a, target) = (actor.clone(), plan.login_id.clone());
             let finishes_item = plan.request.is_none();
             let ca_name = ca.kind().as_str();
-            self.db()
+            let recorded = self.db()
                 .run(move |conn| {
                     let tx = conn.transaction()?;
                     tx.execute(
@@ -520,33 +536,73 @@ impl Backend {
                     tx.commit()?;
                     Ok(())
                 })
-                .await?;
+                .await;
+            if let Err(e) = recorded {
+                // Revoked at the CA (doing it again is harmless) but not recorded here.
+                return self.abandon(&plan, &actor, e).await;
+            }
         }
 
         let Some(request) = plan.request.as_ref() else {
             return Ok(None);
         };
-        let answer = match (request.key_source, key) {
-            (KeySource::Csr, Some(key)) => {
-                let csr = csr_pem(&key, &request.order.o, &request.order.ou, &request.order.cn)?;
-                match ca.issue_from_csr(&csr, &request.order).await {
-                    Ok(pem) => read_certificate(&pem, &key).map(|r| (r, key)),
-                    Err(e) => Err(e),
+        // The key source is the one recorded with the request (a bulk run may have started
+        // with another): a CSR needs a key made here.
+        let key = match (request.key_source, key) {
+            (KeySource::Csr, None) => {
+                let key_type = request.order.key_type;
+                let made = tokio::task::spawn_blocking(move || crate::ca::generate_key(key_type))
+                    .await
+                    .map_err(|e| ServiceError::Internal(format!("key task failed: {e}")))
+                    .and_then(|k| k);
+                match made {
+                    Ok(k) => Some(k),
+                    Err(e) => return self.abandon(&plan, &actor, e).await,
                 }
             }
-            (KeySource::Ca, _) => match ca.issue_with_server_key(&request.order).await {
-                Ok(issued) => server_key(&issued.private_key_pem).and_then(|key| {
-                    read_certificate(&issued.certificate_pem, &key).map(|r| (r, key))
-                }),
-                Err(e) => Err(e),
-            },
-            (KeySource::Csr, None) => {
-                return Err(ServiceError::Internal("no key for a CSR".into()));
-            }
+            (_, key) => key,
         };
+        // `Err((error, serial))`: with a serial when the CA did send a certificate.
+        let answer: Result<(Received, KeyPair), (CaError, Option<String>)> =
+            match (request.key_source, key) {
+                (KeySource::Csr, Some(key)) => {
+                    let csr =
+                        match csr_pem(&key, &request.order.o, &request.order.ou, &request.order.cn)
+                        {
+                            Ok(csr) => csr,
+                            Err(e) => return self.abandon(&plan, &actor, e).await,
+                        };
+                    match ca.issue_from_csr(&csr, &request.order).await {
+                        Ok(pem) => read_certificate(&pem, &key)
+                            .map(|r| (r, key))
+                            .map_err(|e| (e, pem_serial(&pem))),
+                        Err(e) => Err((e, None)),
+                    }
+                }
+                (_, _) => match ca.issue_with_server_key(&request.order).await {
+                    Ok(issued) => server_key(&issued.private_key_pem)
+                        .and_then(|key| {
+                            read_certificate(&issued.certificate_pem, &key).map(|r| (r, key))
+                        })
+                        .map_err(|e| (e, pem_serial(&issued.certificate_pem))),
+                    Err(e) => Err((e, None)),
+                },
+            };
         let (received, key) = match answer {
             Ok(r) => r,
-            Err(e) => {
+            Err((e, Some(serial))) => {
+                // The CA made a certificate certdesk will not store: revoke it there at once;
+                // if that fails, the periodic job keeps trying by its serial.
+                let revoked = ca
+                    .revoke(&serial, RevocationReason::Superseded)
+                    .await
+                    .is_ok();
+                self.fail_request(&plan, &actor, &e, "sign").await?;
+                self.settle_refused(request.id, &plan.login_id, &serial, revoked)
+                    .await?;
+                return Err(e.into());
+            }
+            Err((e, None)) => {
                 self.fail_request(&plan, &actor, &e, "sign").await?;
                 if e.outcome_unknown() {
                     // The CA may have made it: try at once to find it by serial and revoke it.
@@ -578,10 +634,17 @@ impl Backend {
                 let tx = conn.transaction()?;
                 let profile = load_profile(&tx)?;
                 if op == Operation::Renew {
-                    tx.execute(
+                    let superseded = tx.execute(
                         "UPDATE certificates SET state = 'superseded', ended_at = ?1 WHERE id = ?2 AND state = 'valid'",
                         params![ts(now), replaces],
                     )?;
+                    if superseded == 0 {
+                        // Revoked (or ended) while the CA was answering: the rules no longer
+                        // allow this renewal; the new certificate is taken back below.
+                        let s = load_subject(&tx, user_id)?;
+                        lifecycle::check_renew(s.holder, s.current.as_ref().map(|c| &c.2), &profile.lifecycle(), now)?;
+                        return Err(ServiceError::Internal("the renewed certificate changed while the CA answered".into()));
+                    }
                 }
                 let r = &received;
                 tx.execute(
@@ -632,12 +695,20 @@ impl Backend {
                     revoked_at_ca = revoked.is_ok(), "certificate from the CA not stored");
                 let (a, target) = (actor.clone(), plan.login_id.clone());
                 let code = e.code();
+                // Revoked at the CA: settled. Not (the CA did not answer): `unanswered` with
+                // its serial, so the periodic job revokes it later.
+                let state = if revoked.is_ok() {
+                    "reconciled"
+                } else {
+                    "unanswered"
+                };
                 self.db()
                     .run(move |conn| {
                         let tx = conn.transaction()?;
                         tx.execute(
-                            "UPDATE ca_requests SET state = 'orphan', serial = ?1, error_code = ?2, finished_at = ?3 WHERE id = ?4",
-                            params![serial, code, ts(now), request_id],
+                            "UPDATE ca_requests SET state = ?5, serial = ?1, proposed_serial = ?1, sent_to = NULL, error_code = ?2,
+                                    finished_at = ?3 WHERE id = ?4",
+                            params![serial, code, ts(now), request_id, state],
                         )?;
                         audit::record(&tx, now, &a, "ca_request_orphan", Some(&target), Outcome::Failure,
                             serde_json::json!({"request": request_id, "serial": serial, "revoked_at_ca": revoked.is_ok()}))?;
@@ -659,36 +730,48 @@ impl Backend {
         ca: &C,
         user: Option<i64>,
     ) -> Result<ReconcileReport, ServiceError> {
-        let (open, honoured, total_timeout_s) = self
+        let (open, honoured, total_timeout_s, here) = self
             .db()
             .run(move |conn| {
                 let stored = load_stored(conn)?;
-                let open: Vec<(i64, String, String, String)> = conn
+                let open: Vec<(i64, String, String, String, Option<String>, String)> = conn
                     .prepare(
-                        "SELECT r.id, r.proposed_serial, coalesce(r.finished_at, r.created_at), u.login_id
+                        "SELECT r.id, r.proposed_serial, coalesce(r.finished_at, r.created_at), u.login_id, r.sent_to, r.cn
                            FROM ca_requests r JOIN users u ON u.id = r.user_id
                           WHERE r.state = 'unanswered' AND r.proposed_serial IS NOT NULL
                             AND (?1 IS NULL OR r.user_id = ?1) ORDER BY r.id",
                     )?
-                    .query_map([user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .query_map([user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
                     .collect::<Result<_, _>>()?;
-                Ok((open, stored.serials_honoured, stored.view.cfssl.total_timeout_s))
+                Ok((open, stored.serials_honoured, stored.view.cfssl.total_timeout_s, sent_to(&stored.view)))
             })
             .await?;
         let grace = reconcile_grace(Duration::from_secs(u64::from(total_timeout_s.max(1))));
         let mut report = ReconcileReport::default();
-        for (id, serial, since, login_id) in open {
+        for (id, serial, since, login_id, request_sent_to, cn) in open {
             let now = self.clock().now();
             let age = (now - crate::db::parse_ts(&since)?)
                 .try_into()
                 .unwrap_or(Duration::ZERO);
+            // What was learnt of serials holds only for the CA and profile the request went to.
+            let honoured_there = match request_sent_to {
+                Some(to) if to == here => honoured,
+                Some(_) => None,
+                // Kept after a failed commit: the certificate exists, only its revocation is due.
+                None => None,
+            };
             let revoked = ca.revoke(&serial, RevocationReason::Superseded).await;
-            let (state, action) = match reconcile(&revoked, honoured, age, grace) {
+            let (state, action) = match reconcile(&revoked, honoured_there, age, grace) {
                 Some(Reconciliation::RevokedAtCa) => ("reconciled", "ca_request_reconciled"),
                 Some(Reconciliation::NeverIssued) => ("never_issued", "ca_request_never_issued"),
                 Some(Reconciliation::Wait { retry_after }) => {
                     report.waiting = report.waiting.max(Some(retry_after));
                     continue;
+                }
+                Some(Reconciliation::CannotTell) if user.is_some() => {
+                    // Reported to the CA operator with its CN; the user may go on.
+                    report.cannot_tell += 1;
+                    ("orphan", "ca_request_unanswered")
                 }
                 Some(Reconciliation::CannotTell) => {
                     report.cannot_tell += 1;
@@ -701,27 +784,36 @@ impl Backend {
                     if user.is_some() {
                         return Err(e.into());
                     }
-                    tracing::warn!(ca.request = id, error.code = e.code(), error.detail = %e, "lost answer not settled yet");
+                    // The CA does not answer: the rest waits for the next run.
+                    tracing::warn!(ca.request = id, error.code = e.code(), error.detail = %e, "lost answers not settled yet");
                     report.unreachable += 1;
-                    continue;
+                    break;
                 }
             };
             self.db()
                 .run(move |conn| {
                     let tx = conn.transaction()?;
-                    tx.execute(
+                    let changed = tx.execute(
                         "UPDATE ca_requests SET state = ?1, finished_at = ?2 WHERE id = ?3 AND state = 'unanswered'",
                         params![state, ts(now), id],
                     )?;
-                    audit::record(&tx, now, &Actor::System, action, Some(&login_id), Outcome::Success,
-                        serde_json::json!({"request": id, "serial": serial, "revoked_at_ca": state == "reconciled"}))?;
+                    if changed > 0 {
+                        let details = match state {
+                            "orphan" => serde_json::json!({"request": id, "cn": cn, "proposed_serial": serial,
+                                "remedy": "the CA may hold a certificate with this CN that certdesk never received; revoke it at the CA"}),
+                            _ => serde_json::json!({"request": id, "serial": serial, "revoked_at_ca": state == "reconciled"}),
+                        };
+                        let outcome = if state == "orphan" { Outcome::Failure } else { Outcome::Success };
+                        audit::record(&tx, now, &Actor::System, action, Some(&login_id), outcome, details)?;
+                    }
                     tx.commit()?;
                     Ok(())
                 })
                 .await?;
             match state {
                 "reconciled" => report.revoked_at_ca += 1,
-                _ => report.never_issued += 1,
+                "never_issued" => report.never_issued += 1,
+                _ => {}
             }
         }
         if let (Some(user_wait), Some(_)) = (report.waiting, user) {
@@ -751,6 +843,72 @@ impl Backend {
         }
         let client = self.stored_cfssl_client().await?;
         self.reconcile_requests(&client, None).await
+    }
+
+    /// A failure before the request reached the CA, or of recording what the CA did: the
+    /// request ends `failed` (never left pending) and the error is returned.
+    async fn abandon(
+        &self,
+        plan: &Plan,
+        actor: &Actor,
+        e: ServiceError,
+    ) -> Result<Option<CertificateView>, ServiceError> {
+        let now = self.clock().now();
+        let request = plan.request.as_ref().map(|r| r.id);
+        let (a, target, code, detail) = (
+            actor.clone(),
+            plan.login_id.clone(),
+            e.code(),
+            e.to_string(),
+        );
+        let recorded = self
+            .db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                if let Some(id) = request {
+                    tx.execute(
+                        "UPDATE ca_requests SET state = 'failed', error_code = ?1, finished_at = ?2 WHERE id = ?3 AND state = 'pending'",
+                        params![code, ts(now), id],
+                    )?;
+                }
+                audit::record(&tx, now, &a, "ca_sign", Some(&target), Outcome::Failure,
+                    serde_json::json!({"request": request, "code": code, "detail": detail, "state": "failed"}))?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+        if let Err(r) = recorded {
+            tracing::error!(error.code = r.code(), error.detail = %r, "could not record a failed CA request");
+        }
+        Err(e)
+    }
+
+    /// The CA sent a certificate certdesk refused to store (it does not match, or its key is
+    /// unreadable): settled if it was revoked there at once, otherwise `unanswered` with its
+    /// serial so the periodic job revokes it.
+    async fn settle_refused(
+        &self,
+        request_id: i64,
+        login_id: &str,
+        serial: &str,
+        revoked: bool,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock().now();
+        let (target, serial) = (login_id.to_string(), serial.to_string());
+        let state = if revoked { "reconciled" } else { "unanswered" };
+        self.db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                tx.execute(
+                    "UPDATE ca_requests SET state = ?1, serial = ?2, proposed_serial = ?2, sent_to = NULL WHERE id = ?3",
+                    params![state, serial, request_id],
+                )?;
+                audit::record(&tx, now, &Actor::System, "ca_answer_refused", Some(&target), Outcome::Failure,
+                    serde_json::json!({"request": request_id, "serial": serial, "revoked_at_ca": revoked}))?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
     }
 
     /// Marks the plan's request failed (or unanswered, when the CA may have acted) with its
@@ -793,6 +951,13 @@ impl Backend {
     }
 }
 
+/// The serial (lower-case hex) of a PEM certificate, if it can be read.
+fn pem_serial(pem: &str) -> Option<String> {
+    let cert = openssl::x509::X509::from_pem(pem.as_bytes()).ok()?;
+    let hex = cert.serial_number().to_bn().ok()?.to_hex_str().ok()?;
+    Some(hex.to_ascii_lowercase())
+}
+
 /// What a reconciliation run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
@@ -806,6 +971,11 @@ pub struct ReconcileReport {
     pub unreachable: usize,
     /// The longest wait before a request can be settled.
     pub waiting: Option<Duration>,
+}
+
+/// Which CA a request went to: what `serials_honoured` was learnt for.
+fn sent_to(view: &CaBackendView) -> String {
+    format!("{} {}", view.cfssl.url.trim(), view.cfssl.profile.trim())
 }
 
 /// Whether the certificate's serial is the one proposed (both hex, compared as numbers).

@@ -263,12 +263,12 @@ impl CaError {
                 "The certificate the CA returned does not certify the requested key; it was not recorded. Contact the CA's operator.",
             ),
             CaError::InFlight { retry_after_s } => Message::new(
-                format!("このユーザの前回の要求に認証局(CA)の応答がなく、まだCAに届く可能性があります。証明書が二重に有効にならないよう、{retry_after_s} 秒ほど待ってからもう一度実行してください(certdeskがシリアル番号でCAに確認します)。"),
-                format!("The previous request for this user got no answer and may still reach the CA. So that no second valid certificate appears, wait about {retry_after_s} s and try again (certdesk checks it at the CA by its serial number)."),
+                format!("このユーザへの前回の要求がまだ確定していません(認証局(CA)の応答待ち、または応答が失われたためシリアル番号でCAに照合中です)。証明書が二重に有効にならないよう、{retry_after_s} 秒ほど待ってからもう一度実行してください。"),
+                format!("The previous request for this user is not settled yet (the CA has not answered, or its answer was lost and certdesk is checking it at the CA by serial number). So that no second valid certificate appears, wait about {retry_after_s} s and try again."),
             ),
-            CaError::NotOffered { what } => Message::new(
-                format!("この認証局(CA)はAPIで {what} を提供していません(Debian の cfssl 1.2 には crl がありません)。CAの運用者が公開している配布場所を使ってください。"),
-                format!("This CA does not offer {what} through its API (Debian's cfssl 1.2 has no crl endpoint). Use the location the CA's operator publishes."),
+            CaError::NotOffered { .. } => Message::new(
+                "この認証局(CA)はAPIでCRL(失効リスト)を提供していません(Debian の cfssl 1.2 には crl エンドポイントがありません)。CAの運用者が公開しているCRLの配布場所を使ってください。",
+                "This CA does not offer its CRL through its API (Debian's cfssl 1.2 has no crl endpoint). Use the CRL location the CA's operator publishes.",
             ),
             CaError::UnknownSerial { serial } => Message::new(
                 format!("認証局(CA)はシリアル番号 {serial} の証明書を知りません。CAの設定(証明書データベース)と、証明書を発行したCAを確認してください。"),

@@ -27,7 +27,7 @@ use certdesk_backend::auth::{cookie_header, token_from_cookie_header, RequestSes
 use certdesk_backend::cfssl::certificate_der;
 use certdesk_backend::{ca, Backend, ServiceError, SessionLookup};
 use certdesk_domain::authority::CertificateAuthority;
-use certdesk_domain::external_ca::CaBackendKind;
+use certdesk_domain::external_ca::{CaBackendKind, CaError};
 use certdesk_domain::userfile::ExportEncoding;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -108,7 +108,11 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
         .route(
             "/ca/cfssl/{file}",
             get(
-                |State(b): State<Backend>, UrlPath(file): UrlPath<String>| async move {
+                |State(b): State<Backend>, UrlPath(file): UrlPath<String>, req: Request<Body>| async move {
+                    // Each request asks the external CA: for signed-in users only.
+                    if !signed_in(&req) {
+                        return error_response(ServiceError::NotSignedIn);
+                    }
                     ca_file(b, CaBackendKind::Cfssl, &file).await
                 },
             ),
@@ -164,7 +168,8 @@ async fn stylesheet() -> impl IntoResponse {
 /// The CA certificate and CRL are public: relying parties (the bank's servers, nginx) fetch
 /// them without a session. `/ca/...` is the embedded CA (its CRL is the distribution point in
 /// the certificates it issues); `/ca/cfssl/...` asks the external CA through the CA interface
-/// (E-CA-013 when it does not publish a CRL that way, as Debian's cfssl 1.2).
+/// for signed-in users (E-CA-013 when it does not publish a CRL that way, as Debian's cfssl
+/// 1.2).
 async fn ca_file(b: Backend, kind: CaBackendKind, file: &str) -> Response {
     let authority = match b.authority(kind).await {
         Ok(a) => a,
@@ -194,6 +199,10 @@ async fn ca_file(b: Backend, kind: CaBackendKind, file: &str) -> Response {
     };
     match answer {
         Ok((content_type, body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        // The embedded CA before its first CRL: not ready, as before the interface.
+        Err(CaError::NotOffered { .. }) if kind == CaBackendKind::Embedded => {
+            error_response(ServiceError::CaNotReady)
+        }
         Err(e) => error_response(e.into()),
     }
 }
@@ -413,7 +422,7 @@ async fn not_found() -> impl IntoResponse {
 fn is_asset(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path.starts_with("/style/")
-        || path.starts_with("/ca/")
+        || (path.starts_with("/ca/") && !path.starts_with("/ca/cfssl/"))
         || path == "/health"
         || path == "/favicon.ico"
 }
@@ -473,7 +482,8 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
     let is_download = (path.starts_with("/certificates/") && path.ends_with("/cert.pem"))
         || (path.starts_with("/users/") && path.ends_with(".csv"))
         || (path.starts_with("/distribution/") && path.len() > "/distribution/".len())
-        || (path.starts_with("/bulk/") && path.ends_with("/result.csv"));
+        || (path.starts_with("/bulk/") && path.ends_with("/result.csv"))
+        || path.starts_with("/ca/cfssl/");
     let is_page = req.method() == Method::GET && !path.starts_with("/api/") && !is_download;
     if is_page {
         let signed_in = session.user.is_some();

@@ -12,7 +12,9 @@ use certdesk_domain::external_ca::{CaBackendKind, CfsslSettings};
 use certdesk_domain::lifecycle::{CertificateState, RevocationReason};
 use certdesk_domain::profile::KeyType;
 use certdesk_domain::Role;
-use certdesk_tests::cfssl::{fault_proxy, start_cfssl, Cfssl, Fault, AUTH_PROFILE, OPEN_PROFILE};
+use certdesk_tests::cfssl::{
+    fault_proxy, start_cfssl, switchable_fault_proxy, Cfssl, Fault, AUTH_PROFILE, OPEN_PROFILE,
+};
 use certdesk_tests::{spawn_app, TestApp};
 use std::process::Command;
 use std::time::Duration;
@@ -220,8 +222,21 @@ fn last_request(app: &TestApp) -> (String, String, String) {
 async fn each_fault_between_certdesk_and_cfssl_maps_to_its_code_and_records_nothing() {
     let cfssl = start_cfssl();
     let (app, users) = app_with_users(7).await;
-    // One answer first: certdesk learns that this profile takes the serials it proposes.
-    use_cfssl(&app, &cfssl.url(), &cfssl.auth_key_hex, 5).await;
+    // A refused connection: nothing reached the CA, the request simply failed.
+    let closed = fault_proxy(cfssl.addr, Fault::Refuse).await;
+    use_cfssl(&app, &closed, &cfssl.auth_key_hex, 1).await;
+    let refused = app
+        .backend
+        .apply_certificate_operation(users[1], Operation::Issue, Actor::Cli)
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), "E-CA-001");
+    assert_eq!(last_request(&app).0, "failed");
+    assert_eq!(issued_count(&app), 0);
+    // The other faults sit in a proxy at one URL. One answer first: certdesk learns that this
+    // CA and profile take the serials it proposes.
+    let proxy = switchable_fault_proxy(cfssl.addr, Fault::Pass).await;
+    use_cfssl(&app, &proxy.url, &cfssl.auth_key_hex, 1).await;
     let first = app
         .backend
         .apply_certificate_operation(users[0], Operation::Issue, Actor::Cli)
@@ -234,7 +249,6 @@ async fn each_fault_between_certdesk_and_cfssl_maps_to_its_code_and_records_noth
         "cfssl used the proposed serial"
     );
     let cases = [
-        (Fault::Refuse, "E-CA-001", "failed"),
         (
             Fault::Delay(Duration::from_millis(2500)),
             "E-CA-002",
@@ -246,9 +260,8 @@ async fn each_fault_between_certdesk_and_cfssl_maps_to_its_code_and_records_noth
         (Fault::Truncate, "E-CA-010", "unanswered"),
     ];
     let mut lost = Vec::new();
-    for ((fault, code, state), &user) in cases.into_iter().zip(&users[1..]) {
-        let url = fault_proxy(cfssl.addr, fault).await;
-        use_cfssl(&app, &url, &cfssl.auth_key_hex, 1).await;
+    for ((fault, code, state), &user) in cases.into_iter().zip(&users[2..]) {
+        proxy.set(fault);
         // Through a bulk run, as the Certificates page does: it shows code and message per user.
         let job = app
             .backend
@@ -277,13 +290,11 @@ async fn each_fault_between_certdesk_and_cfssl_maps_to_its_code_and_records_noth
             "{fault:?}"
         );
         // The revoke that would settle it at once took the same faulty path: still open.
-        if state == "unanswered" {
-            lost.push((fault, user, proposed));
-        }
+        lost.push((fault, user, proposed));
     }
+    proxy.set(Fault::Pass);
     // The CA answers again. The periodic job finds by serial the certificates cfssl made
     // although certdesk never got them, and revokes them there.
-    use_cfssl(&app, &cfssl.url(), &cfssl.auth_key_hex, 5).await;
     let report = app.backend.reconcile_ca_requests().await.expect("job");
     assert_eq!(report.revoked_at_ca, 3, "{report:?}");
     assert_eq!(report.never_issued, 0, "within the grace period");

@@ -211,6 +211,44 @@ pub enum Fault {
     ProxyAuth(&'static str),
 }
 
+/// A fault proxy whose fault can be changed while certdesk keeps using the same URL (what
+/// certdesk learnt about the CA belongs to its URL and profile).
+pub struct FaultSwitch {
+    pub url: String,
+    fault: std::sync::Arc<std::sync::Mutex<Fault>>,
+}
+
+impl FaultSwitch {
+    /// Applies to requests from now on. `Refuse` needs a closed port: use [`fault_proxy`].
+    pub fn set(&self, fault: Fault) {
+        assert_ne!(
+            fault,
+            Fault::Refuse,
+            "a listening proxy cannot refuse connections"
+        );
+        *self.fault.lock().expect("fault") = fault;
+    }
+}
+
+/// Starts a fault proxy for `upstream` whose fault [`FaultSwitch::set`] changes.
+pub async fn switchable_fault_proxy(upstream: SocketAddr, fault: Fault) -> FaultSwitch {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let switch = FaultSwitch {
+        url: format!("http://{addr}"),
+        fault: std::sync::Arc::new(std::sync::Mutex::new(fault)),
+    };
+    switch.set(fault);
+    let current = std::sync::Arc::clone(&switch.fault);
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let fault = *current.lock().expect("fault");
+            tokio::spawn(serve(conn, upstream, fault));
+        }
+    });
+    switch
+}
+
 /// Starts the fault proxy for `upstream`; returns its URL.
 pub async fn fault_proxy(upstream: SocketAddr, fault: Fault) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
