@@ -383,8 +383,12 @@ pub fn subject_line(pem: &str) -> Result<String, CaError> {
     let cert = openssl::x509::X509::from_pem(pem.as_bytes()).map_err(|e| CaError::Unparsable {
         detail: format!("CA certificate: {e}"),
     })?;
-    Ok(cert
-        .subject_name()
+    Ok(subject_of(&cert))
+}
+
+/// The subject of `cert` as one line (`O=..., OU=..., CN=...`, in the certificate's order).
+pub fn subject_of(cert: &openssl::x509::X509Ref) -> String {
+    cert.subject_name()
         .entries()
         .map(|e| {
             let name = e.object().nid().short_name().unwrap_or("?");
@@ -392,7 +396,7 @@ pub fn subject_line(pem: &str) -> Result<String, CaError> {
             format!("{name}={value}")
         })
         .collect::<Vec<_>>()
-        .join(", "))
+        .join(", ")
 }
 
 /// cfssl's authenticated request: `{"token": base64(hmac_sha256(key, request)), "request":

@@ -160,16 +160,7 @@ fn read_certificate(pem: &str, key: &KeyPair) -> Result<Received, CaError> {
         .to_bn()
         .and_then(|bn| bn.to_hex_str().map(|h| h.to_ascii_lowercase()))
         .map_err(internal("serial"))?;
-    let subject = cert
-        .subject_name()
-        .entries()
-        .map(|e| {
-            let name = e.object().nid().short_name().unwrap_or("?");
-            let value = e.data().to_string().unwrap_or_default();
-            format!("{name}={value}")
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let subject = crate::cfssl::subject_of(&cert);
     Ok(Received {
         der: cert.to_der().map_err(internal("certificate"))?,
         serial,
@@ -337,12 +328,9 @@ impl Backend {
             "設定を読み込みました。".into(),
             "Settings read.".into(),
         ));
-        match client.info().await {
-            Ok(pem) => {
-                let subject = openssl::x509::X509::from_pem(pem.as_bytes())
-                    .ok()
-                    .map(|c| format!("{:?}", c.subject_name()))
-                    .unwrap_or_default();
+        match CertificateAuthority::health(&client).await {
+            Ok(health) => {
+                let subject = health.ca_subject;
                 steps.push(ok(
                     "info",
                     format!("CAに接続し、CA証明書を受け取りました: {subject}"),

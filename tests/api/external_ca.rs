@@ -69,33 +69,8 @@ async fn verify(app: &TestApp, cfssl: &Cfssl, serial: &str) -> (bool, String) {
         .certificate_der(serial.to_string())
         .await
         .expect("der");
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("c.der"), der).expect("write");
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .expect("openssl");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    };
-    assert!(run(&["x509", "-inform", "DER", "-in", "c.der", "-out", "c.pem"]).0);
-    let ca = cfssl.ca_pem();
-    run(&[
-        "verify",
-        "-purpose",
-        "sslclient",
-        "-CAfile",
-        ca.to_str().expect("path"),
-        "c.pem",
-    ])
+    let ca = std::fs::read_to_string(cfssl.ca_pem()).expect("cfssl ca.pem");
+    openssl_verify(&certdesk_backend::ca::pem("CERTIFICATE", &der), &ca, None)
 }
 
 fn issued_count(app: &TestApp) -> i64 {

@@ -86,3 +86,20 @@ export async function launchBrowser() {
 export async function hydrated(page) {
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
 }
+
+/** The test organisation with master01 (password from CERTDESK_MASTER_PASSWORD), set up from the CLI. */
+export async function setUpOrganisation(dataDir) {
+  await cliIn(dataDir, 'setup', '--org-name', '株式会社テスト商事', '--group-id', 'G0001', '--bank-code', '0001',
+    '--login-id', 'master01', '--name', '山田 太郎', '--email', 'taro@example.co.jp');
+}
+
+/** Signs in on the login page and waits for the hydrated dashboard. */
+export async function signIn(page, base, password, loginId = 'master01') {
+  await page.goto(`${base}/login`);
+  await hydrated(page);
+  await page.fill('#field-login_id', loginId);
+  await page.fill('#field-password', password);
+  await page.getByTestId('login-form').locator('button[type=submit]').click();
+  await page.waitForURL(`${base}/`);
+  await hydrated(page);
+}

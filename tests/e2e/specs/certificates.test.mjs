@@ -3,7 +3,7 @@
 // selection with a result per user, and the detail view.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, hydrated, cliIn, newDataDir } from '../harness.mjs';
+import { startServer, launchBrowser, hydrated, cliIn, newDataDir, setUpOrganisation, signIn as signInAs } from '../harness.mjs';
 
 const PASSWORD = 'correct horse battery';
 let browser;
@@ -13,8 +13,7 @@ const dataDir = newDataDir();
 before(async () => {
   // Headless install: setup and users from the command line, before the server starts.
   process.env.CERTDESK_MASTER_PASSWORD = PASSWORD;
-  await cliIn(dataDir, 'setup', '--org-name', '株式会社テスト商事', '--group-id', 'G0001', '--bank-code', '0001',
-    '--login-id', 'master01', '--name', '山田 太郎', '--email', 'taro@example.co.jp');
+  await setUpOrganisation(dataDir);
   await cliIn(dataDir, 'users', 'add', 'taro0001', '佐藤 太郎', 'sato@example.co.jp');
   await cliIn(dataDir, 'users', 'add', 'hanako01', '鈴木 花子', 'suzuki@example.co.jp');
   browser = await launchBrowser();
@@ -25,13 +24,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function signIn(page) {
-  await page.goto(`${server.base}/login`);
-  await hydrated(page);
-  await page.fill('#field-login_id', 'master01');
-  await page.fill('#field-password', PASSWORD);
-  await page.getByTestId('login-form').locator('button[type=submit]').click();
-  await page.waitForURL(`${server.base}/`);
+function signIn(page) {
+  return signInAs(page, server.base, PASSWORD);
 }
 
 async function openCertificates(page) {

@@ -4,7 +4,7 @@
 // the window" watched until its progress finishes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, hydrated, cliIn, newDataDir } from '../harness.mjs';
+import { startServer, launchBrowser, hydrated, cliIn, newDataDir, setUpOrganisation, signIn as signInAs } from '../harness.mjs';
 
 const PASSWORD = 'correct horse battery';
 const dataDir = newDataDir();
@@ -24,8 +24,7 @@ const ISSUE_ON = [
 
 before(async () => {
   process.env.CERTDESK_MASTER_PASSWORD = PASSWORD;
-  await cliIn(dataDir, 'setup', '--org-name', '株式会社テスト商事', '--group-id', 'G0001', '--bank-code', '0001',
-    '--login-id', 'master01', '--name', '山田 太郎', '--email', 'taro@example.co.jp');
+  await setUpOrganisation(dataDir);
   for (const login of ['old00001', 'exp70001', 'win00001', 'win00002', 'val00001', 'rev00001', 'none0001']) {
     await cliIn(dataDir, 'users', 'add', login, `利用者 ${login}`, `${login}@example.co.jp`);
   }
@@ -71,14 +70,8 @@ async function runFor(call, logins, operation, reason = null) {
   }
 }
 
-async function signIn(page) {
-  await page.goto(`${server.base}/login`);
-  await hydrated(page);
-  await page.fill('#field-login_id', 'master01');
-  await page.fill('#field-password', PASSWORD);
-  await page.getByTestId('login-form').locator('button[type=submit]').click();
-  await page.waitForURL(`${server.base}/`);
-  await hydrated(page);
+function signIn(page) {
+  return signInAs(page, server.base, PASSWORD);
 }
 
 const count = (page, bucket) => page.getByTestId(`count-${bucket}`).locator('.count').textContent();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { startServer, launchBrowser, hydrated, cliIn, newDataDir } from '../harness.mjs';
+import { startServer, launchBrowser, hydrated, cliIn, newDataDir, setUpOrganisation } from '../harness.mjs';
 
 const PASSWORD = 'correct horse battery';
 const CHECK = resolve(import.meta.dirname, '..', '..', 'tools', 'check-p12.sh');
@@ -18,8 +18,7 @@ const dataDir = newDataDir();
 
 before(async () => {
   process.env.CERTDESK_MASTER_PASSWORD = PASSWORD;
-  await cliIn(dataDir, 'setup', '--org-name', '株式会社テスト商事', '--group-id', 'G0001', '--bank-code', '0001',
-    '--login-id', 'master01', '--name', '山田 太郎', '--email', 'taro@example.co.jp');
+  await setUpOrganisation(dataDir);
   await cliIn(dataDir, 'users', 'add', 'taro0001', '佐藤 太郎', 'sato@example.co.jp');
   browser = await launchBrowser();
 });

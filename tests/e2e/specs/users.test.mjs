@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startServer, launchBrowser, hydrated, cliIn, newDataDir } from '../harness.mjs';
+import { startServer, launchBrowser, hydrated, cliIn, newDataDir, setUpOrganisation } from '../harness.mjs';
 
 const PASSWORD = 'correct horse battery';
 const fixtures = resolve(import.meta.dirname, '..', '..', 'fixtures');
@@ -21,8 +21,7 @@ const dataDir = newDataDir();
 
 before(async () => {
   process.env.CERTDESK_MASTER_PASSWORD = PASSWORD;
-  await cliIn(dataDir, 'setup', '--org-name', '株式会社テスト商事', '--group-id', 'G0001', '--bank-code', '0001',
-    '--login-id', 'master01', '--name', '山田 太郎', '--email', 'taro@example.co.jp');
+  await setUpOrganisation(dataDir);
   browser = await launchBrowser();
   server = await startServer([], { dataDir });
 });
