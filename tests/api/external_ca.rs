@@ -986,3 +986,54 @@ async fn a_crash_between_the_answer_and_the_commit_leaves_no_valid_certificate_a
         .expect("a certificate");
     assert!(verify(&app, &cfssl, &cert.serial).await.0);
 }
+
+/// cfssl certifies another key than the one certdesk asked for (here a proxy swaps the CSR):
+/// E-CA-011, nothing stored, and the certificate cfssl made is revoked there at once by its
+/// serial, so no valid certificate stays at the CA that certdesk does not hold.
+#[tokio::test]
+async fn a_certificate_for_another_key_is_not_stored_and_is_revoked_at_the_ca() {
+    let cfssl = start_cfssl();
+    let (app, users) = app_with_users(1).await;
+    let other = rcgen::KeyPair::generate().expect("key");
+    let csr: &'static str = Box::leak(csr_for(&other, "someone else").into_boxed_str());
+    let proxy = fault_proxy(cfssl.addr, Fault::ReplaceCsr(csr)).await;
+    app.backend
+        .update_ca_backend(
+            CaBackendInput {
+                kind: CaBackendKind::Cfssl,
+                cfssl: CfsslSettings {
+                    url: proxy,
+                    profile: OPEN_PROFILE.into(),
+                    connect_timeout_s: 2,
+                    total_timeout_s: 10,
+                    ..CfsslSettings::default()
+                },
+                auth_key: String::new(),
+                proxy_password: String::new(),
+            },
+            Actor::Cli,
+        )
+        .await
+        .expect("settings");
+    let refused = app
+        .backend
+        .apply_certificate_operation(users[0], Operation::Issue, Actor::Cli)
+        .await
+        .expect_err("another key");
+    assert_eq!(refused.code(), "E-CA-011", "{refused}");
+    assert_eq!(issued_count(&app), 0);
+    let (state, serial): (String, String) = app
+        .database()
+        .query_row(
+            "SELECT state, serial FROM ca_requests ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("request");
+    assert_eq!(state, "reconciled");
+    assert_eq!(
+        cfssl.status_of(&serial).expect("cfssl made it").0,
+        "revoked"
+    );
+    assert_eq!(cfssl.count("good"), 0);
+}

@@ -209,6 +209,9 @@ pub enum Fault {
     GarbageJson,
     /// An HTTP forward proxy that wants `Proxy-Authorization: Basic` of `user:password`.
     ProxyAuth(&'static str),
+    /// Replaces the CSR of an unauthenticated `sign` with this one (PEM), so cfssl certifies
+    /// another key than certdesk asked for.
+    ReplaceCsr(&'static str),
 }
 
 /// A fault proxy whose fault can be changed while certdesk keeps using the same URL (what
@@ -322,6 +325,43 @@ async fn serve(mut conn: TcpStream, upstream: SocketAddr, fault: Fault) {
             let body_at = find(&a, b"\r\n\r\n").map_or(a.len(), |i| i + 4);
             let keep = body_at + (a.len() - body_at) / 2;
             a[..keep].to_vec()
+        }
+        Fault::ReplaceCsr(csr) => {
+            let body_at = find(&request, b"\r\n\r\n").map_or(request.len(), |i| i + 4);
+            // Text surgery, not a JSON round trip: the serial is a 128-bit number that
+            // serde_json would turn into a float.
+            let text = String::from_utf8_lossy(&request[body_at..]).into_owned();
+            let key = "\"certificate_request\":\"";
+            let Some(at) = text.find(key) else {
+                // Not a sign request (a revoke): untouched.
+                let answer = forward(&request, upstream).await;
+                let _ = conn.write_all(&answer).await;
+                let _ = conn.shutdown().await;
+                return;
+            };
+            let start = at + key.len() - 1;
+            let end = start + 1 + text[start + 1..].find('"').expect("end of the CSR");
+            let body = format!(
+                "{}{}{}",
+                &text[..start],
+                serde_json::Value::from(csr),
+                &text[end + 1..]
+            );
+            let head = String::from_utf8_lossy(&request[..body_at]).into_owned();
+            let head: String = head
+                .split("\r\n")
+                .map(|line| {
+                    if line.to_ascii_lowercase().starts_with("content-length:") {
+                        format!("Content-Length: {}", body.len())
+                    } else {
+                        line.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\r\n");
+            let mut rewritten = head.into_bytes();
+            rewritten.extend_from_slice(body.as_bytes());
+            forward(&rewritten, upstream).await
         }
         Fault::WrongContentType => {
             let a = forward(&request, upstream).await;
