@@ -255,7 +255,7 @@ fn publish_crl_in(
     })?;
     let mut stmt = tx.prepare(
         "SELECT serial, revoked_at, revocation_reason FROM certificates
-         WHERE state = 'revoked' AND not_after >= ?1 ORDER BY id",
+         WHERE state = 'revoked' AND not_after >= ?1 AND ca_kind = 'embedded' ORDER BY id",
     )?;
     let entries = stmt
         .query_map([ts(now)], |r| {
@@ -525,51 +525,29 @@ impl Backend {
             (Operation::Revoke(_), Some(kind)) => {
                 self.apply_with(kind, user_id, op, actor, bulk_job).await
             }
-            (Operation::Reissue(reason), Some(kind)) if kind != active => {
-                // Revoked at the CA that issued it, the new one from the CA in use; the rules
-                // of a reissue are checked before anything changes.
-                self.check_operation(user_id, op).await?;
-                self.apply_with(
-                    kind,
-                    user_id,
-                    Operation::Revoke(reason),
-                    actor.clone(),
-                    None,
-                )
-                .await?;
-                self.apply_with(active, user_id, Operation::Issue, actor, bulk_job)
+            (Operation::Reissue(_), Some(kind)) if kind != active => {
+                // Revoked at the CA that issued it, the new one from the CA in use, as one
+                // reissue (the generic flow over both implementations of the CA interface).
+                let (old, new) = (self.authority(kind).await?, self.authority(active).await?);
+                let server_key = active == CaBackendKind::Cfssl
+                    && self.ca_backend().await?.cfssl.key_source == KeySource::Ca;
+                let key = if server_key {
+                    None
+                } else {
+                    let key_type = self.issuing_profile().await?.key_type;
+                    Some(
+                        tokio::task::spawn_blocking(move || ca::generate_key(key_type))
+                            .await
+                            .map_err(|e| {
+                                ServiceError::Internal(format!("key task failed: {e}"))
+                            })??,
+                    )
+                };
+                self.apply_through(user_id, op, actor, key, &old, &new, bulk_job)
                     .await
             }
             _ => self.apply_with(active, user_id, op, actor, bulk_job).await,
         }
-    }
-
-    /// The lifecycle rules of `op` for the user now, without changing anything.
-    async fn check_operation(&self, user_id: i64, op: Operation) -> Result<(), ServiceError> {
-        let now = self.clock().now();
-        self.db()
-            .run(move |conn| {
-                let tx = conn.transaction()?;
-                let s = load_subject(&tx, user_id)?;
-                let profile = load_profile(&tx)?;
-                let current = s.current.as_ref().map(|c| &c.2);
-                match op {
-                    Operation::Issue => {
-                        lifecycle::check_issue(s.holder, current, s.valid_count, now)?
-                    }
-                    Operation::Renew => {
-                        lifecycle::check_renew(s.holder, current, &profile.lifecycle(), now)?
-                    }
-                    Operation::Revoke(reason) => {
-                        lifecycle::check_revoke(current, reason)?;
-                    }
-                    Operation::Reissue(reason) => {
-                        lifecycle::check_reissue(s.holder, current, reason, s.valid_count, now)?;
-                    }
-                }
-                Ok(())
-            })
-            .await
     }
 
     /// `op` with the CA of `kind`.

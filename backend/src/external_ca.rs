@@ -158,7 +158,7 @@ fn read_certificate(pem: &str, key: &KeyPair) -> Result<Received, CaError> {
     let serial = cert
         .serial_number()
         .to_bn()
-        .and_then(|bn| bn.to_hex_str().map(|h| h.to_ascii_lowercase()))
+        .and_then(|bn| bn.to_hex_str().map(|h| even_hex(&h)))
         .map_err(internal("serial"))?;
     let subject = crate::cfssl::subject_of(&cert);
     Ok(Received {
@@ -391,13 +391,34 @@ impl Backend {
         ca: &C,
         bulk_job: Option<i64>,
     ) -> Result<Option<CertificateView>, ServiceError> {
+        self.apply_through(user_id, op, actor, key, ca, ca, bulk_job)
+            .await
+    }
+
+    /// [`Self::apply_external`] with the revocation at `revoke_at` and the new certificate
+    /// from `ca`: a reissue after the organisation switched CAs.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn apply_through<R: CertificateAuthority, C: CertificateAuthority>(
+        &self,
+        user_id: i64,
+        op: Operation,
+        actor: Actor,
+        key: Option<KeyPair>,
+        revoke_at: &R,
+        ca: &C,
+        bulk_job: Option<i64>,
+    ) -> Result<Option<CertificateView>, ServiceError> {
         // Lost answers of this user's earlier requests first: settled by serial, or wait. A
-        // revocation never waits for that (a compromised key must not).
-        if op.needs_key() {
-            self.reconcile_requests(ca, Some(user_id)).await?;
-        } else if let Err(e) = self.reconcile_requests(ca, Some(user_id)).await {
-            tracing::warn!(error.code = e.code(), error.detail = %e, "lost answers not settled before a revocation");
+        // revocation never waits for that (a compromised key must not). Only cfssl is asked:
+        // the embedded CA never has a lost answer.
+        if ca.kind() == CaBackendKind::Cfssl {
+            if op.needs_key() {
+                self.reconcile_requests(ca, Some(user_id)).await?;
+            } else if let Err(e) = self.reconcile_requests(ca, Some(user_id)).await {
+                tracing::warn!(error.code = e.code(), error.detail = %e, "lost answers not settled before a revocation");
+            }
         }
+        let issuer = ca.kind();
         let now = self.clock().now();
         let key_hash = key
             .as_ref()
@@ -413,7 +434,10 @@ impl Backend {
                 let profile = load_profile(&tx)?;
                 let stored = load_stored(&tx)?;
                 let key_source = stored.view.cfssl.key_source;
-                let sent_to = sent_to(&stored.view);
+                let sent_to = match issuer {
+                    CaBackendKind::Cfssl => sent_to(&stored.view),
+                    CaBackendKind::Embedded => EMBEDDED.to_string(),
+                };
                 let current = s.current.as_ref().map(|c| &c.2);
                 let revoke_reason = match op {
                     Operation::Issue => {
@@ -498,13 +522,13 @@ impl Backend {
         if let (Some(reason), Some((old_id, old_serial))) =
             (plan.revoke_reason, plan.current.clone())
         {
-            if let Err(e) = ca.revoke(&old_serial, reason).await {
+            if let Err(e) = revoke_at.revoke(&old_serial, reason).await {
                 self.fail_request(&plan, &actor, &e, "revoke").await?;
                 return Err(e.into());
             }
             let (a, target) = (actor.clone(), plan.login_id.clone());
             let finishes_item = plan.request.is_none();
-            let ca_name = ca.kind().as_str();
+            let ca_name = revoke_at.kind().as_str();
             let recorded = self.db()
                 .run(move |conn| {
                     let tx = conn.transaction()?;
@@ -742,6 +766,13 @@ impl Backend {
                 .try_into()
                 .unwrap_or(Duration::ZERO);
             // What was learnt of serials holds only for the CA and profile the request went to.
+            if request_sent_to.as_deref() == Some(EMBEDDED) {
+                // Signed in this process and not stored: the certificate never left it.
+                self.close_request(id, &login_id, "never_issued", now)
+                    .await?;
+                report.never_issued += 1;
+                continue;
+            }
             let honoured_there = match request_sent_to {
                 Some(to) if to == here => honoured,
                 Some(_) => None,
@@ -811,6 +842,31 @@ impl Backend {
             .into());
         }
         Ok(report)
+    }
+
+    async fn close_request(
+        &self,
+        id: i64,
+        login_id: &str,
+        state: &'static str,
+        now: time::OffsetDateTime,
+    ) -> Result<(), ServiceError> {
+        let target = login_id.to_string();
+        self.db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                if tx.execute(
+                    "UPDATE ca_requests SET state = ?1, finished_at = ?2 WHERE id = ?3 AND state = 'unanswered'",
+                    params![state, ts(now), id],
+                )? > 0
+                {
+                    audit::record(&tx, now, &Actor::System, "ca_request_never_issued", Some(&target), Outcome::Success,
+                        serde_json::json!({"request": id, "why": "signed by the embedded CA and not stored"}))?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
     }
 
     /// The periodic job: settles every lost answer with the cfssl settings (nothing to do
@@ -943,7 +999,18 @@ impl Backend {
 fn pem_serial(pem: &str) -> Option<String> {
     let cert = openssl::x509::X509::from_pem(pem.as_bytes()).ok()?;
     let hex = cert.serial_number().to_bn().ok()?.to_hex_str().ok()?;
-    Some(hex.to_ascii_lowercase())
+    Some(even_hex(&hex))
+}
+
+/// Lower-case hex with whole bytes, as serials are stored (`0a1b`, not `a1b`), so that a
+/// serial decodes to the bytes of the certificate's serial number.
+fn even_hex(hex: &str) -> String {
+    let lower = hex.to_ascii_lowercase();
+    if lower.len() % 2 == 1 {
+        format!("0{lower}")
+    } else {
+        lower
+    }
 }
 
 /// What a reconciliation run did.
@@ -960,6 +1027,9 @@ pub struct ReconcileReport {
     /// The longest wait before a request can be settled.
     pub waiting: Option<Duration>,
 }
+
+/// `sent_to` of a request the embedded CA signed: it never left the process.
+const EMBEDDED: &str = "embedded";
 
 /// Which CA a request went to: what `serials_honoured` was learnt for.
 fn sent_to(view: &CaBackendView) -> String {

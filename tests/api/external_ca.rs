@@ -805,15 +805,40 @@ async fn with_the_key_made_by_the_ca_newcert_issues_and_the_stored_key_is_the_ce
 #[tokio::test]
 async fn revocation_goes_to_the_ca_that_issued_the_certificate_after_a_switch() {
     let cfssl = start_cfssl();
-    let (app, users) = app_with_users(2).await;
-    let (a, b) = (users[0], users[1]);
+    let (app, users) = app_with_users(3).await;
+    let (a, b, c) = (users[0], users[1], users[2]);
     let built_in = app
         .backend
         .apply_certificate_operation(a, Operation::Issue, Actor::Cli)
         .await
         .expect("issue")
         .expect("cert");
+    let built_in_c = app
+        .backend
+        .apply_certificate_operation(c, Operation::Issue, Actor::Cli)
+        .await
+        .expect("issue")
+        .expect("cert");
     use_cfssl(&app, &cfssl.url(), &cfssl.auth_key_hex, 10).await;
+    // A reissue of a built-in certificate while cfssl is chosen: revoked into certdesk's CRL,
+    // the new one from cfssl, recorded as one reissue.
+    let from_cfssl_c = app
+        .backend
+        .apply_certificate_operation(
+            c,
+            Operation::Reissue(Some(RevocationReason::KeyCompromise)),
+            Actor::Cli,
+        )
+        .await
+        .expect("reissue across the switch")
+        .expect("cert");
+    assert!(verify(&app, &cfssl, &from_cfssl_c.serial).await.0);
+    let (old_c, _) = app
+        .backend
+        .certificate_detail(built_in_c.serial.clone())
+        .await
+        .expect("detail");
+    assert_eq!(old_c.state, CertificateState::Revoked);
     let from_cfssl = app
         .backend
         .apply_certificate_operation(b, Operation::Issue, Actor::Cli)
@@ -902,7 +927,66 @@ async fn revocation_goes_to_the_ca_that_issued_the_certificate_after_a_switch() 
         .expect("rows");
     assert_eq!(
         kinds.iter().map(|k| k.1.as_str()).collect::<Vec<_>>(),
-        ["embedded", "cfssl", "embedded"]
+        ["embedded", "embedded", "cfssl", "cfssl", "embedded"]
+    );
+    // Both reissues across a switch are recorded as reissues of the certificate they replace.
+    let reissues: Vec<(String, String)> = app
+        .database()
+        .prepare(
+            "SELECT n.serial, o.serial FROM certificates n JOIN certificates o ON o.id = n.replaces_id
+              WHERE n.via = 'reissue' ORDER BY n.id",
+        )
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        reissues,
+        vec![
+            (from_cfssl_c.serial.clone(), built_in_c.serial.clone()),
+            (new.serial.clone(), from_cfssl.serial.clone())
+        ]
+    );
+    // The built-in CRL (signed anew now, after cfssl's certificate was revoked) lists the two
+    // built-in certificates revoked after the switch, and no serial of cfssl's.
+    app.backend
+        .refresh_crl(time::Duration::ZERO)
+        .await
+        .expect("crl")
+        .expect("published");
+    let crl = app.get("/ca/crl.pem").await.text().await.expect("crl");
+    let ca = app.get("/ca/ca.pem").await.text().await.expect("ca");
+    for serial in [&built_in.serial, &built_in_c.serial] {
+        let der = app
+            .backend
+            .certificate_der(serial.clone())
+            .await
+            .expect("der");
+        let (ok, out) = openssl_verify(
+            &certdesk_backend::ca::pem("CERTIFICATE", &der),
+            &ca,
+            Some(&crl),
+        );
+        assert!(!ok && out.contains("revoked"), "{out}");
+    }
+    let listed = {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("crl.pem"), &crl).expect("write");
+        let out = Command::new("openssl")
+            .args(["crl", "-noout", "-text", "-in", "crl.pem"])
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl");
+        String::from_utf8_lossy(&out.stdout).to_ascii_lowercase()
+    };
+    assert!(
+        listed.contains(built_in_c.serial.trim_start_matches('0')),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(from_cfssl.serial.trim_start_matches('0')),
+        "cfssl's revoked certificate is not in the built-in CRL: {listed}"
     );
     // The external CA's files through the interface: its certificate, and a clear code where
     // Debian's cfssl 1.2 has no CRL endpoint.

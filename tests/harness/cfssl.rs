@@ -89,11 +89,21 @@ fn hex_to_decimal(hex: &str) -> String {
         .collect()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+/// A loopback port nothing listens on (yet). It is taken below Linux's ephemeral range (32768 and
+/// up): a port from port 0, freed again, may be handed to another test's listener at once.
+fn closed_port() -> u16 {
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id();
+    loop {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let port = 10_000 + (seed >> 8) % 20_000;
+        let port = u16::try_from(port).expect("below 30000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Starts cfssl in a fresh directory; it stops when the value is dropped.
@@ -149,7 +159,8 @@ pub fn start_cfssl() -> Cfssl {
         serde_json::json!({"driver": "sqlite3", "data_source": path.join("certs.db")}).to_string(),
     )
     .expect("db.json");
-    let port = free_port();
+    // Below the ephemeral range, so that no listener on port 0 takes it before cfssl does.
+    let port = closed_port();
     let log = std::fs::File::create(path.join("serve.log")).expect("log");
     let child = Command::new("cfssl")
         .args(["serve", "-address", "127.0.0.1", "-port", &port.to_string()])
@@ -254,12 +265,11 @@ pub async fn switchable_fault_proxy(upstream: SocketAddr, fault: Fault) -> Fault
 
 /// Starts the fault proxy for `upstream`; returns its URL.
 pub async fn fault_proxy(upstream: SocketAddr, fault: Fault) -> String {
+    if fault == Fault::Refuse {
+        return format!("http://127.0.0.1:{}", closed_port());
+    }
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    if fault == Fault::Refuse {
-        drop(listener);
-        return format!("http://{addr}");
-    }
     tokio::spawn(async move {
         while let Ok((conn, _)) = listener.accept().await {
             tokio::spawn(serve(conn, upstream, fault));
