@@ -98,11 +98,8 @@ impl CertificateAuthority for EmbeddedAuthority {
         order: &CertificateOrder,
     ) -> Result<ServerKeyIssued, CaError> {
         let key_type = order.key_type;
-        let key = tokio::task::spawn_blocking(move || crate::ca::generate_key(key_type))
+        let key = crate::ca::generate_key_off_thread(key_type)
             .await
-            .map_err(|e| CaError::NotSent {
-                detail: format!("key task: {e}"),
-            })?
             .map_err(internal)?;
         let der = self
             .ca

@@ -12,7 +12,7 @@ use crate::certificates::{load_profile, Issuing, Operation};
 use crate::db::ts;
 use crate::error::ServiceError;
 use crate::Backend;
-use certdesk_domain::external_ca::{CaBackendKind, KeySource};
+use certdesk_domain::external_ca::CaBackendKind;
 use rusqlite::{params, OptionalExtension};
 use tokio::task::JoinSet;
 
@@ -111,8 +111,7 @@ impl Backend {
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let key_type = profile.key_type;
         // The CA makes the key (cfssl newcert): nothing to generate here.
-        let needs_key = op.needs_key()
-            && !(active == CaBackendKind::Cfssl && settings.cfssl.key_source == KeySource::Ca);
+        let needs_key = ca::key_made_here(op.needs_key(), active, &settings);
         let issuing = Issuing { ca, profile };
         let mut queue = pending.into_iter();
         let mut keys = JoinSet::new();

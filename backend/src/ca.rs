@@ -8,6 +8,7 @@
 
 use crate::error::ServiceError;
 use crate::secrets::{write_private_file, MasterKey, Purpose};
+use certdesk_domain::external_ca::{CaBackendKind, CaBackendView, KeySource};
 use certdesk_domain::profile::KeyType;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
@@ -99,6 +100,19 @@ pub fn generate_key(key_type: KeyType) -> Result<KeyPair, ServiceError> {
         KeyType::EcdsaP256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256),
     }
     .map_err(ca_err("key generation failed"))
+}
+
+/// [`generate_key`] on a blocking thread, for async callers.
+pub async fn generate_key_off_thread(key_type: KeyType) -> Result<KeyPair, ServiceError> {
+    tokio::task::spawn_blocking(move || generate_key(key_type))
+        .await
+        .map_err(|e| ServiceError::Internal(format!("key task failed: {e}")))?
+}
+
+/// Whether `op` with the CA of `kind` needs a key made here: not when cfssl makes it
+/// (`newcert`), never for a plain revocation.
+pub fn key_made_here(needs_key: bool, kind: CaBackendKind, settings: &CaBackendView) -> bool {
+    needs_key && !(kind == CaBackendKind::Cfssl && settings.cfssl.key_source == KeySource::Ca)
 }
 
 /// 128 random bits for a serial number.

@@ -14,7 +14,7 @@ use crate::db::{parse_ts, ts};
 use crate::error::ServiceError;
 use crate::secrets::Purpose;
 use crate::Backend;
-use certdesk_domain::external_ca::{CaBackendKind, KeySource};
+use certdesk_domain::external_ca::{CaBackendKind, CaBackendView};
 use certdesk_domain::lifecycle::{
     self, CertificateFacts, CertificateState, Holder, RevocationReason, StoredState,
 };
@@ -519,34 +519,31 @@ impl Backend {
         actor: Actor,
         bulk_job: Option<i64>,
     ) -> Result<Option<CertificateView>, ServiceError> {
-        let active = self.ca_backend().await?.kind;
+        let settings = self.ca_backend().await?;
+        let active = settings.kind;
         let issuer = self.current_issuer(user_id).await?;
         match (op, issuer) {
             (Operation::Revoke(_), Some(kind)) => {
-                self.apply_with(kind, user_id, op, actor, bulk_job).await
+                self.apply_with(kind, &settings, user_id, op, actor, bulk_job)
+                    .await
             }
             (Operation::Reissue(_), Some(kind)) if kind != active => {
                 // Revoked at the CA that issued it, the new one from the CA in use, as one
                 // reissue (the generic flow over both implementations of the CA interface).
                 let (old, new) = (self.authority(kind).await?, self.authority(active).await?);
-                let server_key = active == CaBackendKind::Cfssl
-                    && self.ca_backend().await?.cfssl.key_source == KeySource::Ca;
-                let key = if server_key {
-                    None
-                } else {
-                    let key_type = self.issuing_profile().await?.key_type;
-                    Some(
-                        tokio::task::spawn_blocking(move || ca::generate_key(key_type))
-                            .await
-                            .map_err(|e| {
-                                ServiceError::Internal(format!("key task failed: {e}"))
-                            })??,
-                    )
+                let key = match ca::key_made_here(op.needs_key(), active, &settings) {
+                    true => Some(
+                        ca::generate_key_off_thread(self.issuing_profile().await?.key_type).await?,
+                    ),
+                    false => None,
                 };
                 self.apply_through(user_id, op, actor, key, &old, &new, bulk_job)
                     .await
             }
-            _ => self.apply_with(active, user_id, op, actor, bulk_job).await,
+            _ => {
+                self.apply_with(active, &settings, user_id, op, actor, bulk_job)
+                    .await
+            }
         }
     }
 
@@ -554,23 +551,16 @@ impl Backend {
     async fn apply_with(
         &self,
         kind: CaBackendKind,
+        settings: &CaBackendView,
         user_id: i64,
         op: Operation,
         actor: Actor,
         bulk_job: Option<i64>,
     ) -> Result<Option<CertificateView>, ServiceError> {
-        let settings = self.ca_backend().await?;
         let profile = self.issuing_profile().await?;
-        let server_key = kind == CaBackendKind::Cfssl && settings.cfssl.key_source == KeySource::Ca;
-        let key = if op.needs_key() && !server_key {
-            let key_type = profile.key_type;
-            Some(
-                tokio::task::spawn_blocking(move || ca::generate_key(key_type))
-                    .await
-                    .map_err(|e| ServiceError::Internal(format!("key task failed: {e}")))??,
-            )
-        } else {
-            None
+        let key = match ca::key_made_here(op.needs_key(), kind, settings) {
+            true => Some(ca::generate_key_off_thread(profile.key_type).await?),
+            false => None,
         };
         match kind {
             CaBackendKind::Cfssl => {

@@ -563,11 +563,7 @@ impl Backend {
         let key = match (request.key_source, key) {
             (KeySource::Csr, None) => {
                 let key_type = request.order.key_type;
-                let made = tokio::task::spawn_blocking(move || crate::ca::generate_key(key_type))
-                    .await
-                    .map_err(|e| ServiceError::Internal(format!("key task failed: {e}")))
-                    .and_then(|k| k);
-                match made {
+                match crate::ca::generate_key_off_thread(key_type).await {
                     Ok(k) => Some(k),
                     Err(e) => return self.abandon(&plan, &actor, e).await,
                 }

@@ -40,26 +40,35 @@ async fn app_with_users(n: usize) -> (TestApp, Vec<i64>) {
     (app, ids)
 }
 
-/// Points the organisation at `url` (cfssl or a proxy in front of it).
-async fn use_cfssl(app: &TestApp, url: &str, key_hex: &str, total_timeout_s: u32) {
+/// The tests' cfssl settings: `url` (cfssl or a proxy in front of it), `profile`, the HMAC key
+/// in hex (empty: none), 1 s to connect and 10 s in all; callers change what they test.
+fn cfssl_input(url: &str, profile: &str, key_hex: &str) -> CaBackendInput {
+    CaBackendInput {
+        kind: CaBackendKind::Cfssl,
+        cfssl: CfsslSettings {
+            url: url.into(),
+            profile: profile.into(),
+            connect_timeout_s: 1,
+            total_timeout_s: 10,
+            ..CfsslSettings::default()
+        },
+        auth_key: key_hex.into(),
+        proxy_password: String::new(),
+    }
+}
+
+async fn save_ca(app: &TestApp, input: CaBackendInput) {
     app.backend
-        .update_ca_backend(
-            CaBackendInput {
-                kind: CaBackendKind::Cfssl,
-                cfssl: CfsslSettings {
-                    url: url.into(),
-                    profile: AUTH_PROFILE.into(),
-                    connect_timeout_s: 1,
-                    total_timeout_s,
-                    ..CfsslSettings::default()
-                },
-                auth_key: key_hex.into(),
-                proxy_password: String::new(),
-            },
-            Actor::Cli,
-        )
+        .update_ca_backend(input, Actor::Cli)
         .await
         .expect("settings saved");
+}
+
+/// Points the organisation at `url` with the HMAC profile.
+async fn use_cfssl(app: &TestApp, url: &str, key_hex: &str, total_timeout_s: u32) {
+    let mut input = cfssl_input(url, AUTH_PROFILE, key_hex);
+    input.cfssl.total_timeout_s = total_timeout_s;
+    save_ca(app, input).await;
 }
 
 /// `openssl verify -CAfile <cfssl's ca.pem>` of the certificate with `serial`.
@@ -388,19 +397,13 @@ async fn a_proxy_with_user_and_password_is_used_and_a_wrong_password_is_named() 
     let cfssl = start_cfssl();
     let (app, users) = app_with_users(1).await;
     let proxy = fault_proxy(cfssl.addr, Fault::ProxyAuth("certdesk:s3cret")).await;
-    let settings = |password: &str| CaBackendInput {
-        kind: CaBackendKind::Cfssl,
-        cfssl: CfsslSettings {
-            url: cfssl.url(),
-            profile: AUTH_PROFILE.into(),
-            connect_timeout_s: 2,
-            total_timeout_s: 5,
-            proxy_url: proxy.clone(),
-            proxy_user: "certdesk".into(),
-            ..CfsslSettings::default()
-        },
-        auth_key: cfssl.auth_key_hex.clone(),
-        proxy_password: password.into(),
+    let settings = |password: &str| {
+        let mut input = cfssl_input(&cfssl.url(), AUTH_PROFILE, &cfssl.auth_key_hex);
+        input.cfssl.total_timeout_s = 5;
+        input.cfssl.proxy_url = proxy.clone();
+        input.cfssl.proxy_user = "certdesk".into();
+        input.proxy_password = password.into();
+        input
     };
     app.backend
         .update_ca_backend(settings("wrong"), Actor::Cli)
@@ -444,44 +447,27 @@ async fn the_settings_page_saves_the_ca_choice_and_tests_the_connection_step_by_
         page.contains("発行に使う認証局"),
         "the section is on the page"
     );
-    let timeout = app
-        .post(
-            "save_ca_backend",
-            &[
-                ("kind", "cfssl"),
-                ("url", &cfssl.url()),
-                ("profile", AUTH_PROFILE),
-                ("auth_key", &cfssl.auth_key_hex),
-                ("connect_timeout_s", "ten"),
-                ("total_timeout_s", "30"),
-                ("proxy_url", ""),
-                ("proxy_user", ""),
-                ("proxy_password", ""),
-                ("ca_bundle_pem", ""),
-            ],
-        )
-        .await;
+    let url = cfssl.url();
+    let form = |connect_timeout_s: &'static str| {
+        [
+            ("kind", "cfssl"),
+            ("url", url.as_str()),
+            ("profile", AUTH_PROFILE),
+            ("auth_key", cfssl.auth_key_hex.as_str()),
+            ("connect_timeout_s", connect_timeout_s),
+            ("total_timeout_s", "30"),
+            ("proxy_url", ""),
+            ("proxy_user", ""),
+            ("proxy_password", ""),
+            ("ca_bundle_pem", ""),
+        ]
+    };
+    let timeout = app.post("save_ca_backend", &form("ten")).await;
     assert_eq!(timeout.status(), 422);
     let body: serde_json::Value = timeout.json().await.expect("json");
     assert_eq!(body["code"], "E-CA-023");
     assert_eq!(body["field"], "total_timeout_s");
-    let saved = app
-        .post(
-            "save_ca_backend",
-            &[
-                ("kind", "cfssl"),
-                ("url", &cfssl.url()),
-                ("profile", AUTH_PROFILE),
-                ("auth_key", &cfssl.auth_key_hex),
-                ("connect_timeout_s", "5"),
-                ("total_timeout_s", "30"),
-                ("proxy_url", ""),
-                ("proxy_user", ""),
-                ("proxy_password", ""),
-                ("ca_bundle_pem", ""),
-            ],
-        )
-        .await;
+    let saved = app.post("save_ca_backend", &form("5")).await;
     assert_eq!(saved.status(), 200);
     let view: serde_json::Value = app
         .post("ca_backend", &[])
@@ -742,25 +728,9 @@ async fn both_ca_implementations_keep_the_interface_contract() {
 }
 
 async fn use_profile(app: &TestApp, cfssl: &Cfssl, profile: &str, key_source: KeySource) {
-    app.backend
-        .update_ca_backend(
-            CaBackendInput {
-                kind: CaBackendKind::Cfssl,
-                cfssl: CfsslSettings {
-                    url: cfssl.url(),
-                    profile: profile.into(),
-                    connect_timeout_s: 2,
-                    total_timeout_s: 10,
-                    key_source,
-                    ..CfsslSettings::default()
-                },
-                auth_key: String::new(),
-                proxy_password: String::new(),
-            },
-            Actor::Cli,
-        )
-        .await
-        .expect("settings saved");
+    let mut input = cfssl_input(&cfssl.url(), profile, "");
+    input.cfssl.key_source = key_source;
+    save_ca(app, input).await;
 }
 
 /// With "the CA makes the key", the lifecycle uses newcert: the certificate verifies against
@@ -874,24 +844,9 @@ async fn revocation_goes_to_the_ca_that_issued_the_certificate_after_a_switch() 
     assert!(!ok && out.contains("revoked"), "{out}");
     // Back to the built-in CA: a reissue of the cfssl certificate revokes it at cfssl and
     // issues the new one from the built-in CA.
-    app.backend
-        .update_ca_backend(
-            CaBackendInput {
-                kind: CaBackendKind::Embedded,
-                cfssl: CfsslSettings {
-                    url: cfssl.url(),
-                    profile: AUTH_PROFILE.into(),
-                    connect_timeout_s: 2,
-                    total_timeout_s: 10,
-                    ..CfsslSettings::default()
-                },
-                auth_key: String::new(),
-                proxy_password: String::new(),
-            },
-            Actor::Cli,
-        )
-        .await
-        .expect("back to built-in");
+    let mut built_in_again = cfssl_input(&cfssl.url(), AUTH_PROFILE, "");
+    built_in_again.kind = CaBackendKind::Embedded;
+    save_ca(&app, built_in_again).await;
     let new = app
         .backend
         .apply_certificate_operation(
@@ -1081,24 +1036,7 @@ async fn a_certificate_for_another_key_is_not_stored_and_is_revoked_at_the_ca() 
     let other = rcgen::KeyPair::generate().expect("key");
     let csr: &'static str = Box::leak(csr_for(&other, "someone else").into_boxed_str());
     let proxy = fault_proxy(cfssl.addr, Fault::ReplaceCsr(csr)).await;
-    app.backend
-        .update_ca_backend(
-            CaBackendInput {
-                kind: CaBackendKind::Cfssl,
-                cfssl: CfsslSettings {
-                    url: proxy,
-                    profile: OPEN_PROFILE.into(),
-                    connect_timeout_s: 2,
-                    total_timeout_s: 10,
-                    ..CfsslSettings::default()
-                },
-                auth_key: String::new(),
-                proxy_password: String::new(),
-            },
-            Actor::Cli,
-        )
-        .await
-        .expect("settings");
+    save_ca(&app, cfssl_input(&proxy, OPEN_PROFILE, "")).await;
     let refused = app
         .backend
         .apply_certificate_operation(users[0], Operation::Issue, Actor::Cli)
