@@ -6,30 +6,19 @@
 //! stable code and a message in both languages. The detail of a storage error is logged where
 //! it is turned into a response, never sent.
 //!
-//! Every change is one SQLite transaction together with its audit row ([`audit::record`]).
+//! Every change is one SQLite transaction together with its audit row ([`store::audit::record`]).
 
-pub mod audit;
 pub mod auth;
-pub mod authority;
-pub mod bulk;
 pub mod ca;
 pub mod certificates;
-pub mod cfssl;
 pub mod clock;
-pub mod dashboard;
-pub mod db;
 pub mod distribution;
 pub mod error;
-pub mod external_ca;
-pub mod mail;
-pub mod migrations;
+pub mod jobs;
 pub mod notices;
 pub mod organisation;
-pub mod password;
-pub mod pkcs12;
-pub mod secrets;
 pub mod settings;
-pub mod user_import;
+pub mod store;
 pub mod users;
 
 pub use auth::{CurrentUser, SessionLookup, SessionToken};
@@ -48,12 +37,12 @@ pub struct Backend {
 }
 
 struct Inner {
-    db: db::Db,
+    db: store::db::Db,
     settings: Settings,
     clock: Clock,
     /// Made at the first sign-in, not at every start (the CLI opens the backend too).
-    dummy_hash: OnceLock<password::PasswordHash>,
-    master_key: Arc<secrets::MasterKey>,
+    dummy_hash: OnceLock<auth::password::PasswordHash>,
+    master_key: Arc<store::secrets::MasterKey>,
     /// The embedded CA, once the organisation exists (see `ensure_ca`).
     ca: RwLock<Option<Arc<ca::EmbeddedCa>>>,
     /// Set once the organisation exists; never unset (the setup page is gone for good).
@@ -71,13 +60,15 @@ impl Backend {
                 settings.data_dir.display()
             ))
         })?;
-        let mut conn = db::open(&settings.database_path())?;
-        migrations::apply(&mut conn, clock.now())?;
+        let mut conn = store::db::open(&settings.database_path())?;
+        store::migrations::apply(&mut conn, clock.now())?;
         let set_up = organisation::exists(&conn)?;
-        let master_key = Arc::new(secrets::MasterKey::load_or_create(&settings.data_dir)?);
+        let master_key = Arc::new(store::secrets::MasterKey::load_or_create(
+            &settings.data_dir,
+        )?);
         Ok(Backend {
             inner: Arc::new(Inner {
-                db: db::Db::new(conn),
+                db: store::db::Db::new(conn),
                 settings,
                 clock,
                 dummy_hash: OnceLock::new(),
@@ -97,7 +88,7 @@ impl Backend {
         &self.inner.clock
     }
 
-    pub(crate) fn db(&self) -> &db::Db {
+    pub(crate) fn db(&self) -> &store::db::Db {
         &self.inner.db
     }
 
@@ -106,7 +97,7 @@ impl Backend {
         !self.inner.set_up.load(Ordering::Acquire)
     }
 
-    pub(crate) fn master_key(&self) -> Arc<secrets::MasterKey> {
+    pub(crate) fn master_key(&self) -> Arc<store::secrets::MasterKey> {
         Arc::clone(&self.inner.master_key)
     }
 

@@ -1,10 +1,10 @@
 //! The organisation and the first-run setup that creates it with its master user.
 
-use crate::audit::{self, Actor, Outcome};
 use crate::auth::{self, CurrentUser, SessionToken};
-use crate::db::ts;
 use crate::error::ServiceError;
-use crate::{password, Backend};
+use crate::store::audit::{self, Actor, Outcome};
+use crate::store::db::ts;
+use crate::{auth::password, Backend};
 use certdesk_domain::{
     BankCode, Email, GroupId, LoginId, OrganisationName, Password, PersonName, Role,
 };

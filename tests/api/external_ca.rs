@@ -2,10 +2,10 @@
 //! against cfssl's CA, and every fault between certdesk and the CA mapped to its code with
 //! nothing recorded as issued.
 
-use certdesk_backend::audit::Actor;
-use certdesk_backend::authority::Authority;
+use certdesk_backend::ca::authority::Authority;
+use certdesk_backend::ca::external::CaBackendInput;
 use certdesk_backend::certificates::Operation;
-use certdesk_backend::external_ca::CaBackendInput;
+use certdesk_backend::store::audit::Actor;
 use certdesk_domain::authority::{CertificateAuthority, CertificateOrder};
 use certdesk_domain::external_ca::KeySource;
 use certdesk_domain::external_ca::{CaBackendKind, CfsslSettings};
@@ -974,7 +974,7 @@ async fn a_crash_between_the_answer_and_the_commit_leaves_no_valid_certificate_a
     // What the process had done when it stopped: the pending request row, and cfssl's
     // certificate for its serial (the answer was lost with the process).
     let serial_hex = hex::encode(certdesk_backend::ca::random_serial().expect("serial"));
-    let now = certdesk_backend::db::ts(app.backend.clock().now());
+    let now = certdesk_backend::store::db::ts(app.backend.clock().now());
     app.database()
         .execute(
             "INSERT INTO ca_requests (user_id, operation, cn, public_key_sha256, proposed_serial, state, created_at)

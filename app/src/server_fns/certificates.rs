@@ -130,7 +130,7 @@ pub async fn save_ca_backend(
     ca_bundle_pem: String,
     #[server(default)] key_source: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::external_ca::CaBackendInput;
+    use certdesk_backend::ca::external::CaBackendInput;
     use certdesk_backend::ServiceError;
     use certdesk_domain::external_ca::{CaBackendKind, CaSettingsError, CfsslSettings, KeySource};
     let backend = super::ssr::backend()?;

@@ -104,7 +104,7 @@ pub async fn setup(
     password: String,
     password_confirm: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::{audit::Actor, organisation::SetupInput};
+    use certdesk_backend::{organisation::SetupInput, store::audit::Actor};
     let backend = ssr::backend()?;
     let input = SetupInput {
         org_name,

@@ -108,7 +108,7 @@ pub async fn unlock_user(login_id: String) -> Result<(), UiError> {
 /// commit the preview's `sha256`, `adds`, `updates`, `unchanged`.
 #[server(prefix = "/api", endpoint = "import_users", input = MultipartFormData)]
 pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError> {
-    use certdesk_backend::user_import::PlanCounts;
+    use certdesk_backend::users::import::PlanCounts;
     use certdesk_backend::ServiceError;
     use certdesk_domain::userfile::{FileError, ImportMode, MAX_FILE_BYTES};
     use std::collections::HashMap;

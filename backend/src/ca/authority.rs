@@ -1,15 +1,15 @@
 //! The domain's CA interface ([`CertificateAuthority`]) for the embedded CA, and the choice of
 //! implementation per organisation and per certificate.
 //!
-//! The cfssl implementation is [`crate::cfssl::CfsslClient`]. Lifecycle operations with the
+//! The cfssl implementation is [`crate::ca::cfssl::CfsslClient`]. Lifecycle operations with the
 //! embedded CA sign inside the same SQLite transaction that records the certificate (see
 //! `certificates.rs`): a local signature that is not committed never left the process, so a
 //! crash cannot leave a certificate the database does not know. Operations with an external CA
-//! go through [`crate::external_ca`], written against the interface, which both implementations
+//! go through [`crate::ca::external`], written against the interface, which both implementations
 //! pass (see the tests in `tests/api/external_ca.rs`).
 
+use crate::ca::cfssl::{subject_line, CfsslClient};
 use crate::ca::{pem, EmbeddedCa, LeafRequest};
-use crate::cfssl::{subject_line, CfsslClient};
 use crate::error::ServiceError;
 use crate::Backend;
 use certdesk_domain::authority::{

@@ -3,10 +3,10 @@
 //! that a long certificate history does not slow it down. Also the `?filter=` of the
 //! Certificates page, "renew all in the window", and a bulk run's result as CSV.
 
-use crate::audit::Actor;
 use crate::certificates::{load_profile, Operation, UserCertificates};
-use crate::db::{parse_ts, ts};
 use crate::error::ServiceError;
+use crate::store::audit::Actor;
+use crate::store::db::{parse_ts, ts};
 use crate::Backend;
 use certdesk_domain::dashboard::{
     bucket, weekly_expiries, Bucket, BucketCounts, CHART_WEEKS, UPCOMING_LIMIT,

@@ -8,11 +8,14 @@
 //! index `certificates_one_valid_per_user` makes a re-run after a crash unable to create a
 //! second valid certificate for anyone.
 
-use crate::audit::{self, Actor, Outcome};
+pub mod bulk;
+pub mod dashboard;
+
 use crate::ca::{self, CaName, EmbeddedCa, LeafRequest, RevokedEntry};
-use crate::db::{parse_ts, ts};
 use crate::error::ServiceError;
-use crate::secrets::Purpose;
+use crate::store::audit::{self, Actor, Outcome};
+use crate::store::db::{parse_ts, ts};
+use crate::store::secrets::Purpose;
 use crate::Backend;
 use certdesk_domain::external_ca::{CaBackendKind, CaBackendView};
 use certdesk_domain::lifecycle::{
@@ -482,7 +485,7 @@ impl Backend {
     }
 
     /// Applies one lifecycle operation to one user. With the embedded CA it is one
-    /// transaction with its audit rows; with an external CA see [`crate::external_ca`]. A
+    /// transaction with its audit rows; with an external CA see [`crate::ca::external`]. A
     /// revocation goes to the CA that issued the certificate, whichever CA issues now.
     pub async fn apply_certificate_operation(
         &self,

@@ -1,13 +1,17 @@
 //! The embedded CA: a self-signed root made with rcgen at first start (or `certdesk ca init`),
 //! whose private key lives only in this process and, at rest, in a sealed file
 //! (`<data dir>/ca/ca-key.sealed`, mode 0600, AES-256-GCM under the master key, see
-//! [`crate::secrets`]). The CA signs client certificates and CRLs.
+//! [`crate::store::secrets`]). The CA signs client certificates and CRLs.
 //!
 //! rcgen is built with its aws-lc-rs backend: the default `ring` backend cannot generate RSA
 //! keys, and RSA-2048 is the default key type of issued certificates.
 
+pub mod authority;
+pub mod cfssl;
+pub mod external;
+
 use crate::error::ServiceError;
-use crate::secrets::{write_private_file, MasterKey, Purpose};
+use crate::store::secrets::{write_private_file, MasterKey, Purpose};
 use certdesk_domain::external_ca::{CaBackendKind, CaBackendView, KeySource};
 use certdesk_domain::profile::KeyType;
 use rcgen::{

@@ -4,9 +4,11 @@
 //! the master role (an admin cannot promote anyone to master), and the last unlocked master can
 //! never be deleted, locked or demoted. The command line on the server acts as a master.
 
-use crate::audit::{self, Actor, Outcome};
-use crate::db::ts;
+pub mod import;
+
 use crate::error::ServiceError;
+use crate::store::audit::{self, Actor, Outcome};
+use crate::store::db::ts;
 use crate::Backend;
 use certdesk_domain::{Email, LoginId, Password, PersonName, Role};
 use rusqlite::Connection;
@@ -353,7 +355,7 @@ fn optional_password(password: &str, confirm: &str) -> Result<Option<String>, Se
     }
     let password = Password::parse_new(password, confirm)?;
     Ok(Some(
-        crate::password::hash(password.expose())
+        crate::auth::password::hash(password.expose())
             .as_stored()
             .to_string(),
     ))
@@ -452,7 +454,7 @@ impl Backend {
     ) -> Result<(), ServiceError> {
         let password = Password::parse_new(&password, &password_confirm)?;
         let hash = tokio::task::spawn_blocking(move || {
-            crate::password::hash(password.expose())
+            crate::auth::password::hash(password.expose())
                 .as_stored()
                 .to_string()
         })

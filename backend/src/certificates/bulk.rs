@@ -6,11 +6,11 @@
 //! marked with its error code and the run goes on. At start-up, runs that had not finished are
 //! resumed ([`Backend::resume_bulk_runs`]); items already done are not touched again.
 
-use crate::audit::{self, Actor, Outcome};
 use crate::ca;
 use crate::certificates::{load_profile, Issuing, Operation};
-use crate::db::ts;
 use crate::error::ServiceError;
+use crate::store::audit::{self, Actor, Outcome};
+use crate::store::db::ts;
 use crate::Backend;
 use certdesk_domain::external_ca::CaBackendKind;
 use rusqlite::{params, OptionalExtension};

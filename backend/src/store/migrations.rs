@@ -2,8 +2,8 @@
 //! order. `schema_migrations` records each one with its SHA-256, so an edited migration that
 //! was already applied is reported instead of silently ignored.
 
-use crate::db::ts;
 use crate::error::ServiceError;
+use crate::store::db::ts;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -14,37 +14,37 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "0001_foundation.sql",
-        include_str!("../../migrations/0001_foundation.sql"),
+        include_str!("../../../migrations/0001_foundation.sql"),
     ),
     (
         2,
         "0002_certificates.sql",
-        include_str!("../../migrations/0002_certificates.sql"),
+        include_str!("../../../migrations/0002_certificates.sql"),
     ),
     (
         3,
         "0003_bulk_jobs.sql",
-        include_str!("../../migrations/0003_bulk_jobs.sql"),
+        include_str!("../../../migrations/0003_bulk_jobs.sql"),
     ),
     (
         4,
         "0004_distribution.sql",
-        include_str!("../../migrations/0004_distribution.sql"),
+        include_str!("../../../migrations/0004_distribution.sql"),
     ),
     (
         5,
         "0005_notices.sql",
-        include_str!("../../migrations/0005_notices.sql"),
+        include_str!("../../../migrations/0005_notices.sql"),
     ),
     (
         6,
         "0006_external_ca.sql",
-        include_str!("../../migrations/0006_external_ca.sql"),
+        include_str!("../../../migrations/0006_external_ca.sql"),
     ),
     (
         7,
         "0007_ca_interface.sql",
-        include_str!("../../migrations/0007_ca_interface.sql"),
+        include_str!("../../../migrations/0007_ca_interface.sql"),
     ),
 ];
 

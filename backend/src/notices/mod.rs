@@ -13,11 +13,12 @@
 //! * The **settings** live in one row; the SMTP password is sealed with its own HKDF purpose
 //!   and appears in no log, audit row or response.
 
-use crate::audit::{self, Actor, Outcome};
-use crate::db::{parse_ts, ts};
+pub mod mail;
+
 use crate::error::ServiceError;
-use crate::mail::{self, SmtpConfig};
-use crate::secrets::Purpose;
+use crate::store::audit::{self, Actor, Outcome};
+use crate::store::db::{parse_ts, ts};
+use crate::store::secrets::Purpose;
 use crate::Backend;
 use certdesk_domain::lifecycle::{CertificateFacts, StoredState};
 use certdesk_domain::notices::{
@@ -25,6 +26,7 @@ use certdesk_domain::notices::{
     NoticeMail, NotificationSettings, SmtpSecurity, MAX_MAIL_ATTEMPTS,
 };
 use certdesk_domain::profile::JST;
+use mail::SmtpConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 use time::{Duration, OffsetDateTime};
 

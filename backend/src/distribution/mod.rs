@@ -11,11 +11,13 @@
 //! password appears only in the answer that makes it, and for bundles and pickups in the
 //! sealed password sheet until the delivery expires.
 
-use crate::audit::{self, Actor, Outcome};
-use crate::db::{parse_ts, ts};
+pub mod pkcs12;
+
+use crate::distribution::pkcs12::{build_p12, P12Input};
 use crate::error::ServiceError;
-use crate::pkcs12::{build_p12, P12Input};
-use crate::secrets::{MasterKey, Purpose};
+use crate::store::audit::{self, Actor, Outcome};
+use crate::store::db::{parse_ts, ts};
+use crate::store::secrets::{MasterKey, Purpose};
 use crate::users::acts_as_master;
 use crate::Backend;
 use certdesk_domain::distribution::{

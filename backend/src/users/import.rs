@@ -7,9 +7,9 @@
 //! are what the person saw. Importing the same file twice changes nothing the second time,
 //! because rows equal to what is stored are "unchanged".
 
-use crate::audit::{self, Actor, Outcome};
-use crate::db::ts;
 use crate::error::ServiceError;
+use crate::store::audit::{self, Actor, Outcome};
+use crate::store::db::ts;
 use crate::users::{acts_as_master, insert_user, MAX_OTHER_USERS};
 use crate::Backend;
 use certdesk_domain::lifecycle::CertificateState;

@@ -9,10 +9,12 @@
 //!   SHA-256. A new token is made at every sign-in (rotation); a session ends after the idle
 //!   timeout or at sign-out.
 
-use crate::audit::{self, Actor, Outcome};
-use crate::db::{parse_ts, ts};
+pub mod password;
+
 use crate::error::ServiceError;
-use crate::{password, Backend};
+use crate::store::audit::{self, Actor, Outcome};
+use crate::store::db::{parse_ts, ts};
+use crate::Backend;
 use certdesk_domain::auth::FailureOutcome;
 use certdesk_domain::{LockoutPolicy, LoginId, Role};
 use rand::RngCore;

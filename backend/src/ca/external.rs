@@ -16,14 +16,14 @@
 //! partial unique index). If the CA answered but the commit failed, the new certificate is
 //! revoked at the CA at once and the request is marked `orphan`.
 
-use crate::audit::{self, Actor, Outcome};
+use crate::ca::cfssl::{CfsslClient, CfsslConfig, ProxyConfig};
 use crate::certificates::{
     load_profile, load_subject, read_view, sweep_expired, Operation, CERT_COLUMNS,
 };
-use crate::cfssl::{CfsslClient, CfsslConfig, ProxyConfig};
-use crate::db::ts;
 use crate::error::ServiceError;
-use crate::secrets::Purpose;
+use crate::store::audit::{self, Actor, Outcome};
+use crate::store::db::ts;
+use crate::store::secrets::Purpose;
 use crate::Backend;
 use certdesk_domain::authority::{
     reconcile, reconcile_grace, CertificateAuthority, CertificateOrder, Reconciliation,
@@ -160,7 +160,7 @@ fn read_certificate(pem: &str, key: &KeyPair) -> Result<Received, CaError> {
         .to_bn()
         .and_then(|bn| bn.to_hex_str().map(|h| even_hex(&h)))
         .map_err(internal("serial"))?;
-    let subject = crate::cfssl::subject_of(&cert);
+    let subject = crate::ca::cfssl::subject_of(&cert);
     Ok(Received {
         der: cert.to_der().map_err(internal("certificate"))?,
         serial,
@@ -758,7 +758,7 @@ impl Backend {
         let mut report = ReconcileReport::default();
         for (id, serial, since, login_id, request_sent_to, cn) in open {
             let now = self.clock().now();
-            let age = (now - crate::db::parse_ts(&since)?)
+            let age = (now - crate::store::db::parse_ts(&since)?)
                 .try_into()
                 .unwrap_or(Duration::ZERO);
             // What was learnt of serials holds only for the CA and profile the request went to.

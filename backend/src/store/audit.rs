@@ -1,8 +1,8 @@
 //! The audit log: who did what, when, to what, and how it ended. Written with
 //! [`record`] inside the transaction of the change it describes; read by the Audit log page.
 
-use crate::db::{self, ts};
 use crate::error::ServiceError;
+use crate::store::db::{self, ts};
 use crate::Backend;
 use rusqlite::{params, Connection};
 use serde::Serialize;
