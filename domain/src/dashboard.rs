@@ -17,7 +17,7 @@
 //! ([`LifecyclePolicy::renewal_opens_at`]); a certificate is valid through `not_after`
 //! inclusive (RFC 5280), so at the expiry instant it is still "expiring within 7 days".
 
-use crate::lifecycle::{CertificateFacts, CertificateState, LifecyclePolicy};
+use crate::lifecycle::{renewal_open, CertificateFacts, CertificateState, LifecyclePolicy};
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 
@@ -67,11 +67,6 @@ impl Bucket {
     pub fn parse(s: &str) -> Option<Bucket> {
         Bucket::ALL.into_iter().find(|b| b.as_str() == s.trim())
     }
-
-    /// Inside the renewal window, so "renew all in the window" renews it.
-    pub fn renewable(self) -> bool {
-        matches!(self, Bucket::Window | Bucket::Expiring7)
-    }
 }
 
 /// The bucket of a user whose newest certificate is `current`, at `now`.
@@ -92,7 +87,7 @@ pub fn bucket(
         CertificateState::Valid if now >= c.not_after - Duration::days(EXPIRING_SOON_DAYS) => {
             Bucket::Expiring7
         }
-        CertificateState::Valid if now >= policy.renewal_opens_at(c.not_after) => Bucket::Window,
+        CertificateState::Valid if renewal_open(c, policy, now) => Bucket::Window,
         CertificateState::Valid => Bucket::Valid,
     }
 }
@@ -106,11 +101,18 @@ pub struct BucketCounts {
     pub expired: u32,
     pub revoked: u32,
     pub none: u32,
+    /// Users whose certificate can be renewed now ([`renewal_open`]): the banner's number and
+    /// the users "Renew all in the window" renews. With a renewal window shorter than
+    /// [`EXPIRING_SOON_DAYS`] this is fewer than `window + expiring7`.
+    #[serde(default)]
+    pub renewable: u32,
 }
 
 impl BucketCounts {
-    pub fn add(&mut self, b: Bucket) {
+    /// Counts a user in bucket `b`, and as renewable when renewal is open for them.
+    pub fn add(&mut self, b: Bucket, renewable: bool) {
         *self.slot(b) += 1;
+        self.renewable += u32::from(renewable);
     }
 
     pub fn get(&self, b: Bucket) -> u32 {
@@ -133,11 +135,6 @@ impl BucketCounts {
             Bucket::Revoked => &mut self.revoked,
             Bucket::None => &mut self.none,
         }
-    }
-
-    /// Certificates that can be renewed now (the banner's number).
-    pub fn renewable(&self) -> u32 {
-        self.window + self.expiring7
     }
 
     pub fn total(&self) -> u32 {
@@ -287,17 +284,47 @@ mod tests {
     }
 
     #[test]
-    fn only_window_and_expiring_users_are_renewable_and_counts_add_up() {
+    fn renewable_users_are_counted_by_the_renewal_rule_and_counts_add_up() {
         let mut counts = BucketCounts::default();
         for b in Bucket::ALL {
-            counts.add(b);
+            counts.add(b, matches!(b, Bucket::Window | Bucket::Expiring7));
             assert_eq!(Bucket::parse(b.as_str()), Some(b));
         }
-        counts.add(Bucket::Window);
-        assert_eq!(counts.renewable(), 3);
+        counts.add(Bucket::Window, true);
+        assert_eq!(counts.renewable, 3);
         assert_eq!(counts.total(), 7);
-        assert_eq!(Bucket::ALL.into_iter().filter(|b| b.renewable()).count(), 2);
         assert_eq!(Bucket::parse("all"), None);
+    }
+
+    #[test]
+    fn with_a_5_day_window_expiring_users_are_renewable_only_once_renewal_opens() {
+        let policy = LifecyclePolicy {
+            validity_days: 366,
+            renewal_window_days: 5,
+        };
+        let c = cert(StoredState::Issued);
+        for days_left in [10, 7, 6, 5, 4, 1, 0] {
+            let now = EXPIRY - Duration::days(days_left);
+            let allowed = crate::lifecycle::check_renew(
+                crate::lifecycle::Holder {
+                    locked: false,
+                    deleted: false,
+                },
+                Some(&c),
+                &policy,
+                now,
+            )
+            .is_ok();
+            assert_eq!(
+                renewal_open(&c, &policy, now),
+                allowed,
+                "{days_left} days left"
+            );
+            assert_eq!(allowed, days_left <= 5, "{days_left} days left");
+            let b = bucket(Some(&c), &policy, now);
+            // Never in the window bucket (it is shorter than the 7-day one).
+            assert_ne!(b, Bucket::Window, "{days_left} days left");
+        }
     }
 
     #[test]

@@ -127,6 +127,7 @@ impl LifecyclePolicy {
 
 /// RFC 5280 §5.3.1 reasons an administrator may give for a client certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RevocationReason {
     Unspecified,
     KeyCompromise,
@@ -327,13 +328,20 @@ pub fn check_renew(
             return Err(LifecycleError::NoValidCertificate)
         }
     }
-    let opens = policy.renewal_opens_at(c.not_after);
-    if now < opens {
+    if !renewal_open(c, policy, now) {
         return Err(LifecycleError::RenewalNotOpen {
-            opens_on: opens.date(),
+            opens_on: policy.renewal_opens_at(c.not_after).date(),
         });
     }
     Ok(())
+}
+
+/// Whether `c` can be renewed at `now`: it is valid and its renewal window has opened
+/// (`renewal_window_days` before `not_after`, through `not_after`). The one rule behind
+/// [`check_renew`], the Certificates list's "renewable" badge, the dashboard's window count and
+/// "Renew all in the window".
+pub fn renewal_open(c: &CertificateFacts, policy: &LifecyclePolicy, now: OffsetDateTime) -> bool {
+    c.state_at(now) == CertificateState::Valid && now >= policy.renewal_opens_at(c.not_after)
 }
 
 /// May `current` be revoked for `reason`? Any issued certificate may, expired or not.

@@ -20,7 +20,8 @@ pub struct CertificateView {
     pub not_after: String,
     pub state: CertificateState,
     pub days_left: i64,
-    pub via: String,
+    /// How it was made: issue, renew or reissue.
+    pub via: crate::OperationKind,
     pub issued_at: String,
     pub issued_by: String,
     pub revoked_at: Option<String>,
@@ -138,13 +139,42 @@ pub struct DeliveryCreated {
     pub slips: Vec<Slip>,
 }
 
+/// Where one user's item of a bulk run stands (`bulk_job_items.status`, a CHECKed column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunItemStatus {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl RunItemStatus {
+    pub const ALL: [RunItemStatus; 3] = [
+        RunItemStatus::Pending,
+        RunItemStatus::Done,
+        RunItemStatus::Failed,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunItemStatus::Pending => "pending",
+            RunItemStatus::Done => "done",
+            RunItemStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunItemStatus> {
+        RunItemStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
 /// One user's line in a bulk run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkItem {
     pub user_id: i64,
     pub login_id: String,
-    /// `pending`, `done` or `failed`.
-    pub status: String,
+    pub status: RunItemStatus,
     pub serial: Option<String>,
     pub error_code: Option<String>,
     pub message_ja: Option<String>,
@@ -155,7 +185,7 @@ pub struct BulkItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkStatus {
     pub job_id: i64,
-    pub operation: String,
+    pub operation: crate::OperationKind,
     pub total: u32,
     pub done: u32,
     pub failed: u32,
@@ -216,7 +246,7 @@ mod tests {
             not_after: "2027-11-24T06:50:01.888455Z".into(),
             state: CertificateState::Valid,
             days_left: 1,
-            via: "issue".into(),
+            via: crate::OperationKind::Issue,
             issued_at: "i".into(),
             issued_by: "b".into(),
             revoked_at: None,

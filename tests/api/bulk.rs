@@ -68,7 +68,7 @@ async fn a_bulk_issue_reports_each_user_and_a_rerun_creates_nothing_twice() {
     assert!(status
         .items
         .iter()
-        .filter(|i| i.status == "done")
+        .filter(|i| i.status.as_str() == "done")
         .all(|i| i.serial.as_ref().is_some_and(|s| s.len() == 32)));
     assert_eq!(valid_certificates(&app).await, 4);
 

@@ -5,7 +5,9 @@
 
 use certdesk_backend::certificates::Operation;
 use certdesk_backend::store::audit::Actor;
+use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::profile::KeyType;
+use certdesk_domain::OperationKind;
 use certdesk_domain::Role;
 use certdesk_tests::{error_code, spawn_app, TestApp, PASSWORD};
 use std::io::Read;
@@ -397,7 +399,10 @@ async fn five_wrong_pickup_passwords_lock_the_number_until_an_admin_resets_it() 
     app.backend
         .apply_certificate_operation(
             id,
-            Operation::parse("reissue", Some("key_compromise")).expect("op"),
+            Operation::new(
+                OperationKind::parse("reissue").expect("op"),
+                RevocationReason::parse("key_compromise"),
+            ),
             Actor::Cli,
         )
         .await
@@ -501,7 +506,10 @@ async fn refusals_are_named_and_prepared_files_expire() {
     app.backend
         .apply_certificate_operation(
             id,
-            Operation::parse("revoke", Some("key_compromise")).expect("op"),
+            Operation::new(
+                OperationKind::parse("revoke").expect("op"),
+                RevocationReason::parse("key_compromise"),
+            ),
             Actor::Cli,
         )
         .await

@@ -3,7 +3,7 @@
 //! nothing recorded as issued.
 
 use certdesk_backend::ca::authority::Authority;
-use certdesk_backend::ca::external::CaBackendInput;
+use certdesk_backend::ca::settings::CaBackendInput;
 use certdesk_backend::certificates::Operation;
 use certdesk_backend::store::audit::Actor;
 use certdesk_domain::authority::{CertificateAuthority, CertificateOrder};
@@ -254,7 +254,7 @@ async fn each_fault_between_certdesk_and_cfssl_maps_to_its_code_and_records_noth
             .expect("job");
         let status = app.backend.run_bulk(job).await.expect("run");
         let item = &status.items[0];
-        assert_eq!(item.status, "failed", "{fault:?}");
+        assert_eq!(item.status.as_str(), "failed", "{fault:?}");
         assert_eq!(
             item.error_code.as_deref(),
             Some(code),

@@ -4,6 +4,8 @@
 
 use certdesk_backend::certificates::Operation;
 use certdesk_backend::store::audit::Actor;
+use certdesk_domain::lifecycle::RevocationReason;
+use certdesk_domain::OperationKind;
 use certdesk_domain::Role;
 use certdesk_tests::{spawn_app, TestApp};
 use std::path::Path;
@@ -196,7 +198,10 @@ async fn nginx_accepts_the_exported_p12_while_valid_and_refuses_it_after_revocat
     app.backend
         .apply_certificate_operation(
             id,
-            Operation::parse("revoke", Some("key_compromise")).expect("op"),
+            Operation::new(
+                OperationKind::parse("revoke").expect("op"),
+                RevocationReason::parse("key_compromise"),
+            ),
             Actor::Cli,
         )
         .await

@@ -3,6 +3,8 @@
 
 use certdesk_backend::certificates::Operation;
 use certdesk_backend::store::audit::Actor;
+use certdesk_domain::lifecycle::RevocationReason;
+use certdesk_domain::OperationKind;
 use certdesk_domain::Role;
 use certdesk_tests::{client, error_code, spawn_app, TestApp, PASSWORD};
 
@@ -221,7 +223,10 @@ async fn users_are_added_edited_locked_and_deleted_with_every_refusal_named() {
     app.backend
         .apply_certificate_operation(
             gen_id,
-            Operation::parse("revoke", Some("cessation_of_operation")).expect("op"),
+            Operation::new(
+                OperationKind::parse("revoke").expect("op"),
+                RevocationReason::parse("cessation_of_operation"),
+            ),
             Actor::Cli,
         )
         .await

@@ -272,12 +272,12 @@ async fn certdesk_bulk_issue(key_type: KeyType) -> (Duration, Duration) {
     let failed: Vec<String> = status
         .items
         .iter()
-        .filter(|i| i.status != "done")
+        .filter(|i| i.status.as_str() != "done")
         .map(|i| {
             format!(
                 "{}: {} {}",
                 i.login_id,
-                i.status,
+                i.status.as_str(),
                 i.error_code.as_deref().unwrap_or("-")
             )
         })

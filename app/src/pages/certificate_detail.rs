@@ -27,7 +27,7 @@ pub fn CertificateDetailPage() -> impl IntoView {
             <tr>
                 <td><a href=href><code>{c.serial.clone()}</code></a></td>
                 <td>{tr(state_key(Some(c.state)))}</td>
-                <td>{label(Some(c.via.clone()))}</td>
+                <td>{label(Some(c.via.as_str().to_string()))}</td>
                 <td>{date_part(&c.not_before).to_string()}</td>
                 <td>{date_part(&c.not_after).to_string()}</td>
                 <td>{label(c.revocation_reason.clone())}</td>

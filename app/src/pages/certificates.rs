@@ -9,40 +9,24 @@ use crate::server_fns::certificates::{certificate_run_status, start_certificate_
 use crate::server_fns::dashboard::certificate_overview_in;
 use certdesk_domain::dashboard::Bucket;
 use certdesk_domain::lifecycle::{CertificateState, RevocationReason};
-use certdesk_domain::views::{date_part, BulkStatus, UserCertificates};
+use certdesk_domain::views::{date_part, BulkStatus, RunItemStatus, UserCertificates};
+use certdesk_domain::OperationKind as Op;
 use leptos::prelude::*;
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Issue,
-    Renew,
-    Revoke,
-    Reissue,
+/// The button label of an operation.
+fn op_key(op: Op) -> Key {
+    match op {
+        Op::Issue => Key::CertIssue,
+        Op::Renew => Key::CertRenew,
+        Op::Revoke => Key::CertRevoke,
+        Op::Reissue => Key::CertReissue,
+    }
 }
 
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Issue => "issue",
-            Op::Renew => "renew",
-            Op::Revoke => "revoke",
-            Op::Reissue => "reissue",
-        }
-    }
-
-    fn label(self) -> Key {
-        match self {
-            Op::Issue => Key::CertIssue,
-            Op::Renew => Key::CertRenew,
-            Op::Revoke => Key::CertRevoke,
-            Op::Reissue => Key::CertReissue,
-        }
-    }
-
-    fn needs_reason(self) -> bool {
-        matches!(self, Op::Revoke | Op::Reissue)
-    }
+/// The operations that ask for a revocation reason.
+fn needs_reason(op: Op) -> bool {
+    matches!(op, Op::Revoke | Op::Reissue)
 }
 
 /// What the dialog is doing.
@@ -128,10 +112,12 @@ pub fn CertificatesPage() -> impl IntoView {
             return;
         };
         let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
-        let why = op.needs_reason().then(|| reason.get_untracked());
+        let why = needs_reason(op).then(|| reason.get_untracked());
         dialog.set(Some(Dialog::Running { op, status: None }));
         leptos::task::spawn_local(async move {
-            match start_certificate_run(ids, op.name().to_string(), why).await {
+            match start_certificate_run(ids, op, why.as_deref().and_then(RevocationReason::parse))
+                .await
+            {
                 Ok(job) => poll(job, dialog, reload, op),
                 Err(e) => dialog.set(Some(Dialog::Failed(e))),
             }
@@ -146,8 +132,8 @@ pub fn CertificatesPage() -> impl IntoView {
                 {[Op::Issue, Op::Renew, Op::Revoke, Op::Reissue]
                     .into_iter()
                     .map(|op| view! {
-                        <button type="button" data-testid=format!("bulk-{}", op.name()) disabled=n == 0
-                            on:click=move |_| open_for_selection(op)>{tr(op.label())}</button>
+                        <button type="button" data-testid=format!("bulk-{}", op.as_str()) disabled=n == 0
+                            on:click=move |_| open_for_selection(op)>{tr(op_key(op))}</button>
                     })
                     .collect_view()}
             </div>
@@ -164,8 +150,8 @@ pub fn CertificatesPage() -> impl IntoView {
         let action = move |op: Op, enabled: bool| {
             let login = login.clone();
             enabled.then(|| view! {
-                <button type="button" class="small" data-testid=format!("{}-{}", op.name(), login.clone())
-                    on:click=move |_| open(op, vec![(id, login.clone())])>{tr(op.label())}</button>
+                <button type="button" class="small" data-testid=format!("{}-{}", op.as_str(), login.clone())
+                    on:click=move |_| open(op, vec![(id, login.clone())])>{tr(op_key(op))}</button>
             })
         };
         view! {
@@ -204,9 +190,9 @@ pub fn CertificatesPage() -> impl IntoView {
                     let names = users.iter().map(|u| u.1.clone()).collect::<Vec<_>>().join(", ");
                     let count = users.len();
                     view! {
-                        <h2>{tr(op.label())} " (" {count} ")"</h2>
+                        <h2>{tr(op_key(op))} " (" {count} ")"</h2>
                         <p class="dialog-users">{names}</p>
-                        {op.needs_reason().then(|| view! {
+                        {needs_reason(op).then(|| view! {
                             <label for="revocation-reason">{tr(Key::CertReason)}</label>
                             <select id="revocation-reason" data-testid="reason"
                                 on:change=move |ev| reason.set(event_target_value(&ev))>
@@ -230,7 +216,7 @@ pub fn CertificatesPage() -> impl IntoView {
                     let (done, failed, total) = status.as_ref().map_or((0, 0, 0), |s| (s.done, s.failed, s.total));
                     let items = status.map(|s| s.items).unwrap_or_default();
                     view! {
-                        <h2>{tr(op.label())}</h2>
+                        <h2>{tr(op_key(op))}</h2>
                         <progress max=total.max(1) value=done + failed class:has-failures={failed > 0} data-testid="progress"></progress>
                         <p role="status" data-testid="progress-text">
                             {move || tr(Key::CertProgressDone)()} ": " {done} " / " {total}
@@ -241,11 +227,11 @@ pub fn CertificatesPage() -> impl IntoView {
                             {items.into_iter().map(|i| {
                                 let (ja, en) = (i.message_ja.clone().unwrap_or_default(), i.message_en.clone().unwrap_or_default());
                                 view! {
-                                    <li data-login=i.login_id.clone() data-status=i.status.clone() data-code=i.error_code.clone().unwrap_or_default()>
+                                    <li data-login=i.login_id.clone() data-status=i.status.as_str() data-code=i.error_code.clone().unwrap_or_default()>
                                         <strong>{i.login_id.clone()}</strong> " "
-                                        {match i.status.as_str() {
-                                            "done" => view! { <span class="ok">{tr(Key::CertItemDone)}</span> " " <code>{i.serial.clone().unwrap_or_default()}</code> }.into_any(),
-                                            "failed" => view! { <span class="error-code">{i.error_code.clone().unwrap_or_default()}</span> " " {move || if lang.get() == certdesk_domain::Lang::Ja { ja.clone() } else { en.clone() }} }.into_any(),
+                                        {match i.status {
+                                            RunItemStatus::Done => view! { <span class="ok">{tr(Key::CertItemDone)}</span> " " <code>{i.serial.clone().unwrap_or_default()}</code> }.into_any(),
+                                            RunItemStatus::Failed => view! { <span class="error-code">{i.error_code.clone().unwrap_or_default()}</span> " " {move || if lang.get() == certdesk_domain::Lang::Ja { ja.clone() } else { en.clone() }} }.into_any(),
                                             _ => view! { <span class="hint">{tr(Key::Working)}</span> }.into_any(),
                                         }}
                                     </li>

@@ -15,7 +15,7 @@ use crate::server_fns::dashboard::{load_dashboard, renew_all_in_window};
 use crate::server_fns::user_counts;
 use certdesk_domain::dashboard::{starts_month, Bucket, WeekBar};
 use certdesk_domain::notices::{MailFailureView, NoticeView};
-use certdesk_domain::views::{date_part, BulkStatus, DashboardView, UpcomingExpiry};
+use certdesk_domain::views::{date_part, BulkStatus, DashboardView, RunItemStatus, UpcomingExpiry};
 use certdesk_domain::Lang;
 use leptos::prelude::*;
 
@@ -341,11 +341,11 @@ fn RenewalPanel(renewable: u32, run: RwSignal<Run>, reload: RwSignal<u32>) -> im
                         {items.into_iter().map(|i| {
                             let (ja, en) = (i.message_ja.clone().unwrap_or_default(), i.message_en.clone().unwrap_or_default());
                             view! {
-                                <li data-login=i.login_id.clone() data-status=i.status.clone() data-code=i.error_code.clone().unwrap_or_default()>
+                                <li data-login=i.login_id.clone() data-status=i.status.as_str() data-code=i.error_code.clone().unwrap_or_default()>
                                     <strong>{i.login_id.clone()}</strong> " "
-                                    {match i.status.as_str() {
-                                        "done" => view! { <span class="ok">{tr(Key::CertItemDone)}</span> " " <code>{i.serial.clone().unwrap_or_default()}</code> }.into_any(),
-                                        "failed" => view! { <span class="error-code">{i.error_code.clone().unwrap_or_default()}</span> " " {move || if lang.get() == Lang::Ja { ja.clone() } else { en.clone() }} }.into_any(),
+                                    {match i.status {
+                                        RunItemStatus::Done => view! { <span class="ok">{tr(Key::CertItemDone)}</span> " " <code>{i.serial.clone().unwrap_or_default()}</code> }.into_any(),
+                                        RunItemStatus::Failed => view! { <span class="error-code">{i.error_code.clone().unwrap_or_default()}</span> " " {move || if lang.get() == Lang::Ja { ja.clone() } else { en.clone() }} }.into_any(),
                                         _ => view! { <span class="hint">{tr(Key::Working)}</span> }.into_any(),
                                     }}
                                 </li>
@@ -389,7 +389,7 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
             {move || dashboard.get().map(|r| match r {
                 Ok(d) => {
-                    let renewable = d.counts.renewable();
+                    let renewable = d.counts.renewable;
                     view! {
                         <RenewalPanel renewable=renewable run=run reload=reload/>
                         {counts_view(&d)}

@@ -2,8 +2,10 @@
 //! user or many, is a bulk run: the page polls its progress and shows a result per user.
 
 use crate::error::UiError;
+use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::profile::IssuingProfile;
 use certdesk_domain::views::{BulkStatus, CertificateView, UserCertificates};
+use certdesk_domain::OperationKind;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -26,16 +28,12 @@ pub async fn certificate_overview() -> Result<Vec<UserCertificates>, UiError> {
 #[server(prefix = "/api", endpoint = "start_certificate_run", input = leptos::server_fn::codec::Json)]
 pub async fn start_certificate_run(
     user_ids: Vec<i64>,
-    operation: String,
-    reason: Option<String>,
+    operation: OperationKind,
+    reason: Option<RevocationReason>,
 ) -> Result<i64, UiError> {
-    use certdesk_backend::certificates::Operation;
-    use certdesk_backend::ServiceError;
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
-    let reason = reason.filter(|r| !r.is_empty());
-    let op = Operation::parse(&operation, reason.as_deref())
-        .ok_or_else(|| ServiceError::Internal(format!("unknown operation {operation:?}")))?;
+    let op = certdesk_domain::Operation::new(operation, reason);
     Ok(backend.start_bulk(user_ids, op, user.actor()).await?)
 }
 
@@ -130,7 +128,7 @@ pub async fn save_ca_backend(
     ca_bundle_pem: String,
     #[server(default)] key_source: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::ca::external::CaBackendInput;
+    use certdesk_backend::ca::settings::CaBackendInput;
     use certdesk_backend::ServiceError;
     use certdesk_domain::external_ca::{CaBackendKind, CaSettingsError, CfsslSettings, KeySource};
     let backend = super::ssr::backend()?;

@@ -1,12 +1,12 @@
 //! The domain's CA interface ([`CertificateAuthority`]) for the embedded CA, and the choice of
 //! implementation per organisation and per certificate.
 //!
-//! The cfssl implementation is [`crate::ca::cfssl::CfsslClient`]. Lifecycle operations with the
-//! embedded CA sign inside the same SQLite transaction that records the certificate (see
-//! `certificates.rs`): a local signature that is not committed never left the process, so a
-//! crash cannot leave a certificate the database does not know. Operations with an external CA
-//! go through [`crate::ca::external`], written against the interface, which both implementations
-//! pass (see the tests in `tests/api/external_ca.rs`).
+//! The cfssl implementation is [`crate::ca::cfssl::CfsslClient`]. The lifecycle flow
+//! (`certificates::flow`) signs with the embedded CA inside the SQLite transaction that records
+//! the certificate (a local signature that is not committed never left the process, so a crash
+//! cannot leave a certificate the database does not know); with any other CA it goes through
+//! this interface, which both implementations pass (see the tests in
+//! `tests/api/external_ca.rs`).
 
 use crate::ca::cfssl::{subject_line, CfsslClient};
 use crate::ca::{pem, EmbeddedCa, LeafRequest};
@@ -38,25 +38,30 @@ fn internal(e: ServiceError) -> CaError {
 
 impl EmbeddedAuthority {
     fn leaf(&self, order: &CertificateOrder) -> Result<LeafRequest, CaError> {
-        let bytes = hex::decode(&order.serial_hex).map_err(|e| CaError::Unparsable {
-            detail: format!("serial {}: {e}", order.serial_hex),
-        })?;
-        let serial: [u8; 16] = bytes.try_into().map_err(|_| CaError::Unparsable {
-            detail: "the embedded CA uses 16-byte serials".into(),
-        })?;
-        Ok(LeafRequest {
-            serial,
-            o: order.o.clone(),
-            ou: order.ou.clone(),
-            cn: order.cn.clone(),
-            not_before: order.not_before,
-            not_after: order.not_after,
-            crl_url: format!(
-                "{}/ca/crl.der",
-                self.backend.settings().public_url.trim_end_matches('/')
-            ),
-        })
+        leaf_request(order, &self.backend.settings().public_url)
     }
+}
+
+/// What the embedded CA signs for `order`, with its CRL distribution point under `public_url`.
+pub(crate) fn leaf_request(
+    order: &CertificateOrder,
+    public_url: &str,
+) -> Result<LeafRequest, CaError> {
+    let bytes = hex::decode(&order.serial_hex).map_err(|e| CaError::Unparsable {
+        detail: format!("serial {}: {e}", order.serial_hex),
+    })?;
+    let serial: [u8; 16] = bytes.try_into().map_err(|_| CaError::Unparsable {
+        detail: "the embedded CA uses 16-byte serials".into(),
+    })?;
+    Ok(LeafRequest {
+        serial,
+        o: order.o.clone(),
+        ou: order.ou.clone(),
+        cn: order.cn.clone(),
+        not_before: order.not_before,
+        not_after: order.not_after,
+        crl_url: format!("{}/ca/crl.der", public_url.trim_end_matches('/')),
+    })
 }
 
 impl CertificateAuthority for EmbeddedAuthority {

@@ -7,16 +7,25 @@
 //! resumed ([`Backend::resume_bulk_runs`]); items already done are not touched again.
 
 use crate::ca;
-use crate::certificates::{load_profile, Issuing, Operation};
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
 use crate::Backend;
-use certdesk_domain::external_ca::CaBackendKind;
+use certdesk_domain::{Operation, OperationKind};
 use rusqlite::{params, OptionalExtension};
 use tokio::task::JoinSet;
 
-pub use certdesk_domain::views::{BulkItem, BulkStatus};
+pub use certdesk_domain::views::{BulkItem, BulkStatus, RunItemStatus};
+
+/// The operation of a stored run (`bulk_jobs.operation` is a CHECKed column).
+fn stored_operation(name: &str, reason: Option<&str>) -> Result<Operation, ServiceError> {
+    let kind = OperationKind::parse(name)
+        .ok_or_else(|| ServiceError::Internal(format!("unknown bulk operation {name}")))?;
+    Ok(Operation::new(
+        kind,
+        reason.and_then(certdesk_domain::lifecycle::RevocationReason::parse),
+    ))
+}
 
 impl Backend {
     /// Records a run for `user_ids` and starts it in the background. Returns the run's id.
@@ -48,9 +57,7 @@ impl Backend {
         if user_ids.is_empty() {
             return Err(ServiceError::EmptySelection);
         }
-        if matches!(op, Operation::Revoke(None) | Operation::Reissue(None)) {
-            return Err(certdesk_domain::lifecycle::LifecycleError::ReasonRequired.into());
-        }
+        op.check_for_bulk()?;
         let now = self.clock().now();
         self.db()
             .run(move |conn| {
@@ -85,8 +92,7 @@ impl Backend {
                     [job],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )?;
-                let op = Operation::parse(&name, reason.as_deref())
-                    .ok_or_else(|| ServiceError::Internal(format!("unknown bulk operation {name}")))?;
+                let op = stored_operation(&name, reason.as_deref())?;
                 let actor = match (actor_id, actor.as_str()) {
                     (Some(id), login_id) => Actor::User { id, login_id: login_id.to_string() },
                     (None, "cli") => Actor::Cli,
@@ -99,20 +105,13 @@ impl Backend {
                 Ok((op, actor, pending))
             })
             .await?;
-        // A run keeps the CA it started with; with an external CA each user is one request.
-        let settings = self.ca_backend().await?;
-        let active = settings.kind;
-        let external = match active {
-            CaBackendKind::Cfssl => Some(self.stored_cfssl_client().await?),
-            CaBackendKind::Embedded => None,
-        };
-        let ca = self.ca().ok_or(ServiceError::CaNotReady)?;
-        let profile = self.db().run(|conn| load_profile(conn)).await?;
+        // A run keeps the CA and profile it started with; with an external CA each user is
+        // one request.
+        let lane = self.lane().await?;
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let key_type = profile.key_type;
-        // The CA makes the key (cfssl newcert): nothing to generate here.
-        let needs_key = ca::key_made_here(op.needs_key(), active, &settings);
-        let issuing = Issuing { ca, profile };
+        let key_type = lane.profile.key_type;
+        // The CA makes the key (cfssl newcert), or none is needed: nothing to generate here.
+        let needs_key = lane.makes_key(op);
         let mut queue = pending.into_iter();
         let mut keys = JoinSet::new();
         loop {
@@ -127,30 +126,12 @@ impl Backend {
             };
             let (user_id, key) =
                 joined.map_err(|e| ServiceError::Internal(format!("key task failed: {e}")))?;
-            // A certificate from the other CA is revoked there: the routed (slower) path.
-            let crosses = match op {
-                Operation::Revoke(_) | Operation::Reissue(_) => self
-                    .current_issuer(user_id)
-                    .await
-                    .map(|issuer| issuer.is_some_and(|issuer| issuer != active)),
-                Operation::Issue | Operation::Renew => Ok(false),
-            };
-            let result = match (key.transpose(), crosses) {
-                (Err(e), _) | (_, Err(e)) => Err(e),
-                (Ok(_), Ok(true)) => self
-                    .apply_routed(user_id, op, actor.clone(), Some(job))
+            let result = match key.transpose() {
+                Err(e) => Err(e),
+                Ok(key) => self
+                    .apply_in_run(user_id, op, actor.clone(), Some(job), key, &lane)
                     .await
                     .map(|_| ()),
-                (Ok(key), Ok(false)) => match &external {
-                    Some(client) => self
-                        .apply_external(user_id, op, actor.clone(), key, client, Some(job))
-                        .await
-                        .map(|_| ()),
-                    None => self
-                        .apply_with_key(user_id, op, actor.clone(), key, &issuing, Some(job))
-                        .await
-                        .map(|_| ()),
-                },
             };
             if let Err(e) = result {
                 self.mark_bulk_failed(job, user_id, &e).await?;
@@ -212,7 +193,7 @@ impl Backend {
                         Ok(BulkItem {
                             user_id: r.get(0)?,
                             login_id: r.get(1)?,
-                            status: r.get(2)?,
+                            status: r.get::<_, String>(2).map(|s| RunItemStatus::parse(&s).unwrap_or(RunItemStatus::Failed))?,
                             serial: r.get(3)?,
                             error_code: r.get(4)?,
                             message_ja: r.get(5)?,
@@ -220,13 +201,13 @@ impl Backend {
                         })
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
-                let count = |s: &str| items.iter().filter(|i| i.status == s).count() as u32;
+                let count = |s| items.iter().filter(|i| i.status == s).count() as u32;
                 Ok(BulkStatus {
                     job_id: job,
-                    operation,
+                    operation: stored_operation(&operation, None)?.kind(),
                     total: items.len() as u32,
-                    done: count("done"),
-                    failed: count("failed"),
+                    done: count(RunItemStatus::Done),
+                    failed: count(RunItemStatus::Failed),
                     finished,
                     items,
                 })

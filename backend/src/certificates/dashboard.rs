@@ -12,7 +12,7 @@ use certdesk_domain::dashboard::{
     bucket, weekly_expiries, Bucket, BucketCounts, CHART_WEEKS, UPCOMING_LIMIT,
 };
 use certdesk_domain::lifecycle::{
-    CertificateFacts, CertificateState, LifecyclePolicy, StoredState,
+    renewal_open, CertificateFacts, CertificateState, LifecyclePolicy, StoredState,
 };
 use certdesk_domain::notices::{MailError, MailFailureView, NoticeView};
 use certdesk_domain::profile::JST;
@@ -57,13 +57,13 @@ pub fn bucket_of_view(
     Ok(bucket(Some(&f), policy, now))
 }
 
-/// Every user (not deleted) with the bucket of their newest certificate: one indexed step per
-/// user (`certificates_user_newest`).
+/// Every user (not deleted) with the bucket of their newest certificate and whether it can be
+/// renewed now: one indexed step per user (`certificates_user_newest`).
 fn user_buckets(
     conn: &Connection,
     policy: &LifecyclePolicy,
     now: OffsetDateTime,
-) -> Result<Vec<(i64, Bucket)>, ServiceError> {
+) -> Result<Vec<(i64, Bucket, bool)>, ServiceError> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, c.state, c.not_before, c.not_after
          FROM users u
@@ -86,7 +86,10 @@ fn user_buckets(
                 (Some(s), Some(nb), Some(na)) => Some(facts(&s, &nb, &na)?),
                 _ => None,
             };
-            Ok((id, bucket(current.as_ref(), policy, now)))
+            let renewable = current
+                .as_ref()
+                .is_some_and(|c| renewal_open(c, policy, now));
+            Ok((id, bucket(current.as_ref(), policy, now), renewable))
         })
         .collect()
 }
@@ -100,8 +103,8 @@ impl Backend {
                 let profile = load_profile(conn)?;
                 let policy = profile.lifecycle();
                 let mut counts = BucketCounts::default();
-                for (_, b) in user_buckets(conn, &policy, now)? {
-                    counts.add(b);
+                for (_, b, renewable) in user_buckets(conn, &policy, now)? {
+                    counts.add(b, renewable);
                 }
                 // Valid certificates not yet past their expiry (at most 100), soonest first,
                 // through the partial index on not_after.
@@ -175,7 +178,7 @@ impl Backend {
         Ok(out)
     }
 
-    /// Users whose certificate is in the renewal window now (including the last 7 days).
+    /// Users whose certificate can be renewed now (the renewal rule, `renewal_open`).
     pub async fn users_in_renewal_window(&self) -> Result<Vec<i64>, ServiceError> {
         let now = self.clock().now();
         self.db()
@@ -183,8 +186,8 @@ impl Backend {
                 let policy = load_profile(conn)?.lifecycle();
                 Ok(user_buckets(conn, &policy, now)?
                     .into_iter()
-                    .filter(|(_, b)| b.renewable())
-                    .map(|(id, _)| id)
+                    .filter(|&(_, _, renewable)| renewable)
+                    .map(|(id, _, _)| id)
                     .collect())
             })
             .await
