@@ -239,14 +239,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     let warm = backend.clone();
     tokio::task::spawn_blocking(move || warm.prepare_sign_in());
     backend.ensure_ca(Actor::System).await?;
-    backend.settle_ca_requests().await?;
-    backend.resume_bulk_runs().await?;
-    tokio::spawn(crl_job(backend.clone()));
-    tokio::spawn(sweep_job(backend.clone()));
-    // Renewal notices: at start-up, then daily at the configured hour (JST); mail is sent
-    // by its own task so that a slow or failing SMTP server never holds up the job.
-    tokio::spawn(backend.clone().run_notice_scheduler());
-    tokio::spawn(backend.clone().run_mail_sender());
+    certdesk_backend::jobs::start(&backend).await?;
     let site_root = args
         .site_root
         .clone()
@@ -264,45 +257,6 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| ServiceError::Internal(format!("server failed: {e}")))
-}
-
-/// Re-signs the CRL once it is a day old, even without revocations (checked hourly).
-async fn crl_job(backend: Backend) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        match backend.refresh_crl(Duration::days(1)).await {
-            Ok(Some(n)) => tracing::info!(crl.number = n, "published the daily CRL"),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error.code = e.code(), error.detail = %e, "daily CRL failed"),
-        }
-    }
-}
-
-/// Every ten minutes (and at start-up): erase keys whose re-download window closed, keys of
-/// certificates that ended, and expired prepared downloads; settle requests to the external
-/// CA whose answer was lost, by their serial.
-async fn sweep_job(backend: Backend) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-    loop {
-        tick.tick().await;
-        match backend.reconcile_ca_requests().await {
-            Ok(r) if r.revoked_at_ca + r.never_issued > 0 => tracing::info!(
-                ca.revoked = r.revoked_at_ca,
-                ca.never_issued = r.never_issued,
-                "settled requests whose answer was lost"
-            ),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error.code = e.code(), error.detail = %e, "settling CA requests failed")
-            }
-        }
-        match backend.sweep_distribution().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(keys.erased = n, "erased private keys after delivery"),
-            Err(e) => tracing::error!(error.code = e.code(), error.detail = %e, "key sweep failed"),
-        }
-    }
 }
 
 async fn notices_run(data_dir: PathBuf, offset_days: i64) -> Result<(), ServiceError> {
