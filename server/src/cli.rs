@@ -5,8 +5,10 @@ use crate::web;
 use certdesk_backend::organisation::SetupInput;
 use certdesk_backend::store::audit::Actor;
 use certdesk_backend::{Backend, Clock, ServiceError, Settings};
+use certdesk_domain::userfile::{ExportEncoding, ImportMode};
+use certdesk_domain::Role;
 use certdesk_domain::SessionPolicy;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use time::Duration;
@@ -126,8 +128,8 @@ pub enum UsersCommand {
         name: String,
         email: String,
         /// admin or general
-        #[arg(long, default_value = "general")]
-        role: String,
+        #[arg(long, value_enum, default_value_t = RoleArg::General)]
+        role: RoleArg,
     },
     /// Unlock (閉塞解除) an account locked after wrong passwords.
     Unlock {
@@ -139,8 +141,8 @@ pub enum UsersCommand {
     Import {
         file: PathBuf,
         /// add (add only) or update (add and update by login ID)
-        #[arg(long, default_value = "add")]
-        mode: String,
+        #[arg(long, value_enum, default_value_t = ImportModeArg::Add)]
+        mode: ImportModeArg,
         /// Write the users (one transaction; refused if the preview has any problem).
         #[arg(long)]
         yes: bool,
@@ -151,9 +153,65 @@ pub enum UsersCommand {
         #[arg(long)]
         output: Option<PathBuf>,
         /// utf8 (with BOM) or sjis
-        #[arg(long, default_value = "utf8")]
-        encoding: String,
+        #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
+        encoding: EncodingArg,
     },
+}
+
+/// The roles `certdesk users add` may give: a master is made only by a master, in the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    General,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Role {
+        match role {
+            RoleArg::General => Role::General,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+/// `certdesk users import --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportModeArg {
+    /// Add new users only.
+    #[value(alias = "add_only")]
+    Add,
+    /// Add new users and update existing ones by login ID.
+    #[value(alias = "add_and_update")]
+    Update,
+}
+
+impl From<ImportModeArg> for ImportMode {
+    fn from(mode: ImportModeArg) -> ImportMode {
+        match mode {
+            ImportModeArg::Add => ImportMode::AddOnly,
+            ImportModeArg::Update => ImportMode::AddAndUpdate,
+        }
+    }
+}
+
+/// `certdesk users export --encoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    /// UTF-8 with BOM.
+    #[value(alias = "utf-8")]
+    Utf8,
+    /// Shift_JIS (CP932).
+    #[value(aliases = ["shift_jis", "cp932"])]
+    Sjis,
+}
+
+impl From<EncodingArg> for ExportEncoding {
+    fn from(encoding: EncodingArg) -> ExportEncoding {
+        match encoding {
+            EncodingArg::Utf8 => ExportEncoding::Utf8Bom,
+            EncodingArg::Sjis => ExportEncoding::ShiftJis,
+        }
+    }
 }
 
 /// Prints a service error as people read it: code, Japanese, English.
@@ -200,13 +258,13 @@ pub async fn run(cli: Cli) -> i32 {
                     email,
                     role,
                 },
-        }) => add_user(cli.data_dir, &login_id, &name, &email, &role).await,
+        }) => add_user(cli.data_dir, &login_id, &name, &email, role.into()).await,
         Some(Command::Users {
             command: UsersCommand::Import { file, mode, yes },
-        }) => import_users(cli.data_dir, &file, &mode, yes).await,
+        }) => import_users(cli.data_dir, &file, mode.into(), yes).await,
         Some(Command::Users {
             command: UsersCommand::Export { output, encoding },
-        }) => export_users(cli.data_dir, output.as_deref(), &encoding).await,
+        }) => export_users(cli.data_dir, output.as_deref(), encoding.into()).await,
         Some(Command::Ca {
             command: CaCommand::Init,
         }) => ca_init(cli.data_dir).await,
@@ -239,14 +297,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     let warm = backend.clone();
     tokio::task::spawn_blocking(move || warm.prepare_sign_in());
     backend.ensure_ca(Actor::System).await?;
-    backend.settle_ca_requests().await?;
-    backend.resume_bulk_runs().await?;
-    tokio::spawn(crl_job(backend.clone()));
-    tokio::spawn(sweep_job(backend.clone()));
-    // Renewal notices: at start-up, then daily at the configured hour (JST); mail is sent
-    // by its own task so that a slow or failing SMTP server never holds up the job.
-    tokio::spawn(backend.clone().run_notice_scheduler());
-    tokio::spawn(backend.clone().run_mail_sender());
+    certdesk_backend::jobs::start(&backend).await?;
     let site_root = args
         .site_root
         .clone()
@@ -264,45 +315,6 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| ServiceError::Internal(format!("server failed: {e}")))
-}
-
-/// Re-signs the CRL once it is a day old, even without revocations (checked hourly).
-async fn crl_job(backend: Backend) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        match backend.refresh_crl(Duration::days(1)).await {
-            Ok(Some(n)) => tracing::info!(crl.number = n, "published the daily CRL"),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error.code = e.code(), error.detail = %e, "daily CRL failed"),
-        }
-    }
-}
-
-/// Every ten minutes (and at start-up): erase keys whose re-download window closed, keys of
-/// certificates that ended, and expired prepared downloads; settle requests to the external
-/// CA whose answer was lost, by their serial.
-async fn sweep_job(backend: Backend) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-    loop {
-        tick.tick().await;
-        match backend.reconcile_ca_requests().await {
-            Ok(r) if r.revoked_at_ca + r.never_issued > 0 => tracing::info!(
-                ca.revoked = r.revoked_at_ca,
-                ca.never_issued = r.never_issued,
-                "settled requests whose answer was lost"
-            ),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error.code = e.code(), error.detail = %e, "settling CA requests failed")
-            }
-        }
-        match backend.sweep_distribution().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(keys.erased = n, "erased private keys after delivery"),
-            Err(e) => tracing::error!(error.code = e.code(), error.detail = %e, "key sweep failed"),
-        }
-    }
 }
 
 async fn notices_run(data_dir: PathBuf, offset_days: i64) -> Result<(), ServiceError> {
@@ -398,16 +410,8 @@ async fn add_user(
     login_id: &str,
     name: &str,
     email: &str,
-    role: &str,
+    role: Role,
 ) -> Result<(), ServiceError> {
-    let role = match certdesk_domain::Role::parse(role) {
-        Some(r @ (certdesk_domain::Role::Admin | certdesk_domain::Role::General)) => r,
-        _ => {
-            return Err(ServiceError::RoleNotAllowed {
-                role: role.to_string(),
-            })
-        }
-    };
     let backend = Backend::open(settings(data_dir, None), Clock::system())?;
     if backend.needs_setup() {
         return Err(ServiceError::NotSetUp);
@@ -435,19 +439,10 @@ async fn unlock(data_dir: PathBuf, login_id: &str) -> Result<(), ServiceError> {
 async fn import_users(
     data_dir: PathBuf,
     file: &std::path::Path,
-    mode: &str,
+    mode: ImportMode,
     commit: bool,
 ) -> Result<(), ServiceError> {
-    use certdesk_domain::userfile::{FileError, ImportMode, RowAction, MAX_FILE_BYTES};
-    let mode = match mode {
-        "add" | "add_only" => ImportMode::AddOnly,
-        "update" | "add_and_update" => ImportMode::AddAndUpdate,
-        other => {
-            return Err(ServiceError::Internal(format!(
-                "unknown mode {other:?}: use add or update"
-            )))
-        }
-    };
+    use certdesk_domain::userfile::{FileError, RowAction, MAX_FILE_BYTES};
     let size = std::fs::metadata(file)
         .map_err(|e| ServiceError::Internal(format!("cannot read {}: {e}", file.display())))?
         .len();
@@ -523,14 +518,9 @@ async fn import_users(
 async fn export_users(
     data_dir: PathBuf,
     output: Option<&std::path::Path>,
-    encoding: &str,
+    encoding: ExportEncoding,
 ) -> Result<(), ServiceError> {
-    use certdesk_domain::userfile::ExportEncoding;
     use std::io::Write;
-    let encoding = match encoding {
-        "sjis" | "shift_jis" | "cp932" => ExportEncoding::ShiftJis,
-        _ => ExportEncoding::Utf8Bom,
-    };
     let backend = Backend::open(settings(data_dir, None), Clock::system())?;
     let bytes = backend.export_users_csv(encoding).await?;
     let written = match output {
@@ -538,4 +528,96 @@ async fn export_users(
         None => std::io::stdout().write_all(&bytes),
     };
     written.map_err(|e| ServiceError::Internal(format!("cannot write the export: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn users(args: &[&str]) -> Result<UsersCommand, clap::Error> {
+        let cli = Cli::try_parse_from(["certdesk", "users"].iter().chain(args))?;
+        match cli.command {
+            Some(Command::Users { command }) => Ok(command),
+            other => panic!("not a users command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_user_is_added_as_general_unless_admin_is_asked_for() {
+        let role = |args: &[&str]| match users(args).expect("parses") {
+            UsersCommand::Add { role, .. } => Role::from(role),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            role(&["add", "taro0001", "佐藤 太郎", "t@example.jp"]),
+            Role::General
+        );
+        assert_eq!(
+            role(&[
+                "add",
+                "taro0001",
+                "佐藤 太郎",
+                "t@example.jp",
+                "--role",
+                "admin"
+            ]),
+            Role::Admin
+        );
+        assert!(users(&[
+            "add",
+            "taro0001",
+            "佐藤 太郎",
+            "t@example.jp",
+            "--role",
+            "master"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn import_modes_are_add_and_update_with_their_long_names() {
+        let mode = |args: &[&str]| match users(args).expect("parses") {
+            UsersCommand::Import { mode, .. } => ImportMode::from(mode),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(mode(&["import", "u.csv"]), ImportMode::AddOnly);
+        assert_eq!(
+            mode(&["import", "u.csv", "--mode", "add_only"]),
+            ImportMode::AddOnly
+        );
+        assert_eq!(
+            mode(&["import", "u.csv", "--mode", "update"]),
+            ImportMode::AddAndUpdate
+        );
+        assert_eq!(
+            mode(&["import", "u.csv", "--mode", "add_and_update"]),
+            ImportMode::AddAndUpdate
+        );
+        assert!(users(&["import", "u.csv", "--mode", "replace"]).is_err());
+    }
+
+    #[test]
+    fn exports_are_utf8_unless_shift_jis_is_asked_for() {
+        let encoding = |args: &[&str]| match users(args).expect("parses") {
+            UsersCommand::Export { encoding, .. } => ExportEncoding::from(encoding),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(encoding(&["export"]), ExportEncoding::Utf8Bom);
+        assert_eq!(
+            encoding(&["export", "--encoding", "utf8"]),
+            ExportEncoding::Utf8Bom
+        );
+        for sjis in ["sjis", "shift_jis", "cp932"] {
+            assert_eq!(
+                encoding(&["export", "--encoding", sjis]),
+                ExportEncoding::ShiftJis
+            );
+        }
+    }
 }

@@ -1,0 +1,130 @@
+//! The axum router: the routes in groups by who may use them, each group one `Router`
+//! merged into the whole, so that adding a route is one line in its group:
+//!
+//! | group | who | what runs before the handler |
+//! |---|---|---|
+//! | [`public::assets`]: health, stylesheet, wasm bundle, `/ca/*` | anyone | nothing |
+//! | [`public::forms`]: pickup download | anyone | cross-site check, session |
+//! | [`downloads`]: certificates, CSVs, distribution files, `/ca/cfssl/*` | signed-in ([`ConsoleUser`]) | cross-site check, session |
+//! | [`console`]: pages and server functions | pages by the page rules; server functions check themselves | cross-site check, session, page rules |
+//!
+//! What the checks do is in [`access`]; every refusal and failure is a [`WebError`].
+
+mod access;
+mod console;
+mod downloads;
+mod error;
+mod public;
+
+pub use access::{is_same_origin, ConsoleUser, Master};
+pub use error::WebError;
+
+use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use certdesk_backend::Backend;
+use leptos::config::LeptosOptions;
+use std::path::{Path, PathBuf};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The wasm bundle's name: `pkg/certdesk.js` and `pkg/certdesk_bg.wasm` under the site root.
+pub const OUTPUT_NAME: &str = "certdesk";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub backend: Backend,
+}
+
+impl axum::extract::FromRef<AppState> for Backend {
+    fn from_ref(state: &AppState) -> Self {
+        state.backend.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Where the wasm bundle is looked for when no `--site-root` is given: `./target/site` if it
+/// exists, else the workspace's `target/site` (where `scripts/build-wasm` writes it).
+pub fn default_site_root() -> PathBuf {
+    let local = PathBuf::from("target/site");
+    if local.join("pkg").exists() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"))
+    }
+}
+
+/// The whole console as one router.
+pub fn router(backend: Backend, site_root: &Path) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .build();
+    if !site_root
+        .join("pkg")
+        .join(format!("{OUTPUT_NAME}.js"))
+        .exists()
+    {
+        tracing::warn!(
+            site.root = %site_root.display(),
+            "wasm bundle not found: pages render but buttons will not work until scripts/build-wasm has run"
+        );
+    }
+    let state = AppState {
+        leptos_options,
+        backend: backend.clone(),
+    };
+    let with_session = Router::new()
+        .merge(public::forms())
+        .merge(downloads::routes())
+        .merge(console::routes(&state))
+        .layer(middleware::from_fn_with_state(
+            backend,
+            access::resolve_session,
+        ))
+        .layer(middleware::from_fn(access::refuse_cross_site));
+    Router::new()
+        .merge(public::assets(site_root))
+        .merge(with_session)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, "not found")
+}
+
+/// A file to save, never cached.
+fn attachment(file_name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}

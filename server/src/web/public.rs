@@ -1,0 +1,134 @@
+//! Routes open to anyone, without a console session: the health check, the stylesheet, the
+//! wasm bundle, the embedded CA's certificate and CRL ([`assets`], served as they are), and
+//! the pickup page's download form ([`forms`], which changes state and so passes the
+//! cross-site check and the session like every other request).
+
+use super::error::WebError;
+use super::AppState;
+use axum::extract::{Form, Path as UrlPath, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use certdesk_backend::ca::cfssl::certificate_der;
+use certdesk_backend::{ca, Backend, ServiceError};
+use certdesk_domain::authority::CertificateAuthority;
+use certdesk_domain::external_ca::{CaBackendKind, CaError};
+use std::path::Path;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+
+const STYLESHEET: &str = include_str!("../../../style/main.css");
+
+/// Served as they are: no session is looked up, no page rule applies.
+pub(super) fn assets(site_root: &Path) -> Router<AppState> {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/style/main.css", get(stylesheet))
+        .route("/favicon.ico", get(super::not_found))
+        .route("/ca/{file}", get(embedded_ca_file))
+        // The wasm bundle compresses from ~3.4 MB to ~0.7 MB.
+        .nest_service(
+            "/pkg",
+            tower::ServiceBuilder::new()
+                .layer(CompressionLayer::new())
+                .service(ServeDir::new(site_root.join("pkg"))),
+        )
+}
+
+/// Forms people post without signing in to the console.
+pub(super) fn forms() -> Router<AppState> {
+    Router::new().route("/pickup/download", post(pickup_download))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        STYLESHEET,
+    )
+}
+
+/// The embedded CA's certificate and CRL are public: relying parties (the bank's servers,
+/// nginx) fetch them without a session, and its CRL is the distribution point in the
+/// certificates it issues.
+async fn embedded_ca_file(
+    State(b): State<Backend>,
+    UrlPath(file): UrlPath<String>,
+) -> Result<Response, WebError> {
+    ca_file(b, CaBackendKind::Embedded, &file).await
+}
+
+/// `ca.pem`, `ca.der`, `crl.der` or `crl.pem` of a CA, asked through the CA interface
+/// (`E-CA-013` when the CA does not publish its CRL that way, as Debian's cfssl 1.2).
+pub(super) async fn ca_file(
+    b: Backend,
+    kind: CaBackendKind,
+    file: &str,
+) -> Result<Response, WebError> {
+    let authority = b.authority(kind).await?;
+    let answer = match file {
+        "ca.pem" => authority
+            .ca_certificate_pem()
+            .await
+            .map(|pem| ("application/x-pem-file", pem.into_bytes())),
+        "ca.der" => authority
+            .ca_certificate_pem()
+            .await
+            .and_then(|pem| certificate_der(&pem))
+            .map(|der| ("application/pkix-cert", der)),
+        "crl.der" => authority
+            .crl_der()
+            .await
+            .map(|der| ("application/pkix-crl", der)),
+        "crl.pem" => authority.crl_der().await.map(|der| {
+            (
+                "application/x-pem-file",
+                ca::pem("X509 CRL", &der).into_bytes(),
+            )
+        }),
+        _ => return Ok(StatusCode::NOT_FOUND.into_response()),
+    };
+    match answer {
+        Ok((content_type, body)) => {
+            Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+        }
+        // The embedded CA before its first CRL: not ready, as before the interface.
+        Err(CaError::NotOffered { .. }) if kind == CaBackendKind::Embedded => {
+            Err(ServiceError::CaNotReady.into())
+        }
+        Err(e) => Err(ServiceError::from(e).into()),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PickupForm {
+    group_id: String,
+    number: String,
+    password: String,
+}
+
+/// The pickup page's form: the `.p12`, or back to the page with the refusal's code.
+async fn pickup_download(
+    State(b): State<Backend>,
+    Form(form): Form<PickupForm>,
+) -> Result<Response, WebError> {
+    match b
+        .pickup_download(form.group_id, form.number, form.password)
+        .await
+    {
+        Ok(f) => Ok(super::attachment(&f.file_name, f.content_type, f.bytes)),
+        Err(ServiceError::Pickup(refusal)) => {
+            let left = refusal
+                .left()
+                .map(|l| format!("&left={l}"))
+                .unwrap_or_default();
+            let mut resp =
+                Redirect::to(&format!("/pickup?error={}{left}", refusal.code())).into_response();
+            resp.headers_mut()
+                .insert("x-certdesk-error", HeaderValue::from_static(refusal.code()));
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
