@@ -2,7 +2,7 @@
 //! and private keys and prepared downloads that must not stay are erased (keys whose
 //! re-download window closed, keys of certificates that ended, expired files and sheets).
 
-use crate::ca::external::ReconcileReport;
+use crate::ca::reconcile::ReconcileReport;
 use crate::{Backend, ServiceError};
 use std::time::Duration;
 

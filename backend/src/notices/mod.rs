@@ -4,9 +4,9 @@
 //!   threshold (default 40 and 7 days before expiry) and records one notice per certificate
 //!   and threshold, in one transaction with its audit row and the queued mail. The unique
 //!   index `notices_once_per_threshold` makes "never twice" hold across restarts and runs.
-//!   [`Backend::run_notice_scheduler`] runs it at start-up and then every day at the configured
-//!   hour in Japan time (fixed +09:00; Japan has no daylight saving time).
-//! * The **sender** ([`Backend::send_due_mail`] once, [`Backend::run_mail_sender`] as a loop)
+//!   `jobs::notices` runs it at start-up and then every day at the configured hour in Japan
+//!   time (fixed +09:00; Japan has no daylight saving time).
+//! * The **sender** ([`Backend::send_due_mail`] once, `jobs::mail` as a loop)
 //!   sends queued mail; a failure is stored with its `E-MAIL-*` code and tried again with
 //!   backoff, and never blocks the job. After `MAX_MAIL_ATTEMPTS` a mail is given up; the
 //!   dashboard shows both.
@@ -22,10 +22,9 @@ use crate::store::secrets::Purpose;
 use crate::Backend;
 use certdesk_domain::lifecycle::{CertificateFacts, StoredState};
 use certdesk_domain::notices::{
-    due_threshold, next_daily_run, notice_mail, retry_delay, test_mail, MailError, NoticeFacts,
-    NoticeMail, NotificationSettings, SmtpSecurity, MAX_MAIL_ATTEMPTS,
+    due_threshold, notice_mail, retry_delay, test_mail, MailError, NoticeFacts, NoticeMail,
+    NotificationSettings, SmtpSecurity, MAX_MAIL_ATTEMPTS,
 };
-use certdesk_domain::profile::JST;
 use mail::SmtpConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 use time::{Duration, OffsetDateTime};
@@ -485,65 +484,6 @@ impl Backend {
             })
             .await?;
         result.map_err(|f| f.error.into())
-    }
-
-    /// Runs the daily job now and then every day at the configured hour (JST). Never returns.
-    pub async fn run_notice_scheduler(self) {
-        let mut last_run = self.clock().now();
-        self.notice_job_logged().await;
-        loop {
-            let hour = self
-                .notification_settings()
-                .await
-                .map_or(8, |s| s.daily_hour);
-            let next = next_daily_run(last_run, hour, JST);
-            let now = self.clock().now();
-            if now >= next {
-                last_run = now;
-                self.notice_job_logged().await;
-                continue;
-            }
-            // Wake at least every 10 minutes, so a changed hour or a moved clock is noticed.
-            let wait = (next - now).min(Duration::minutes(10));
-            tokio::time::sleep(std::time::Duration::from_secs_f64(
-                wait.as_seconds_f64().max(1.0),
-            ))
-            .await;
-        }
-    }
-
-    async fn notice_job_logged(&self) {
-        match self.run_notice_job().await {
-            Ok(run) => tracing::info!(
-                notices.recorded = run.recorded,
-                mail.queued = run.queued,
-                "notice job ran"
-            ),
-            Err(e) => {
-                tracing::error!(error.code = e.code(), error.detail = %e, "notice job failed")
-            }
-        }
-    }
-
-    /// Sends due mail whenever notices queue some, and at least every 30 seconds (retries).
-    /// Never returns.
-    pub async fn run_mail_sender(self) {
-        loop {
-            match self.send_due_mail().await {
-                Ok(r) if r.sent + r.failed > 0 => {
-                    tracing::info!(mail.sent = r.sent, mail.failed = r.failed, "mail round")
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error.code = e.code(), error.detail = %e, "mail round failed")
-                }
-            }
-            let _ = tokio::time::timeout(
-                std::time::Duration::from_secs(30),
-                self.mail_wake().notified(),
-            )
-            .await;
-        }
     }
 
     /// The e-mail address of a user (for the test mail's default recipient).
