@@ -329,11 +329,11 @@ fn ImportPanel(reload: RwSignal<u32>) -> impl IntoView {
                                     RowAction::Unchanged => (Key::ImportActionUnchanged, "unchanged", String::new()),
                                 };
                                 view! {
-                                    <tr data-login=r.login_id.clone() data-action=action>
+                                    <tr data-login=r.login_id.to_string() data-action=action>
                                         <td class="num">{r.row}</td>
-                                        <td>{r.login_id.clone()}</td>
-                                        <td>{r.name.clone()}</td>
-                                        <td>{r.email.clone()}</td>
+                                        <td>{r.login_id.to_string()}</td>
+                                        <td>{r.name.as_str().to_string()}</td>
+                                        <td>{r.email.as_str().to_string()}</td>
                                         <td>{tr(role_key(r.role.as_str()))}</td>
                                         <td>{tr(key)} {(!detail.is_empty()).then(|| format!(" ({detail})"))}</td>
                                     </tr>

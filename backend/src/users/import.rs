@@ -18,11 +18,12 @@ use certdesk_domain::userfile::{
     ImportMode, ImportPlan, RowAction,
 };
 use certdesk_domain::views::{date_part, ImportPreview};
-use certdesk_domain::{Email, LoginId, PersonName, Role};
+use certdesk_domain::{LoginId, Role};
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
-/// The live users, as the planner compares them.
+/// The live users, as the planner compares them. Every stored login ID was parsed before it
+/// was stored, so one that no longer parses is a broken database, not a problem of the file.
 fn existing_users(conn: &Connection) -> Result<Vec<ExistingUser>, ServiceError> {
     let mut stmt = conn.prepare(
         "SELECT login_id, name, email, role FROM users WHERE deleted_at IS NULL ORDER BY id",
@@ -37,15 +38,18 @@ fn existing_users(conn: &Connection) -> Result<Vec<ExistingUser>, ServiceError> 
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows
-        .into_iter()
-        .map(|(login_id, name, email, role)| ExistingUser {
-            login_id,
-            name,
-            email,
-            role: Role::parse(&role).unwrap_or(Role::General),
+    rows.into_iter()
+        .map(|(login_id, name, email, role)| {
+            Ok(ExistingUser {
+                login_id: LoginId::parse(&login_id).map_err(|_| {
+                    ServiceError::Internal(format!("stored login ID {login_id:?} breaks the rule"))
+                })?,
+                name,
+                email,
+                role: Role::parse(&role).unwrap_or(Role::General),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Reads the file and plans it against `conn`'s users.
@@ -135,9 +139,7 @@ impl Backend {
                 }
                 let via = format!("import:{}", &preview.sha256[..12]);
                 for row in &preview.plan.rows {
-                    let login_id = LoginId::parse(&row.login_id)?;
-                    let name = PersonName::parse(&row.name)?;
-                    let email = Email::parse(&row.email)?;
+                    let login_id = &row.login_id;
                     match &row.action {
                         RowAction::Unchanged => {}
                         RowAction::Add => {
@@ -147,7 +149,8 @@ impl Backend {
                                 });
                             }
                             insert_user(
-                                &tx, now, &login_id, &name, &email, row.role, None, &actor, &via,
+                                &tx, now, login_id, &row.name, &row.email, row.role, None, &actor,
+                                &via,
                             )?;
                         }
                         RowAction::Update { changed } => {
@@ -155,8 +158,8 @@ impl Backend {
                                 "UPDATE users SET name = ?1, email = ?2, role = ?3, updated_at = ?4
                                  WHERE login_key = ?5 AND deleted_at IS NULL",
                                 params![
-                                    name.as_str(),
-                                    email.as_str(),
+                                    row.name.as_str(),
+                                    row.email.as_str(),
                                     row.role.as_str(),
                                     ts(now),
                                     login_id.key()

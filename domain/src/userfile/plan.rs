@@ -1,10 +1,8 @@
 //! Planning an import: a [`ParsedFile`] against the users already stored.
 
 use super::read::{sort_problems, to_u32, ParsedFile, RowProblem};
-use super::{
-    CODE_LOGIN_ID_EXISTS, CODE_MASTER_NOT_GIVEN, CODE_MASTER_ROLE_KEPT, CODE_REQUIRED_EMPTY,
-    CODE_USER_LIMIT,
-};
+use super::{CODE_LOGIN_ID_EXISTS, CODE_MASTER_NOT_GIVEN, CODE_MASTER_ROLE_KEPT, CODE_USER_LIMIT};
+use crate::ids::{Email, LoginId, PersonName};
 use crate::lang::Message;
 use crate::role::Role;
 use serde::{Deserialize, Serialize};
@@ -37,10 +35,12 @@ impl ImportMode {
     }
 }
 
-/// A live (not deleted) user, as the planner compares it.
+/// A live (not deleted) user, as the planner compares it: the login ID (its stored spelling
+/// is what a plan names) and role as parsed, the name and e-mail as stored (they are only
+/// compared with the file's, never written from here).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExistingUser {
-    pub login_id: String,
+    pub login_id: LoginId,
     pub name: String,
     pub email: String,
     pub role: Role,
@@ -58,14 +58,15 @@ pub enum RowAction {
     Unchanged,
 }
 
-/// A row the import would write (or leave). For existing users `login_id` is the stored
-/// spelling (a change of case alone is not a change).
+/// A row the import would write (or leave), with the values as the file's row parsed them.
+/// For existing users `login_id` is the stored spelling (a change of case alone is not a
+/// change).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedRow {
     pub row: u32,
-    pub login_id: String,
-    pub name: String,
-    pub email: String,
+    pub login_id: LoginId,
+    pub name: PersonName,
+    pub email: Email,
     pub role: Role,
     pub action: RowAction,
 }
@@ -101,10 +102,8 @@ pub fn plan_import(
     mode: ImportMode,
     max_other_users: u32,
 ) -> ImportPlan {
-    let stored: HashMap<String, &ExistingUser> = existing
-        .iter()
-        .map(|u| (u.login_id.to_ascii_lowercase(), u))
-        .collect();
+    let stored: HashMap<String, &ExistingUser> =
+        existing.iter().map(|u| (u.login_id.key(), u)).collect();
     let mut others = to_u32(existing.iter().filter(|u| u.role != Role::Master).count());
     let mut plan = ImportPlan {
         rows: Vec::new(),
@@ -115,18 +114,7 @@ pub fn plan_import(
     };
     let columns = &file.columns;
     for row in &file.rows {
-        let Some(role) = row.role else {
-            plan.problems.push(RowProblem::at(
-                row.row,
-                &columns.role,
-                CODE_REQUIRED_EMPTY,
-                Message::new(
-                    format!("「{}」が空です。権限は必須です。", columns.role.name),
-                    format!("'{}' is empty. The role is required.", columns.role.name),
-                ),
-            ));
-            continue;
-        };
+        let role = row.role;
         let id = &row.login_id;
         let master_not_given = || {
             RowProblem::at(
@@ -139,7 +127,7 @@ pub fn plan_import(
                 ),
             )
         };
-        let action = match stored.get(&id.to_ascii_lowercase()) {
+        let action = match stored.get(&id.key()) {
             None if role == Role::Master => {
                 plan.problems.push(master_not_given());
                 continue;
@@ -192,10 +180,10 @@ pub fn plan_import(
                     continue;
                 }
                 let mut changed = Vec::new();
-                if user.name != row.name {
+                if user.name != row.name.as_str() {
                     changed.push("name".to_string());
                 }
-                if user.email != row.email {
+                if user.email != row.email.as_str() {
                     changed.push("email".to_string());
                 }
                 if user.role != role {

@@ -266,16 +266,16 @@ pub struct HeaderColumns {
     pub role: ColumnRef,
 }
 
-/// A data row without problems. `login_id` as in the file (trimmed), `name` normalised to NFC
-/// as [`PersonName`] keeps it, `email` as [`Email`] keeps it. `role` is always `Some` for rows
-/// that [`read_users_file`] returns (a row without a known role has a problem instead).
+/// A data row without problems, as the parsed values: `login_id` as in the file (trimmed),
+/// `name` normalised to NFC as [`PersonName`] keeps it, `email` as [`Email`] keeps it, and the
+/// role (a row without a known role has a problem instead).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRow {
     pub row: u32,
-    pub login_id: String,
-    pub name: String,
-    pub email: String,
-    pub role: Option<Role>,
+    pub login_id: LoginId,
+    pub name: PersonName,
+    pub email: Email,
+    pub role: Role,
 }
 
 /// A users file that was read: its good rows and the problems of its bad rows.
@@ -511,10 +511,10 @@ pub fn read_users_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
         {
             rows.push(FileRow {
                 row,
-                login_id: login_id.as_str().to_string(),
-                name: name.as_str().to_string(),
-                email: email.as_str().to_string(),
-                role: Some(role),
+                login_id,
+                name,
+                email,
+                role,
             });
         }
     }

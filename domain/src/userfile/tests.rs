@@ -1,5 +1,6 @@
 use super::formula::{escape_formula, unescape_cell};
 use super::*;
+use crate::ids::{Email, LoginId, PersonName};
 use crate::lang::Lang;
 use crate::role::Role;
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,7 @@ fn problems(problems: &[RowProblem]) -> Vec<(u32, Option<u32>, &str)> {
 
 fn user(login_id: &str, name: &str, email: &str, role: Role) -> ExistingUser {
     ExistingUser {
-        login_id: login_id.into(),
+        login_id: LoginId::parse(login_id).expect("a valid login ID"),
         name: name.into(),
         email: email.into(),
         role,
@@ -85,7 +86,7 @@ fn assert_sample(file: &ParsedFile) {
                 r.login_id.as_str(),
                 r.name.as_str(),
                 r.email.as_str(),
-                r.role.expect("role"),
+                r.role,
             )
         })
         .collect();
@@ -130,8 +131,8 @@ fn a_tab_separated_file_is_read() {
     );
     assert_eq!(file.separator, Separator::Tab);
     assert_eq!(file.problems, vec![]);
-    assert_eq!(file.rows[0].name, "山田, 太郎");
-    assert_eq!(file.rows[0].role, Some(Role::Admin));
+    assert_eq!(file.rows[0].name.as_str(), "山田, 太郎");
+    assert_eq!(file.rows[0].role, Role::Admin);
 }
 
 #[test]
@@ -149,7 +150,7 @@ fn quoted_commas_quotes_and_line_breaks_keep_the_row_numbers_right() {
                 user03,佐藤 花子,bad-email,general\r\n";
     let file = read(text);
     assert_eq!(file.rows.len(), 1);
-    assert_eq!(file.rows[0].name, "山田, \"太郎\"");
+    assert_eq!(file.rows[0].name.as_str(), "山田, \"太郎\"");
     // Row 3's name has a line break (a control character), row 4 is the next record.
     assert_eq!(
         problems(&file.problems),
@@ -181,8 +182,8 @@ fn header_names_are_trimmed_and_case_is_ignored_and_unknown_columns_are_listed()
             name: "E-Mail".into()
         }
     );
-    assert_eq!(file.rows[0].email, "a@example.co.jp");
-    assert_eq!(file.rows[0].role, Some(Role::General));
+    assert_eq!(file.rows[0].email.as_str(), "a@example.co.jp");
+    assert_eq!(file.rows[0].role, Role::General);
 }
 
 #[test]
@@ -439,10 +440,10 @@ fn values_are_trimmed_and_names_normalised() {
         file.rows,
         vec![FileRow {
             row: 2,
-            login_id: "user01".into(),
-            name: "ガン".into(),
-            email: "a@example.co.jp".into(),
-            role: Some(Role::Admin),
+            login_id: LoginId::parse("user01").expect("valid"),
+            name: PersonName::parse("ガン").expect("valid"),
+            email: Email::parse("a@example.co.jp").expect("valid"),
+            role: Role::Admin,
         }]
     );
 }
@@ -590,7 +591,7 @@ fn the_master_role_is_neither_given_nor_taken_by_import() {
             changed: vec!["name".into()]
         }
     );
-    assert_eq!(plan.rows[0].login_id, "master1");
+    assert_eq!(plan.rows[0].login_id.as_str(), "master1");
 }
 
 #[test]
@@ -701,7 +702,7 @@ fn shift_jis_export_holds_cp932_characters_and_refuses_others() {
     )
     .expect("utf-8");
     assert_eq!(
-        read_users_file(&bytes).expect("read").rows[0].name,
+        read_users_file(&bytes).expect("read").rows[0].name.as_str(),
         "𠮷田 😀"
     );
 }
@@ -721,7 +722,7 @@ fn the_template_is_a_clean_file_in_both_encodings() {
         assert!(file
             .rows
             .iter()
-            .all(|r| r.email.ends_with("@example.co.jp")));
+            .all(|r| r.email.as_str().ends_with("@example.co.jp")));
         let plan = plan_import(&file, &[], ImportMode::AddOnly, 99);
         assert_eq!(plan.adds, 2);
     }
