@@ -10,7 +10,7 @@
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
-use crate::users::{acts_as_master, insert_user, MAX_OTHER_USERS};
+use crate::users::{acts_as_master, insert_user, stored_role, MAX_OTHER_USERS};
 use crate::Backend;
 use certdesk_domain::lifecycle::CertificateState;
 use certdesk_domain::userfile::{
@@ -34,7 +34,7 @@ fn existing_users(conn: &Connection) -> Result<Vec<ExistingUser>, ServiceError> 
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+                stored_role(r, 3)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -46,7 +46,7 @@ fn existing_users(conn: &Connection) -> Result<Vec<ExistingUser>, ServiceError> 
                 })?,
                 name,
                 email,
-                role: Role::parse(&role).unwrap_or(Role::General),
+                role,
             })
         })
         .collect()
@@ -235,7 +235,7 @@ impl Backend {
                     login_id: u.login_id,
                     name: u.name,
                     email: u.email,
-                    role: Role::parse(&u.role).unwrap_or(Role::General),
+                    role: u.role,
                     certificate_state: state,
                     serial,
                     expires_on,
