@@ -2,6 +2,7 @@
 //! ("parse, don't validate").
 
 use crate::error::ValidationError;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
@@ -55,7 +56,8 @@ impl LoginId {
 
 impl fmt::Display for LoginId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        // `pad`, not `write_str`, so that `{:<12}` lines it up as it does a `&str`.
+        f.pad(&self.0)
     }
 }
 
@@ -205,6 +207,27 @@ impl fmt::Debug for Password {
     }
 }
 
+/// Serde for the parsed text types: written as the plain string, and parsed again on the way
+/// in, so a value that crosses to the browser and back still follows its rule.
+macro_rules! serde_as_parsed_text {
+    ($($ty:ident),*) => {$(
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$ty, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                $ty::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+serde_as_parsed_text!(LoginId, PersonName, Email);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +346,32 @@ mod tests {
             Password::parse_new(ok, "correct horsE"),
             Err(ValidationError::PasswordMismatch)
         );
+    }
+
+    #[test]
+    fn parsed_text_is_parsed_again_when_deserialised() {
+        use serde::de::value::{Error, StrDeserializer};
+        use serde::de::IntoDeserializer;
+        fn read<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, Error> {
+            let de: StrDeserializer<'_, Error> = text.into_deserializer();
+            T::deserialize(de)
+        }
+        assert_eq!(
+            read::<LoginId>("TaroY01").map(|l| l.key()),
+            Ok("taroy01".into())
+        );
+        assert!(read::<LoginId>("abc").is_err());
+        assert_eq!(
+            read::<PersonName>(" 山田 \u{30AB}\u{3099}").map(|n| n.0),
+            Ok("山田 ガ".to_string())
+        );
+        assert!(read::<Email>("taro@").is_err());
+    }
+
+    #[test]
+    fn a_login_id_lines_up_in_formatted_output_like_text() {
+        let id = LoginId::parse("TaroY01").expect("valid");
+        assert_eq!(format!("[{id:<8}]"), "[TaroY01 ]");
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A user's role. Only masters and admins sign in to the console.
+/// A user's role. Only masters and admins sign in to the console. Serde writes the same names
+/// as [`Role::as_str`] (`"master"`, `"admin"`, `"general"`), the JSON the pages always saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Master,
     Admin,
@@ -68,5 +70,17 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("Master"), None);
+    }
+
+    #[test]
+    fn serde_uses_the_stored_names() {
+        use serde::de::value::{Error, StrDeserializer};
+        use serde::de::IntoDeserializer;
+        for role in [Role::Master, Role::Admin, Role::General] {
+            let de: StrDeserializer<'_, Error> = role.as_str().into_deserializer();
+            assert_eq!(Role::deserialize(de), Ok(role));
+        }
+        let de: StrDeserializer<'_, Error> = "Master".into_deserializer();
+        assert!(Role::deserialize(de).is_err());
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::distribution::P12Profile;
 use crate::lifecycle::CertificateState;
+use crate::role::Role;
 use crate::userfile::{Encoding, ImportMode, ImportPlan, Separator};
 use serde::{Deserialize, Serialize};
 
@@ -51,7 +52,7 @@ pub struct UserCertificates {
     pub login_id: String,
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub locked: bool,
     /// Has a console password (masters and admins need one to sign in).
     pub has_password: bool,

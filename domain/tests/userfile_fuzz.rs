@@ -5,7 +5,7 @@
 use certdesk_domain::userfile::{
     plan_import, read_users_file, ExistingUser, ImportMode, ParsedFile,
 };
-use certdesk_domain::Role;
+use certdesk_domain::{LoginId, Role};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
@@ -51,7 +51,7 @@ fn check_rows(file: &ParsedFile, problems: &[certdesk_domain::userfile::RowProbl
 
 fn existing() -> Vec<ExistingUser> {
     let user = |id: &str, role| ExistingUser {
-        login_id: id.into(),
+        login_id: LoginId::parse(id).expect("a valid login ID"),
         name: "山田 太郎".into(),
         email: "taro@example.co.jp".into(),
         role,

@@ -27,11 +27,11 @@ enum Dialog {
     Delete(UserCertificates),
 }
 
-fn role_key(role: &str) -> Key {
-    match Role::parse(role) {
-        Some(Role::Master) => Key::RoleMaster,
-        Some(Role::Admin) => Key::RoleAdmin,
-        _ => Key::RoleGeneral,
+fn role_key(role: Role) -> Key {
+    match role {
+        Role::Master => Key::RoleMaster,
+        Role::Admin => Key::RoleAdmin,
+        Role::General => Key::RoleGeneral,
     }
 }
 
@@ -53,12 +53,12 @@ fn field_error(
 }
 
 #[component]
-fn RoleSelect(#[prop(optional)] selected: Option<String>) -> impl IntoView {
-    let selected = selected.unwrap_or_else(|| "general".to_string());
+fn RoleSelect(#[prop(optional)] selected: Option<Role>) -> impl IntoView {
+    let selected = selected.unwrap_or(Role::General);
     view! {
         <select id="field-role" name="role" data-testid="role">
             {[Role::General, Role::Admin, Role::Master].into_iter().map(|r| view! {
-                <option value=r.as_str() selected=selected == r.as_str()>{tr(role_key(r.as_str()))}</option>
+                <option value=r.as_str() selected=selected == r>{tr(role_key(r))}</option>
             }).collect_view()}
         </select>
     }
@@ -97,7 +97,7 @@ fn UserForm(
         .unwrap_or_default();
     let name = user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
     let email = user.as_ref().map(|u| u.email.clone()).unwrap_or_default();
-    let role = user.as_ref().map(|u| u.role.clone());
+    let role = user.as_ref().map(|u| u.role);
     let user_id = user
         .as_ref()
         .map(|u| u.user_id.to_string())
@@ -122,7 +122,7 @@ fn UserForm(
         </div>
         <div class="field">
             <label for="field-role">{tr(Key::UsersRole)}</label>
-            <RoleSelect selected=role.unwrap_or_else(|| "general".into())/>
+            <RoleSelect selected=role.unwrap_or(Role::General)/>
             <small class="hint">{tr(Key::UsersRoleHint)}</small>
         </div>
     };
@@ -329,12 +329,12 @@ fn ImportPanel(reload: RwSignal<u32>) -> impl IntoView {
                                     RowAction::Unchanged => (Key::ImportActionUnchanged, "unchanged", String::new()),
                                 };
                                 view! {
-                                    <tr data-login=r.login_id.clone() data-action=action>
+                                    <tr data-login=r.login_id.to_string() data-action=action>
                                         <td class="num">{r.row}</td>
-                                        <td>{r.login_id.clone()}</td>
-                                        <td>{r.name.clone()}</td>
-                                        <td>{r.email.clone()}</td>
-                                        <td>{tr(role_key(r.role.as_str()))}</td>
+                                        <td>{r.login_id.to_string()}</td>
+                                        <td>{r.name.as_str().to_string()}</td>
+                                        <td>{r.email.as_str().to_string()}</td>
+                                        <td>{tr(role_key(r.role))}</td>
                                         <td>{tr(key)} {(!detail.is_empty()).then(|| format!(" ({detail})"))}</td>
                                     </tr>
                                 }
@@ -391,7 +391,7 @@ pub fn UsersPage() -> impl IntoView {
     let dialog = RwSignal::new(None::<Dialog>);
     let action_error = RwSignal::new(None::<UiError>);
     let search = RwSignal::new(String::new());
-    let role_filter = RwSignal::new(String::new());
+    let role_filter = RwSignal::new(None::<Role>);
     let state_filter = RwSignal::new(String::new());
     let sort = RwSignal::new("login".to_string());
 
@@ -433,7 +433,7 @@ pub fn UsersPage() -> impl IntoView {
                     || u.login_id.to_lowercase().contains(&needle)
                     || u.name.to_lowercase().contains(&needle)
             })
-            .filter(|u| role.is_empty() || u.role == role)
+            .filter(|u| role.is_none_or(|r| u.role == r))
             .filter(|u| match state.as_str() {
                 "active" => !u.locked,
                 "locked" => u.locked,
@@ -442,7 +442,13 @@ pub fn UsersPage() -> impl IntoView {
             .collect();
         match sort.get().as_str() {
             "name" => list.sort_by(|a, b| a.name.cmp(&b.name)),
-            "role" => list.sort_by(|a, b| a.role.cmp(&b.role).then(a.login_id.cmp(&b.login_id))),
+            // By the role's name, as the list always sorted: admin, general, master.
+            "role" => list.sort_by(|a, b| {
+                a.role
+                    .as_str()
+                    .cmp(b.role.as_str())
+                    .then(a.login_id.cmp(&b.login_id))
+            }),
             "expiry" => list.sort_by(|a, b| {
                 let key = |u: &UserCertificates| {
                     u.current
@@ -462,13 +468,13 @@ pub fn UsersPage() -> impl IntoView {
         let login = u.login_id.clone();
         let login2 = u.login_id.clone();
         let (edit_u, pw_u, del_u) = (u.clone(), u.clone(), u.clone());
-        let signs_in = matches!(Role::parse(&u.role), Some(Role::Master | Role::Admin));
+        let signs_in = u.role.may_sign_in_to_console();
         view! {
-            <tr data-login=u.login_id.clone() data-role=u.role.clone() data-locked=u.locked.to_string()>
+            <tr data-login=u.login_id.clone() data-role=u.role.as_str() data-locked=u.locked.to_string()>
                 <td>{u.login_id.clone()}</td>
                 <td data-testid="user-name">{u.name.clone()}</td>
                 <td>{u.email.clone()}</td>
-                <td>{tr(role_key(&u.role))}
+                <td>{tr(role_key(u.role))}
                     {(signs_in && !u.has_password).then(|| view! { " " <span class="badge badge-info" title=tr(Key::UsersNoPasswordHint)>{tr(Key::UsersNoPassword)}</span> })}
                 </td>
                 <td>{if u.locked {
@@ -532,10 +538,10 @@ pub fn UsersPage() -> impl IntoView {
                 <input type="search" data-testid="user-search" prop:value=move || search.get()
                     on:input=move |ev| search.set(event_target_value(&ev))/></label>
             <label>{tr(Key::UsersRole)} " "
-                <select data-testid="role-filter" on:change=move |ev| role_filter.set(event_target_value(&ev))>
+                <select data-testid="role-filter" on:change=move |ev| role_filter.set(Role::parse(&event_target_value(&ev)))>
                     <option value="">{tr(Key::UsersAll)}</option>
                     {[Role::Master, Role::Admin, Role::General].into_iter().map(|r| view! {
-                        <option value=r.as_str()>{tr(role_key(r.as_str()))}</option>
+                        <option value=r.as_str()>{tr(role_key(r))}</option>
                     }).collect_view()}
                 </select></label>
             <label>{tr(Key::UsersState)} " "

@@ -15,7 +15,9 @@ pub async fn users_list() -> Result<Vec<UserCertificates>, UiError> {
     Ok(backend.certificate_overview().await?)
 }
 
-/// Adds a user. `password` only for masters and admins, and may stay empty.
+/// Adds a user. `password` only for masters and admins, and may stay empty. `role` is the
+/// form's text (`master`, `admin`, `general`), read into a `Role` here so that anything else
+/// is refused as the backend always refused it (`E-USER-005`, naming what was sent).
 #[server(prefix = "/api", endpoint = "add_user")]
 pub async fn add_user(
     login_id: String,
@@ -25,14 +27,14 @@ pub async fn add_user(
     password: String,
     password_confirm: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::users::NewUser;
+    use certdesk_backend::users::{role_from_form, NewUser};
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
     let input = NewUser {
         login_id,
         name,
         email,
-        role,
+        role: role_from_form(&role)?,
         password,
         password_confirm,
     };
@@ -48,14 +50,14 @@ pub async fn update_user(
     email: String,
     role: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::users::UserChanges;
+    use certdesk_backend::users::{role_from_form, UserChanges};
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
     let changes = UserChanges {
         user_id,
         name,
         email,
-        role,
+        role: role_from_form(&role)?,
     };
     backend.update_user(changes, user.actor()).await?;
     Ok(())

@@ -45,7 +45,7 @@ impl Backend {
                             login_id: r.get(1)?,
                             name: r.get(2)?,
                             email: r.get(5)?,
-                            role: r.get(3)?,
+                            role: crate::users::stored_role(r, 3)?,
                             locked: r.get(4)?,
                             has_password: r.get(6)?,
                             current: if has_certificate { Some(read_view_at(r, 7, now, &profile)?) } else { None },

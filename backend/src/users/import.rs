@@ -10,7 +10,7 @@
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
-use crate::users::{acts_as_master, insert_user, MAX_OTHER_USERS};
+use crate::users::{acts_as_master, insert_user, stored_role, MAX_OTHER_USERS};
 use crate::Backend;
 use certdesk_domain::lifecycle::CertificateState;
 use certdesk_domain::userfile::{
@@ -18,11 +18,12 @@ use certdesk_domain::userfile::{
     ImportMode, ImportPlan, RowAction,
 };
 use certdesk_domain::views::{date_part, ImportPreview};
-use certdesk_domain::{Email, LoginId, PersonName, Role};
+use certdesk_domain::{LoginId, Role};
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
-/// The live users, as the planner compares them.
+/// The live users, as the planner compares them. Every stored login ID was parsed before it
+/// was stored, so one that no longer parses is a broken database, not a problem of the file.
 fn existing_users(conn: &Connection) -> Result<Vec<ExistingUser>, ServiceError> {
     let mut stmt = conn.prepare(
         "SELECT login_id, name, email, role FROM users WHERE deleted_at IS NULL ORDER BY id",
@@ -33,19 +34,22 @@ fn existing_users(conn: &Connection) -> Result<Vec<ExistingUser>, ServiceError> 
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+                stored_role(r, 3)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows
-        .into_iter()
-        .map(|(login_id, name, email, role)| ExistingUser {
-            login_id,
-            name,
-            email,
-            role: Role::parse(&role).unwrap_or(Role::General),
+    rows.into_iter()
+        .map(|(login_id, name, email, role)| {
+            Ok(ExistingUser {
+                login_id: LoginId::parse(&login_id).map_err(|_| {
+                    ServiceError::Internal(format!("stored login ID {login_id:?} breaks the rule"))
+                })?,
+                name,
+                email,
+                role,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Reads the file and plans it against `conn`'s users.
@@ -135,9 +139,7 @@ impl Backend {
                 }
                 let via = format!("import:{}", &preview.sha256[..12]);
                 for row in &preview.plan.rows {
-                    let login_id = LoginId::parse(&row.login_id)?;
-                    let name = PersonName::parse(&row.name)?;
-                    let email = Email::parse(&row.email)?;
+                    let login_id = &row.login_id;
                     match &row.action {
                         RowAction::Unchanged => {}
                         RowAction::Add => {
@@ -147,7 +149,8 @@ impl Backend {
                                 });
                             }
                             insert_user(
-                                &tx, now, &login_id, &name, &email, row.role, None, &actor, &via,
+                                &tx, now, login_id, &row.name, &row.email, row.role, None, &actor,
+                                &via,
                             )?;
                         }
                         RowAction::Update { changed } => {
@@ -155,8 +158,8 @@ impl Backend {
                                 "UPDATE users SET name = ?1, email = ?2, role = ?3, updated_at = ?4
                                  WHERE login_key = ?5 AND deleted_at IS NULL",
                                 params![
-                                    name.as_str(),
-                                    email.as_str(),
+                                    row.name.as_str(),
+                                    row.email.as_str(),
                                     row.role.as_str(),
                                     ts(now),
                                     login_id.key()
@@ -232,7 +235,7 @@ impl Backend {
                     login_id: u.login_id,
                     name: u.name,
                     email: u.email,
-                    role: Role::parse(&u.role).unwrap_or(Role::General),
+                    role: u.role,
                     certificate_state: state,
                     serial,
                     expires_on,

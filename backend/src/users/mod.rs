@@ -43,6 +43,20 @@ fn lookup_key(login_id: &str) -> Result<(String, String), ServiceError> {
 /// At most this many users besides the master (DOMAIN.md: 1 master + 99 others).
 pub const MAX_OTHER_USERS: u32 = 99;
 
+/// The role in column `index` of a `users` row: the one place a stored role is read back. The
+/// column is CHECKed to the names [`Role::as_str`] writes, so another value is a broken
+/// database and fails the query rather than becoming some role.
+pub(crate) fn stored_role(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Role> {
+    let text: String = row.get(index)?;
+    Role::parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("stored role {text:?} is not a role").into(),
+        )
+    })
+}
+
 impl Backend {
     /// Adds an admin or general user (no console password yet). Returns the new user's id.
     pub async fn create_user(
@@ -99,20 +113,15 @@ impl Backend {
                      FROM users WHERE deleted_at IS NULL GROUP BY role",
                 )?;
                 let rows = stmt.query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, u32>(1)?,
-                        r.get::<_, u32>(2)?,
-                    ))
+                    Ok((stored_role(r, 0)?, r.get::<_, u32>(1)?, r.get::<_, u32>(2)?))
                 })?;
                 for row in rows {
                     let (role, n, locked) = row?;
                     counts.locked += locked;
-                    match Role::parse(&role) {
-                        Some(Role::Master) => counts.masters = n,
-                        Some(Role::Admin) => counts.admins = n,
-                        Some(Role::General) => counts.generals = n,
-                        None => {}
+                    match role {
+                        Role::Master => counts.masters = n,
+                        Role::Admin => counts.admins = n,
+                        Role::General => counts.generals = n,
                     }
                 }
                 Ok(counts)
@@ -128,11 +137,11 @@ impl Backend {
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
-                let role: String = tx
-                    .query_row("SELECT role FROM users WHERE login_key = ?1 AND deleted_at IS NULL", [&key], |r| r.get(0))
+                let role = tx
+                    .query_row("SELECT role FROM users WHERE login_key = ?1 AND deleted_at IS NULL", [&key], |r| stored_role(r, 0))
                     .optional()?
                     .ok_or_else(|| ServiceError::UserNotFound { login_id: typed.clone() })?;
-                if role == Role::Master.as_str() {
+                if role == Role::Master {
                     if !acts_as_master(&tx, &actor)? {
                         return Err(ServiceError::Forbidden);
                     }
@@ -162,15 +171,17 @@ impl Backend {
     pub async fn unlock_user(&self, login_id: &str, actor: Actor) -> Result<(), ServiceError> {
         if let Actor::User { id, .. } = &actor {
             let id = *id;
-            let role: Option<String> = self
+            let role = self
                 .db()
                 .run(move |conn| {
                     Ok(conn
-                        .query_row("SELECT role FROM users WHERE id = ?1", [id], |r| r.get(0))
+                        .query_row("SELECT role FROM users WHERE id = ?1", [id], |r| {
+                            stored_role(r, 0)
+                        })
                         .optional()?)
                 })
                 .await?;
-            if role.as_deref() != Some(Role::Master.as_str()) {
+            if role != Some(Role::Master) {
                 return Err(ServiceError::Forbidden);
             }
         }
@@ -208,14 +219,14 @@ impl Backend {
 pub(crate) fn acts_as_master(conn: &Connection, actor: &Actor) -> Result<bool, ServiceError> {
     Ok(match actor {
         Actor::User { id, .. } => {
-            let role: Option<String> = conn
+            let role = conn
                 .query_row(
                     "SELECT role FROM users WHERE id = ?1 AND deleted_at IS NULL",
                     [id],
-                    |r| r.get(0),
+                    |r| stored_role(r, 0),
                 )
                 .optional()?;
-            role.as_deref() == Some(Role::Master.as_str())
+            role == Some(Role::Master)
         }
         Actor::Cli | Actor::System => true,
         Actor::Anonymous => false,
@@ -235,21 +246,15 @@ fn load_target(conn: &Connection, user_id: i64) -> Result<Target, ServiceError> 
         "SELECT login_id, name, email, role FROM users WHERE id = ?1 AND deleted_at IS NULL",
         [user_id],
         |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
+            Ok(Target {
+                login_id: r.get(0)?,
+                name: r.get(1)?,
+                email: r.get(2)?,
+                role: stored_role(r, 3)?,
+            })
         },
     )
     .optional()?
-    .map(|(login_id, name, email, role)| Target {
-        login_id,
-        name,
-        email,
-        role: Role::parse(&role).unwrap_or(Role::General),
-    })
     .ok_or(ServiceError::UserNotFound {
         login_id: format!("#{user_id}"),
     })
@@ -322,27 +327,29 @@ pub(crate) fn insert_user(
 }
 
 /// What the Users page sends to add a user.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewUser {
     pub login_id: String,
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     /// Console password for masters and admins; empty for none (can be set later).
     pub password: String,
     pub password_confirm: String,
 }
 
 /// What the Users page sends to change a user.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserChanges {
     pub user_id: i64,
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
 }
 
-fn parse_role(raw: &str) -> Result<Role, ServiceError> {
+/// A role as a form sends it (`master`, `admin`, `general`); anything else is refused with the
+/// text as given (`E-USER-005`).
+pub fn role_from_form(raw: &str) -> Result<Role, ServiceError> {
     Role::parse(raw.trim()).ok_or_else(|| ServiceError::RoleNotAllowed {
         role: raw.trim().to_string(),
     })
@@ -368,7 +375,7 @@ impl Backend {
         let login_id = LoginId::parse(&input.login_id)?;
         let name = PersonName::parse(&input.name)?;
         let email = Email::parse(&input.email)?;
-        let role = parse_role(&input.role)?;
+        let role = input.role;
         let hash = if role.may_sign_in_to_console() {
             let (p, c) = (input.password, input.password_confirm);
             tokio::task::spawn_blocking(move || optional_password(&p, &c))
@@ -404,7 +411,7 @@ impl Backend {
     ) -> Result<(), ServiceError> {
         let name = PersonName::parse(&changes.name)?;
         let email = Email::parse(&changes.email)?;
-        let role = parse_role(&changes.role)?;
+        let role = changes.role;
         let user_id = changes.user_id;
         let now = self.clock().now();
         self.db()
