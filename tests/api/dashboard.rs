@@ -4,6 +4,7 @@
 use certdesk_backend::certificates::Operation;
 use certdesk_backend::store::audit::Actor;
 use certdesk_domain::lifecycle::RevocationReason;
+use certdesk_domain::profile::IssuingProfile;
 use certdesk_domain::views::{BulkStatus, DashboardView, UserCertificates};
 use certdesk_domain::Role;
 use certdesk_tests::{error_code, spawn_app, TestApp};
@@ -183,6 +184,105 @@ async fn renew_all_in_the_window_renews_exactly_those_users_and_the_result_downl
     // Nothing is left in the window: a second click is refused as an empty selection.
     let again = app.post("renew_all_in_window", &[]).await;
     assert_eq!(error_code(again).await, "E-CERT-011");
+}
+
+/// Runs "renew all in the window" and waits for it to finish.
+async fn renew_all(app: &TestApp) -> BulkStatus {
+    let r = app.post("renew_all_in_window", &[]).await;
+    assert_eq!(r.status(), 200);
+    let job: i64 = r.json().await.expect("job id");
+    for _ in 0..600 {
+        let status: BulkStatus = app
+            .post_json(
+                "certificate_run_status",
+                serde_json::json!({ "job_id": job }),
+            )
+            .await
+            .json()
+            .await
+            .expect("status");
+        if status.finished {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("run {job} did not finish");
+}
+
+#[tokio::test]
+async fn with_a_5_day_window_the_counts_the_list_and_renew_all_agree_with_what_renewal_allows() {
+    let app = spawn_app().await;
+    assert_eq!(app.set_up().await.status(), 200);
+    let profile = IssuingProfile {
+        renewal_window_days: 5,
+        ..IssuingProfile::default()
+    };
+    app.backend
+        .update_issuing_profile(profile, Actor::Cli)
+        .await
+        .expect("a 5-day window is allowed");
+    let now = app.backend.clock().now();
+    let mut users = Vec::new();
+    for (login, days) in [
+        ("day00010", 10),
+        ("day00006", 6),
+        ("day00005", 5),
+        ("day00002", 2),
+    ] {
+        let id = user_with_certificate(&app, now, login, Duration::days(days)).await;
+        users.push((login, id));
+    }
+    // What renewal allows, one user at a time (checked without renewing anyone: a renewal of
+    // a user outside the window is refused with E-CERT-003 and changes nothing).
+    let overview: Vec<UserCertificates> = app
+        .post("certificate_overview", &[])
+        .await
+        .json()
+        .await
+        .expect("overview");
+    let badge = |login: &str| {
+        overview
+            .iter()
+            .find(|u| u.login_id == login)
+            .and_then(|u| u.current.as_ref())
+            .is_some_and(|c| c.renewable)
+    };
+    let mut allowed = Vec::new();
+    for (login, _) in &users {
+        if badge(login) {
+            allowed.push(*login);
+        }
+    }
+    assert_eq!(allowed, ["day00005", "day00002"], "the list's badge");
+    let refused = app
+        .backend
+        .apply_certificate_operation(users[1].1, Operation::Renew, Actor::Cli)
+        .await
+        .expect_err("6 days left is outside a 5-day window");
+    assert_eq!(refused.code(), "E-CERT-003");
+
+    let d = dashboard(&app).await;
+    assert_eq!(d.renewal_window_days, 5);
+    assert_eq!(
+        d.counts.renewable, 2,
+        "the banner counts what renewal allows"
+    );
+    assert_eq!(
+        (d.counts.valid, d.counts.window, d.counts.expiring7),
+        (1, 0, 3)
+    );
+    assert!(filtered(&app, "window").await.is_empty());
+    assert_eq!(
+        filtered(&app, "expiring7").await,
+        ["day00002", "day00005", "day00006"]
+    );
+
+    // Renew all renews exactly those two, and none of its items fails.
+    let status = renew_all(&app).await;
+    assert_eq!((status.total, status.done, status.failed), (2, 2, 0));
+    let renewed: Vec<&str> = status.items.iter().map(|i| i.login_id.as_str()).collect();
+    assert_eq!(renewed, ["day00005", "day00002"]);
+    assert_eq!(dashboard(&app).await.counts.renewable, 0);
 }
 
 #[tokio::test]
