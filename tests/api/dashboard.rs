@@ -137,27 +137,8 @@ async fn counts_follow_the_window_and_expiry_boundaries_and_each_count_lists_its
 #[tokio::test]
 async fn renew_all_in_the_window_renews_exactly_those_users_and_the_result_downloads_as_csv() {
     let (app, _) = fixture().await;
-    let r = app.post("renew_all_in_window", &[]).await;
-    assert_eq!(r.status(), 200);
-    let job: i64 = r.json().await.expect("job id");
-    let mut status: BulkStatus;
-    let mut tries = 0;
-    loop {
-        status = app
-            .post_json(
-                "certificate_run_status",
-                serde_json::json!({ "job_id": job }),
-            )
-            .await
-            .json()
-            .await
-            .expect("status");
-        if status.finished || tries > 600 {
-            break;
-        }
-        tries += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let status = renew_all(&app).await;
+    let job = status.job_id;
     assert!(status.finished);
     assert_eq!((status.total, status.done, status.failed), (3, 3, 0));
     let c = dashboard(&app).await.counts;

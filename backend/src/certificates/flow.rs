@@ -51,6 +51,15 @@ impl Lane {
     }
 }
 
+/// One operation for one user, as the flow hands it to a strategy.
+pub(crate) struct Step {
+    pub user_id: i64,
+    pub op: Operation,
+    pub actor: Actor,
+    /// The bulk run it is an item of.
+    pub run: Option<i64>,
+}
+
 /// Where the CA is asked (see the module documentation).
 pub(crate) enum Strategy {
     InTransaction(Arc<EmbeddedCa>),
@@ -144,21 +153,21 @@ impl Backend {
         key: Option<KeyPair>,
         lane: &Lane,
     ) -> Result<Option<CertificateView>, ServiceError> {
+        let step = Step {
+            user_id,
+            op,
+            actor,
+            run,
+        };
         match self.strategy(user_id, op, lane).await? {
             Strategy::InTransaction(ca) => {
-                self.apply_in_transaction(user_id, op, actor, run, key, ca, lane.profile.clone())
+                self.apply_in_transaction(step, key, ca, lane.profile.clone())
                     .await
             }
             Strategy::ThroughCa {
                 revoke_at,
                 issue_by,
             } => {
-                let step = crate::certificates::through_ca::Step {
-                    user_id,
-                    op,
-                    actor,
-                    run,
-                };
                 self.apply_through_ca(step, key, &revoke_at, issue_by.as_ref())
                     .await
             }
@@ -195,17 +204,19 @@ impl Backend {
     }
 
     /// The in-transaction strategy: the whole operation is one SQLite transaction.
-    #[allow(clippy::too_many_arguments)]
     async fn apply_in_transaction(
         &self,
-        user_id: i64,
-        op: Operation,
-        actor: Actor,
-        run: Option<i64>,
+        step: Step,
         key: Option<KeyPair>,
         ca: Arc<EmbeddedCa>,
         profile: IssuingProfile,
     ) -> Result<Option<CertificateView>, ServiceError> {
+        let Step {
+            user_id,
+            op,
+            actor,
+            run,
+        } = step;
         let now = self.clock().now();
         let master = self.master_key();
         let public_url = self.settings().public_url.clone();

@@ -18,7 +18,7 @@
 use crate::ca::authority::Authority;
 use crate::ca::profile::load_profile;
 use crate::ca::settings::{load_stored, sent_to, EMBEDDED};
-use crate::certificates::flow::{check, order_for};
+use crate::certificates::flow::{check, order_for, Step};
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::certificates::{
@@ -36,15 +36,6 @@ use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PublicKeyData
 use rusqlite::params;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-
-/// One operation for one user, as the flow hands it over.
-pub(crate) struct Step {
-    pub user_id: i64,
-    pub op: Operation,
-    pub actor: Actor,
-    /// The bulk run it is an item of.
-    pub run: Option<i64>,
-}
 
 /// The pending request of step 1.
 struct Plan {
