@@ -5,6 +5,7 @@ use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
 use crate::{auth::password, Backend};
+use certdesk_domain::SetupError;
 use certdesk_domain::{
     BankCode, Email, GroupId, LoginId, OrganisationName, Password, PersonName, Role,
 };
@@ -75,7 +76,7 @@ impl Backend {
         actor: Actor,
     ) -> Result<(SessionToken, CurrentUser), ServiceError> {
         if !self.needs_setup() {
-            return Err(ServiceError::AlreadySetUp);
+            return Err(SetupError::AlreadySetUp.into());
         }
         let valid = input.parse()?;
         let pw = valid.password.clone();
@@ -88,7 +89,7 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if exists(&tx)? {
-                    return Err(ServiceError::AlreadySetUp);
+                    return Err(SetupError::AlreadySetUp.into());
                 }
                 tx.execute(
                     "INSERT INTO organisation (id, name, group_id, bank_code, created_at)
@@ -141,7 +142,7 @@ impl Backend {
                 Ok((token, user))
             })
             .await;
-        if result.is_ok() || matches!(result, Err(ServiceError::AlreadySetUp)) {
+        if result.is_ok() || matches!(result, Err(ServiceError::Setup(SetupError::AlreadySetUp))) {
             self.mark_set_up();
         }
         let (token, user) = result?;

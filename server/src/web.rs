@@ -28,7 +28,9 @@ use certdesk_backend::store::audit::Actor;
 use certdesk_backend::{ca, Backend, ServiceError, SessionLookup};
 use certdesk_domain::authority::CertificateAuthority;
 use certdesk_domain::external_ca::{CaBackendKind, CaError};
+use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::userfile::ExportEncoding;
+use certdesk_domain::{AuthError, SetupError};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -111,7 +113,7 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
                 |State(b): State<Backend>, UrlPath(file): UrlPath<String>, req: Request<Body>| async move {
                     // Each request asks the external CA: for signed-in users only.
                     if !signed_in(&req) {
-                        return error_response(ServiceError::NotSignedIn);
+                        return error_response(ServiceError::Auth(AuthError::NotSignedIn));
                     }
                     ca_file(b, CaBackendKind::Cfssl, &file).await
                 },
@@ -201,7 +203,7 @@ async fn ca_file(b: Backend, kind: CaBackendKind, file: &str) -> Response {
         Ok((content_type, body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         // The embedded CA before its first CRL: not ready, as before the interface.
         Err(CaError::NotOffered { .. }) if kind == CaBackendKind::Embedded => {
-            error_response(ServiceError::CaNotReady)
+            error_response(ServiceError::Lifecycle(LifecycleError::CaNotReady))
         }
         Err(e) => error_response(e.into()),
     }
@@ -214,7 +216,7 @@ async fn certificate_pem(
     req: Request<Body>,
 ) -> Response {
     if !signed_in(&req) {
-        return error_response(ServiceError::NotSignedIn);
+        return error_response(ServiceError::Auth(AuthError::NotSignedIn));
     }
     match b.certificate_der(serial).await {
         Ok(der) => (
@@ -263,7 +265,7 @@ async fn users_export(
     req: Request<Body>,
 ) -> Response {
     if !signed_in(&req) {
-        return error_response(ServiceError::NotSignedIn);
+        return error_response(ServiceError::Auth(AuthError::NotSignedIn));
     }
     match b.export_users_csv(query.encoding()).await {
         Ok(bytes) => csv_download(&query, "certdesk-users.csv", bytes),
@@ -277,7 +279,7 @@ async fn users_template(
     req: Request<Body>,
 ) -> Response {
     if !signed_in(&req) {
-        return error_response(ServiceError::NotSignedIn);
+        return error_response(ServiceError::Auth(AuthError::NotSignedIn));
     }
     csv_download(
         &query,
@@ -315,7 +317,7 @@ async fn delivery_file(
     req: Request<Body>,
 ) -> Response {
     let Some(actor) = console_actor(&req) else {
-        return error_response(ServiceError::NotSignedIn);
+        return error_response(ServiceError::Auth(AuthError::NotSignedIn));
     };
     match b.delivery_file(token, actor).await {
         Ok(f) => attachment(&f.file_name, f.content_type, f.bytes),
@@ -330,7 +332,7 @@ async fn delivery_passwords(
     req: Request<Body>,
 ) -> Response {
     let Some(actor) = console_actor(&req) else {
-        return error_response(ServiceError::NotSignedIn);
+        return error_response(ServiceError::Auth(AuthError::NotSignedIn));
     };
     match b.delivery_sheet(token, actor).await {
         Ok(slips) => attachment(
@@ -349,11 +351,11 @@ async fn delivery_sheet(
     req: Request<Body>,
 ) -> Response {
     let Some(actor) = console_actor(&req) else {
-        return error_response(ServiceError::NotSignedIn);
+        return error_response(ServiceError::Auth(AuthError::NotSignedIn));
     };
     let org = match b.organisation().await {
         Ok(Some(org)) => org,
-        Ok(None) => return error_response(ServiceError::NotSetUp),
+        Ok(None) => return error_response(ServiceError::Setup(SetupError::NotSetUp)),
         Err(e) => return error_response(e),
     };
     match b.delivery_sheet(token, actor).await {
@@ -405,7 +407,7 @@ async fn bulk_result_csv(
     req: Request<Body>,
 ) -> Response {
     if !signed_in(&req) {
-        return error_response(ServiceError::NotSignedIn);
+        return error_response(ServiceError::Auth(AuthError::NotSignedIn));
     }
     let query = CsvQuery { encoding: None };
     match b.bulk_result_csv(job).await {
@@ -457,7 +459,7 @@ async fn guard(State(backend): State<Backend>, mut req: Request<Body>, next: Nex
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state && !is_same_origin(req.headers()) {
         tracing::warn!(http.path = %path, "cross-site request refused");
-        return error_response(ServiceError::CrossSiteRequest);
+        return error_response(ServiceError::Auth(AuthError::CrossSiteRequest));
     }
 
     let token = req

@@ -16,6 +16,7 @@ use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::{parse_ts, ts};
 use crate::Backend;
 use certdesk_domain::auth::FailureOutcome;
+use certdesk_domain::{AuthError, SetupError};
 use certdesk_domain::{LockoutPolicy, LoginId, Role};
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -151,7 +152,7 @@ impl Backend {
         previous: Option<SessionToken>,
     ) -> Result<(SessionToken, CurrentUser), ServiceError> {
         if self.needs_setup() {
-            return Err(ServiceError::NotSetUp);
+            return Err(SetupError::NotSetUp.into());
         }
         let typed = login_id.trim().to_string();
         let key = LoginId::parse(&typed).map(|l| l.key()).ok();
@@ -184,7 +185,7 @@ impl Backend {
                         if acc.locked {
                             audit::record(&tx, now, &actor, "sign_in", target, Outcome::Failure,
                                 serde_json::json!({"reason": "locked"}))?;
-                            Err(ServiceError::AccountLocked)
+                            Err(ServiceError::Auth(AuthError::AccountLocked))
                         } else if password_ok {
                             tx.execute(
                                 "UPDATE users SET failed_logins = 0 WHERE id = ?1",
@@ -210,7 +211,7 @@ impl Backend {
                                     audit::record(&tx, now, &Actor::Anonymous, "sign_in", target,
                                         Outcome::Failure,
                                         serde_json::json!({"reason": "wrong_password", "failures": failures}))?;
-                                    Err(ServiceError::SignInFailed)
+                                    Err(ServiceError::Auth(AuthError::SignInFailed))
                                 }
                                 FailureOutcome::LockedNow { failures } => {
                                     tx.execute(
@@ -224,7 +225,7 @@ impl Backend {
                                     audit::record(&tx, now, &Actor::System, "lock", target,
                                         Outcome::Success,
                                         serde_json::json!({"after_failures": failures}))?;
-                                    Err(ServiceError::AccountLocked)
+                                    Err(ServiceError::Auth(AuthError::AccountLocked))
                                 }
                             }
                         }
@@ -252,7 +253,7 @@ impl Backend {
                         )?;
                         audit::record(&tx, now, &Actor::Anonymous, "sign_in", target, Outcome::Failure,
                             serde_json::json!({"reason": "unknown_login_id"}))?;
-                        Err(if locked { ServiceError::AccountLocked } else { ServiceError::SignInFailed })
+                        Err(if locked { ServiceError::Auth(AuthError::AccountLocked) } else { ServiceError::Auth(AuthError::SignInFailed) })
                     }
                 };
                 // Failures are committed too: the counter and the audit row must stay.

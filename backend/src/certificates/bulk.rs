@@ -13,6 +13,7 @@ use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
 use crate::Backend;
 use certdesk_domain::external_ca::CaBackendKind;
+use certdesk_domain::lifecycle::LifecycleError;
 use rusqlite::{params, OptionalExtension};
 use tokio::task::JoinSet;
 
@@ -46,7 +47,7 @@ impl Backend {
         user_ids.sort_unstable();
         user_ids.dedup();
         if user_ids.is_empty() {
-            return Err(ServiceError::EmptySelection);
+            return Err(LifecycleError::EmptySelection.into());
         }
         if matches!(op, Operation::Revoke(None) | Operation::Reissue(None)) {
             return Err(certdesk_domain::lifecycle::LifecycleError::ReasonRequired.into());
@@ -106,7 +107,7 @@ impl Backend {
             CaBackendKind::Cfssl => Some(self.stored_cfssl_client().await?),
             CaBackendKind::Embedded => None,
         };
-        let ca = self.ca().ok_or(ServiceError::CaNotReady)?;
+        let ca = self.ca().ok_or(LifecycleError::CaNotReady)?;
         let profile = self.db().run(|conn| load_profile(conn)).await?;
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let key_type = profile.key_type;
@@ -202,7 +203,7 @@ impl Backend {
                         Ok((r.get(0)?, r.get(1)?))
                     })
                     .optional()?
-                    .ok_or(ServiceError::BulkNotFound { job })?;
+                    .ok_or(LifecycleError::BulkNotFound { job })?;
                 let mut stmt = conn.prepare(
                     "SELECT i.user_id, u.login_id, i.status, i.serial, i.error_code, i.message_ja, i.message_en
                      FROM bulk_job_items i JOIN users u ON u.id = i.user_id WHERE i.job_id = ?1 ORDER BY i.position",

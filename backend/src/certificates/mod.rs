@@ -19,9 +19,10 @@ use crate::store::secrets::Purpose;
 use crate::Backend;
 use certdesk_domain::external_ca::{CaBackendKind, CaBackendView};
 use certdesk_domain::lifecycle::{
-    self, CertificateFacts, CertificateState, Holder, RevocationReason, StoredState,
+    self, CertificateFacts, CertificateState, Holder, LifecycleError, RevocationReason, StoredState,
 };
 use certdesk_domain::profile::{certificate_cn, with_bank_code, IssuingProfile, KeyType};
+use certdesk_domain::{SetupError, UserError};
 use rcgen::KeyPair;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -193,7 +194,7 @@ pub(crate) fn load_subject(tx: &Transaction<'_>, user_id: i64) -> Result<Subject
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?
-        .ok_or(ServiceError::UserNotFound { login_id: format!("#{user_id}") })?;
+        .ok_or(UserError::NotFound { login_id: format!("#{user_id}") })?;
     let (org_name, bank_code): (String, String) = tx
         .query_row(
             "SELECT name, bank_code FROM organisation WHERE id = 1",
@@ -201,7 +202,7 @@ pub(crate) fn load_subject(tx: &Transaction<'_>, user_id: i64) -> Result<Subject
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?
-        .ok_or(ServiceError::NotSetUp)?;
+        .ok_or(SetupError::NotSetUp)?;
     let current = tx
         .query_row(
             "SELECT id, serial, state, not_before, not_after FROM certificates WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
@@ -429,7 +430,8 @@ impl Backend {
     }
 
     fn ready_ca(&self) -> Result<Arc<EmbeddedCa>, ServiceError> {
-        self.ca().ok_or(ServiceError::CaNotReady)
+        self.ca()
+            .ok_or(ServiceError::Lifecycle(LifecycleError::CaNotReady))
     }
 
     /// The CA certificate (DER), for relying parties.
@@ -785,7 +787,7 @@ impl Backend {
                         |r| read_view(r, now, &profile),
                     )
                     .optional()?
-                    .ok_or(ServiceError::CertificateNotFound { serial })?;
+                    .ok_or(LifecycleError::CertificateNotFound { serial })?;
                 let mut stmt =
                     conn.prepare(&format!("{sql} WHERE c.user_id = ?1 ORDER BY c.id DESC"))?;
                 let history = stmt
@@ -806,7 +808,9 @@ impl Backend {
                     |r| r.get(0),
                 )
                 .optional()?
-                .ok_or(ServiceError::CertificateNotFound { serial })
+                .ok_or(ServiceError::Lifecycle(
+                    LifecycleError::CertificateNotFound { serial },
+                ))
             })
             .await
     }

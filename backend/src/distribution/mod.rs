@@ -20,12 +20,15 @@ use crate::store::db::{parse_ts, ts};
 use crate::store::secrets::{MasterKey, Purpose};
 use crate::users::acts_as_master;
 use crate::Backend;
+use certdesk_domain::distribution::DistributionError;
 use certdesk_domain::distribution::{
     check_typed_password, generate_password, normalise_pickup_number, pickup_number, within_window,
     P12Profile, PickupRefusal, PICKUP_MAX_FAILURES, REDOWNLOAD_WINDOW,
 };
+use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::userfile::csv_cell;
 use certdesk_domain::views::{DeliveryCreated, DistributionRow, KeyCustody, PickupView, Slip};
+use certdesk_domain::{AuthError, UserError};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -116,16 +119,16 @@ fn keyed_certificate(
             },
         )
         .optional()?
-        .ok_or(ServiceError::UserNotFound {
+        .ok_or(UserError::NotFound {
             login_id: format!("#{user_id}"),
         })?;
     let (Some(id), login_id, name, Some(serial), Some(friendly), Some(der), sealed, first) = row
     else {
-        return Err(ServiceError::NoValidCertificate { login_id: row.1 });
+        return Err(DistributionError::NoValidCertificate { login_id: row.1 }.into());
     };
     let first = first.as_deref().map(parse_ts).transpose()?;
     let Some(sealed) = sealed.filter(|_| within_window(first, now)) else {
-        return Err(ServiceError::KeyGone { login_id });
+        return Err(DistributionError::KeyGone { login_id }.into());
     };
     let key_pem = master.open(
         Purpose::CertificateKeys,
@@ -285,7 +288,7 @@ fn live_delivery(
         },
     )
     .optional()?
-    .ok_or(ServiceError::DeliveryGone)
+    .ok_or(ServiceError::Distribution(DistributionError::DeliveryGone))
 }
 
 impl Backend {
@@ -314,7 +317,7 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !acts_as_master(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 tx.execute(
                     "UPDATE distribution_settings SET default_profile = ?1 WHERE id = 1",
@@ -474,9 +477,9 @@ impl Backend {
         mut password_for: impl FnMut(&str) -> Result<String, ServiceError> + Send + 'static,
     ) -> Result<DeliveryCreated, ServiceError> {
         if user_ids.is_empty() {
-            return Err(ServiceError::EmptySelection);
+            return Err(LifecycleError::EmptySelection.into());
         }
-        let ca = self.ca().ok_or(ServiceError::CaNotReady)?;
+        let ca = self.ca().ok_or(LifecycleError::CaNotReady)?;
         let master = self.master_key();
         let now = self.clock().now();
         let mut random = random_source()?;
@@ -484,7 +487,7 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let token = hex::encode(random_bytes::<16>()?);
                 let mut slips = Vec::new();
@@ -536,7 +539,7 @@ impl Backend {
                 }
                 let (file_name, file) = match kind {
                     Kind::Single => {
-                        let (name, bytes) = files.pop().ok_or(ServiceError::EmptySelection)?;
+                        let (name, bytes) = files.pop().ok_or(LifecycleError::EmptySelection)?;
                         (Some(name), Some(bytes))
                     }
                     Kind::Bundle => (
@@ -606,11 +609,11 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let LiveDelivery { id, kind, file_name, sealed_file, .. } = live_delivery(&tx, &token, now)?;
                 let (Some(file_name), Some(sealed)) = (file_name, sealed_file) else {
-                    return Err(ServiceError::DeliveryGone);
+                    return Err(DistributionError::DeliveryGone.into());
                 };
                 let bytes = master.open(Purpose::Deliveries, &format!("delivery {token} file"), &sealed)?;
                 let mut stmt = tx.prepare(
@@ -644,12 +647,12 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let LiveDelivery {
                     id, sealed_sheet, ..
                 } = live_delivery(&tx, &token, now)?;
-                let sealed = sealed_sheet.ok_or(ServiceError::DeliveryGone)?;
+                let sealed = sealed_sheet.ok_or(DistributionError::DeliveryGone)?;
                 let slips = open_sheet(&master, &token, &sealed)?;
                 audit::record(
                     &tx,
@@ -687,10 +690,10 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let LiveDelivery { id, kind, sealed_sheet, .. } = live_delivery(&tx, &token, now)?;
-                let sealed = sealed_sheet.filter(|_| kind == "pickup").ok_or(ServiceError::DeliveryGone)?;
+                let sealed = sealed_sheet.filter(|_| kind == "pickup").ok_or(DistributionError::DeliveryGone)?;
                 let slips = open_sheet(&master, &token, &sealed)?;
                 let (org, group): (String, String) =
                     tx.query_row("SELECT name, group_id FROM organisation WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -744,7 +747,7 @@ impl Backend {
         number: String,
         password: String,
     ) -> Result<DeliveredFile, ServiceError> {
-        let ca = self.ca().ok_or(ServiceError::CaNotReady)?;
+        let ca = self.ca().ok_or(LifecycleError::CaNotReady)?;
         let master = self.master_key();
         let now = self.clock().now();
         let result = self
@@ -800,7 +803,7 @@ impl Backend {
                 }
                 let c = match keyed_certificate(&tx, &master, user_id, Some(certificate_id), now) {
                     Ok(c) => c,
-                    Err(ServiceError::KeyGone { .. } | ServiceError::NoValidCertificate { .. }) => {
+                    Err(ServiceError::Distribution(DistributionError::KeyGone { .. }) | ServiceError::Distribution(DistributionError::NoValidCertificate { .. })) => {
                         return Ok(Err(ServiceError::Pickup(PickupRefusal::Unavailable)))
                     }
                     Err(e) => return Err(e),
@@ -830,7 +833,7 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let row: Option<(i64, String)> = tx
                     .query_row(

@@ -26,6 +26,7 @@ use certdesk_domain::notices::{
     NoticeMail, NotificationSettings, SmtpSecurity, MAX_MAIL_ATTEMPTS,
 };
 use certdesk_domain::profile::JST;
+use certdesk_domain::UserError;
 use mail::SmtpConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 use time::{Duration, OffsetDateTime};
@@ -554,9 +555,9 @@ impl Backend {
                     r.get(0)
                 })
                 .optional()?
-                .ok_or(ServiceError::UserNotFound {
+                .ok_or(ServiceError::User(UserError::NotFound {
                     login_id: format!("#{user_id}"),
-                })
+                }))
             })
             .await
     }

@@ -18,6 +18,7 @@ use certdesk_domain::userfile::{
     ImportMode, ImportPlan, RowAction,
 };
 use certdesk_domain::views::{date_part, ImportPreview};
+use certdesk_domain::UserError;
 use certdesk_domain::{Email, LoginId, PersonName, Role};
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
@@ -142,9 +143,9 @@ impl Backend {
                         RowAction::Unchanged => {}
                         RowAction::Add => {
                             if row.role == Role::Master && !acts_as_master(&tx, &actor)? {
-                                return Err(ServiceError::RoleNotAllowed {
+                                return Err(UserError::RoleNotAllowed {
                                     role: row.role.as_str().to_string(),
-                                });
+                                }.into());
                             }
                             insert_user(
                                 &tx, now, &login_id, &name, &email, row.role, None, &actor, &via,
