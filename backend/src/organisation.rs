@@ -5,6 +5,7 @@ use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
 use crate::{auth::password, Backend};
+use certdesk_domain::AuditAction;
 use certdesk_domain::SetupError;
 use certdesk_domain::{
     BankCode, Email, GroupId, LoginId, OrganisationName, Password, PersonName, Role,
@@ -128,7 +129,7 @@ impl Backend {
                     &tx,
                     now,
                     &actor,
-                    "setup",
+                    AuditAction::Setup,
                     Some(valid.org_name.as_str()),
                     Outcome::Success,
                     serde_json::json!({

@@ -12,6 +12,7 @@
 //! `E-CSV`). The backend wraps them in its own `ServiceError`, and the UI shows them through
 //! `UiError`.
 
+pub mod audit;
 pub mod auth;
 pub mod authority;
 pub mod dashboard;
@@ -27,6 +28,7 @@ pub mod role;
 pub mod userfile;
 pub mod views;
 
+pub use audit::AuditAction;
 pub use auth::{LockoutPolicy, SessionPolicy};
 pub use error::{AuthError, Field, SetupError, UserError, ValidationError};
 pub use ids::{BankCode, Email, GroupId, LoginId, OrganisationName, Password, PersonName};

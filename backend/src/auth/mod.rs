@@ -16,6 +16,7 @@ use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::{parse_ts, ts};
 use crate::Backend;
 use certdesk_domain::auth::FailureOutcome;
+use certdesk_domain::AuditAction;
 use certdesk_domain::{AuthError, SetupError};
 use certdesk_domain::{LockoutPolicy, LoginId, Role};
 use rand::RngCore;
@@ -183,7 +184,7 @@ impl Backend {
                     Some(acc) if acc.hash.is_some() => {
                         let actor = acc.user.actor();
                         if acc.locked {
-                            audit::record(&tx, now, &actor, "sign_in", target, Outcome::Failure,
+                            audit::record(&tx, now, &actor, AuditAction::SignIn, target, Outcome::Failure,
                                 serde_json::json!({"reason": "locked"}))?;
                             Err(ServiceError::Auth(AuthError::AccountLocked))
                         } else if password_ok {
@@ -198,7 +199,7 @@ impl Backend {
                                 )?;
                             }
                             let token = create_session(&tx, acc.user.id, now)?;
-                            audit::record(&tx, now, &actor, "sign_in", target, Outcome::Success,
+                            audit::record(&tx, now, &actor, AuditAction::SignIn, target, Outcome::Success,
                                 serde_json::json!({}))?;
                             Ok((token, acc.user))
                         } else {
@@ -208,7 +209,7 @@ impl Backend {
                                         "UPDATE users SET failed_logins = ?1 WHERE id = ?2",
                                         params![failures, acc.user.id],
                                     )?;
-                                    audit::record(&tx, now, &Actor::Anonymous, "sign_in", target,
+                                    audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target,
                                         Outcome::Failure,
                                         serde_json::json!({"reason": "wrong_password", "failures": failures}))?;
                                     Err(ServiceError::Auth(AuthError::SignInFailed))
@@ -219,10 +220,10 @@ impl Backend {
                                         params![failures, ts(now), acc.user.id],
                                     )?;
                                     tx.execute("DELETE FROM sessions WHERE user_id = ?1", [acc.user.id])?;
-                                    audit::record(&tx, now, &Actor::Anonymous, "sign_in", target,
+                                    audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target,
                                         Outcome::Failure,
                                         serde_json::json!({"reason": "wrong_password", "failures": failures}))?;
-                                    audit::record(&tx, now, &Actor::System, "lock", target,
+                                    audit::record(&tx, now, &Actor::System, AuditAction::Lock, target,
                                         Outcome::Success,
                                         serde_json::json!({"after_failures": failures}))?;
                                     Err(ServiceError::Auth(AuthError::AccountLocked))
@@ -251,7 +252,7 @@ impl Backend {
                              ON CONFLICT (login_key) DO UPDATE SET failures = ?2, last_failed_at = ?3",
                             params![counted_key, failures, ts(now)],
                         )?;
-                        audit::record(&tx, now, &Actor::Anonymous, "sign_in", target, Outcome::Failure,
+                        audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target, Outcome::Failure,
                             serde_json::json!({"reason": "unknown_login_id"}))?;
                         Err(if locked { ServiceError::Auth(AuthError::AccountLocked) } else { ServiceError::Auth(AuthError::SignInFailed) })
                     }
@@ -351,7 +352,7 @@ impl Backend {
                     &tx,
                     now,
                     &user.actor(),
-                    "sign_out",
+                    AuditAction::SignOut,
                     Some(&user.login_id),
                     Outcome::Success,
                     serde_json::json!({}),

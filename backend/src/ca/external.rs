@@ -35,6 +35,7 @@ use certdesk_domain::external_ca::{
 use certdesk_domain::lifecycle::{self, RevocationReason};
 use certdesk_domain::profile::{certificate_cn, with_bank_code};
 use certdesk_domain::views::CertificateView;
+use certdesk_domain::AuditAction;
 use certdesk_domain::Message;
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PublicKeyData};
 use rusqlite::{params, OptionalExtension};
@@ -229,7 +230,7 @@ impl Backend {
                         c.total_timeout_s, c.proxy_url.trim(), c.proxy_user.trim(), proxy_password_sealed,
                         c.ca_bundle_pem.trim(), ts(now), c.key_source.as_str()],
                 )?;
-                audit::record(&tx, now, &actor, "ca_backend_update", Some(input.kind.as_str()), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::CaBackendUpdate, Some(input.kind.as_str()), Outcome::Success,
                     serde_json::json!({"kind": input.kind.as_str(), "url": c.url.trim(), "profile": c.profile.trim(),
                         "auth_key_changed": auth_key.is_some(), "proxy_url": c.proxy_url.trim(),
                         "proxy_password_changed": !input.proxy_password.is_empty(), "key_source": c.key_source.as_str(),
@@ -370,7 +371,7 @@ impl Backend {
                     [ts(now)],
                 )?;
                 if n > 0 {
-                    audit::record(&tx, now, &Actor::System, "ca_request_unanswered", None, Outcome::Failure,
+                    audit::record(&tx, now, &Actor::System, AuditAction::CaRequestUnanswered, None, Outcome::Failure,
                         serde_json::json!({"requests": n, "why": "stopped while waiting for the CA"}))?;
                 }
                 tx.commit()?;
@@ -469,7 +470,7 @@ impl Backend {
                         .collect::<Result<_, _>>()?;
                     for (id, cn) in earlier {
                         tx.execute("UPDATE ca_requests SET state = 'orphan' WHERE id = ?1", [id])?;
-                        audit::record(&tx, now, &a, "ca_request_unanswered", Some(&s.login_id), Outcome::Failure,
+                        audit::record(&tx, now, &a, AuditAction::CaRequestUnanswered, Some(&s.login_id), Outcome::Failure,
                             serde_json::json!({"request": id, "cn": cn,
                                 "remedy": "the CA may hold a certificate with this CN that certdesk never received; revoke it at the CA"}))?;
                     }
@@ -487,7 +488,7 @@ impl Backend {
                         other => other?,
                     };
                     let id = tx.last_insert_rowid();
-                    audit::record(&tx, now, &a, "ca_request", Some(&s.login_id), Outcome::Success,
+                    audit::record(&tx, now, &a, AuditAction::CaRequest, Some(&s.login_id), Outcome::Success,
                         serde_json::json!({"request": id, "operation": op.name(), "cn": cn, "public_key_sha256": key_hash,
                             "proposed_serial": proposed, "key_source": key_source.as_str()}))?;
                     let (not_before, not_after) = profile.lifecycle().validity_from(now);
@@ -536,7 +537,7 @@ impl Backend {
                         "UPDATE certificates SET state = 'revoked', revoked_at = ?1, revocation_reason = ?2 WHERE id = ?3",
                         params![ts(now), reason.as_str(), old_id],
                     )?;
-                    audit::record(&tx, now, &a, "certificate_revoke", Some(&target), Outcome::Success,
+                    audit::record(&tx, now, &a, AuditAction::CertificateRevoke, Some(&target), Outcome::Success,
                         serde_json::json!({"serial": old_serial, "reason": reason.as_str(), "reason_code": reason.code(),
                             "as_part_of": op.name(), "ca": ca_name}))?;
                     if let (Some(job), true) = (bulk_job, finishes_item) {
@@ -676,7 +677,7 @@ impl Backend {
                 if let Some(honoured) = honoured {
                     tx.execute("UPDATE ca_backend SET serials_honoured = ?1 WHERE id = 1", [honoured])?;
                 }
-                audit::record(&tx, now, &a, &format!("certificate_{}", op.name()), Some(&target), Outcome::Success,
+                audit::record(&tx, now, &a, AuditAction::certificate(op.name()).expect("every operation has an audit action"), Some(&target), Outcome::Success,
                     serde_json::json!({"serial": r.serial, "not_after": ts(r.not_after), "key_type": key_type,
                         "replaces": replaces_serial, "ca": ca_name, "request": request_id}))?;
                 let view = tx.query_row(
@@ -718,7 +719,7 @@ impl Backend {
                                     finished_at = ?3 WHERE id = ?4",
                             params![serial, code, ts(now), request_id, state],
                         )?;
-                        audit::record(&tx, now, &a, "ca_request_orphan", Some(&target), Outcome::Failure,
+                        audit::record(&tx, now, &a, AuditAction::CaRequestOrphan, Some(&target), Outcome::Failure,
                             serde_json::json!({"request": request_id, "serial": serial, "revoked_at_ca": revoked.is_ok()}))?;
                         tx.commit()?;
                         Ok(())
@@ -777,8 +778,12 @@ impl Backend {
             };
             let revoked = ca.revoke(&serial, RevocationReason::Superseded).await;
             let (state, action) = match reconcile(&revoked, honoured_there, age, grace) {
-                Some(Reconciliation::RevokedAtCa) => ("reconciled", "ca_request_reconciled"),
-                Some(Reconciliation::NeverIssued) => ("never_issued", "ca_request_never_issued"),
+                Some(Reconciliation::RevokedAtCa) => {
+                    ("reconciled", AuditAction::CaRequestReconciled)
+                }
+                Some(Reconciliation::NeverIssued) => {
+                    ("never_issued", AuditAction::CaRequestNeverIssued)
+                }
                 Some(Reconciliation::Wait { retry_after }) => {
                     report.waiting = report.waiting.max(Some(retry_after));
                     continue;
@@ -786,7 +791,7 @@ impl Backend {
                 Some(Reconciliation::CannotTell) if user.is_some() => {
                     // Reported to the CA operator with its CN; the user may go on.
                     report.cannot_tell += 1;
-                    ("orphan", "ca_request_unanswered")
+                    ("orphan", AuditAction::CaRequestUnanswered)
                 }
                 Some(Reconciliation::CannotTell) => {
                     report.cannot_tell += 1;
@@ -856,7 +861,7 @@ impl Backend {
                     params![state, ts(now), id],
                 )? > 0
                 {
-                    audit::record(&tx, now, &Actor::System, "ca_request_never_issued", Some(&target), Outcome::Success,
+                    audit::record(&tx, now, &Actor::System, AuditAction::CaRequestNeverIssued, Some(&target), Outcome::Success,
                         serde_json::json!({"request": id, "why": "signed by the embedded CA and not stored"}))?;
                 }
                 tx.commit()?;
@@ -911,7 +916,7 @@ impl Backend {
                         params![code, ts(now), id],
                     )?;
                 }
-                audit::record(&tx, now, &a, "ca_sign", Some(&target), Outcome::Failure,
+                audit::record(&tx, now, &a, AuditAction::CaSign, Some(&target), Outcome::Failure,
                     serde_json::json!({"request": request, "code": code, "detail": detail, "state": "failed"}))?;
                 tx.commit()?;
                 Ok(())
@@ -943,7 +948,7 @@ impl Backend {
                     "UPDATE ca_requests SET state = ?1, serial = ?2, proposed_serial = ?2, sent_to = NULL WHERE id = ?3",
                     params![state, serial, request_id],
                 )?;
-                audit::record(&tx, now, &Actor::System, "ca_answer_refused", Some(&target), Outcome::Failure,
+                audit::record(&tx, now, &Actor::System, AuditAction::CaAnswerRefused, Some(&target), Outcome::Failure,
                     serde_json::json!({"request": request_id, "serial": serial, "revoked_at_ca": revoked}))?;
                 tx.commit()?;
                 Ok(())
@@ -982,7 +987,7 @@ impl Backend {
                         params![state, code, ts(now), id],
                     )?;
                 }
-                audit::record(&tx, now, &a, &format!("ca_{step}"), Some(&target), Outcome::Failure,
+                audit::record(&tx, now, &a, AuditAction::ca_failure(step).expect("a CA request fails at sign or revoke"), Some(&target), Outcome::Failure,
                     serde_json::json!({"request": request, "code": code, "detail": detail, "state": state}))?;
                 tx.commit()?;
                 Ok(())

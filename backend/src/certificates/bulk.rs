@@ -14,6 +14,7 @@ use crate::store::db::ts;
 use crate::Backend;
 use certdesk_domain::external_ca::CaBackendKind;
 use certdesk_domain::lifecycle::LifecycleError;
+use certdesk_domain::AuditAction;
 use rusqlite::{params, OptionalExtension};
 use tokio::task::JoinSet;
 
@@ -68,7 +69,7 @@ impl Backend {
                         params![job, user_id, position],
                     )?;
                 }
-                audit::record(&tx, now, &actor, "bulk_start", Some(&format!("bulk {job}")), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::BulkStart, Some(&format!("bulk {job}")), Outcome::Success,
                     serde_json::json!({"operation": op.name(), "users": user_ids.len()}))?;
                 tx.commit()?;
                 Ok(job)

@@ -22,6 +22,7 @@ use certdesk_domain::lifecycle::{
     self, CertificateFacts, CertificateState, Holder, LifecycleError, RevocationReason, StoredState,
 };
 use certdesk_domain::profile::{certificate_cn, with_bank_code, IssuingProfile, KeyType};
+use certdesk_domain::AuditAction;
 use certdesk_domain::{SetupError, UserError};
 use rcgen::KeyPair;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -293,7 +294,7 @@ fn publish_crl_in(
         tx,
         now,
         actor,
-        "crl_publish",
+        AuditAction::CrlPublish,
         Some(&format!("CRL {number}")),
         Outcome::Success,
         serde_json::json!({"number": number, "entries": entries.len(), "next_update": ts(next_update), "why": why}),
@@ -327,7 +328,7 @@ impl Backend {
                     params![profile.validity_days, profile.renewal_window_days, profile.key_type.as_str(),
                         profile.friendly_name_template.trim(), profile.ca_name.trim(), profile.crl_next_update_days, ts(now)],
                 )?;
-                audit::record(&tx, now, &actor, "profile_update", Some("issuing profile"), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::ProfileUpdate, Some("issuing profile"), Outcome::Success,
                     serde_json::to_value(&profile).unwrap_or_default())?;
                 tx.commit()?;
                 Ok(())
@@ -408,7 +409,7 @@ impl Backend {
                             "INSERT INTO ca (id, dn_o, dn_ou, dn_cn, cert_der, key_file, created_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
                             params![name.o, name.ou, name.cn, der, key_file, ts(now)],
                         )?;
-                        audit::record(&tx, now, &actor, "ca_create", Some(&name.cn), Outcome::Success,
+                        audit::record(&tx, now, &actor, AuditAction::CaCreate, Some(&name.cn), Outcome::Success,
                             serde_json::json!({"o": name.o, "ou": name.ou, "key": "RSA-3072"}))?;
                         let profile = load_profile(&tx)?;
                         publish_crl_in(&tx, &ca_for_crl, &profile, now, &actor, "ca_created")?;
@@ -610,7 +611,7 @@ impl Backend {
                         "UPDATE certificates SET state = 'revoked', revoked_at = ?1, revocation_reason = ?2 WHERE id = ?3",
                         params![ts(now), reason.as_str(), id],
                     )?;
-                    audit::record(&tx, now, &Actor::System, "certificate_revoke", Some(&login_id), Outcome::Success,
+                    audit::record(&tx, now, &Actor::System, AuditAction::CertificateRevoke, Some(&login_id), Outcome::Success,
                         serde_json::json!({"serial": serial, "reason": reason.as_str(), "reason_code": reason.code(),
                             "as_part_of": "ca_interface"}))?;
                     let profile = load_profile(&tx)?;
@@ -665,7 +666,7 @@ impl Backend {
                         "UPDATE certificates SET state = 'revoked', revoked_at = ?1, revocation_reason = ?2 WHERE id = ?3",
                         params![ts(now), reason.as_str(), old_id],
                     )?;
-                    audit::record(&tx, now, &actor, "certificate_revoke", Some(&target), Outcome::Success,
+                    audit::record(&tx, now, &actor, AuditAction::CertificateRevoke, Some(&target), Outcome::Success,
                         serde_json::json!({"serial": old_serial, "reason": reason.as_str(), "reason_code": reason.code(), "as_part_of": op.name()}))?;
                 }
                 let mut new_id = None;
@@ -705,7 +706,7 @@ impl Backend {
                         "INSERT INTO certificate_keys (certificate_id, sealed, created_at) VALUES (?1, ?2, ?3)",
                         params![id, sealed, ts(now)],
                     )?;
-                    audit::record(&tx, now, &actor, &format!("certificate_{}", op.name()), Some(&target), Outcome::Success,
+                    audit::record(&tx, now, &actor, AuditAction::certificate(op.name()).expect("every operation has an audit action"), Some(&target), Outcome::Success,
                         serde_json::json!({"serial": serial_hex, "not_after": ts(not_after), "key_type": profile.key_type.as_str(), "replaces": s.current.as_ref().map(|c| c.1.clone())}))?;
                     new_id = Some(id);
                 }

@@ -28,6 +28,7 @@ use certdesk_domain::distribution::{
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::userfile::csv_cell;
 use certdesk_domain::views::{DeliveryCreated, DistributionRow, KeyCustody, PickupView, Slip};
+use certdesk_domain::AuditAction;
 use certdesk_domain::{AuthError, UserError};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
@@ -191,7 +192,7 @@ fn mark_delivered(
         tx,
         now,
         actor,
-        "key_download",
+        AuditAction::KeyDownload,
         Some(login_id),
         Outcome::Success,
         serde_json::json!({"serial": serial, "channel": channel, "first": first}),
@@ -327,7 +328,7 @@ impl Backend {
                     &tx,
                     now,
                     &actor,
-                    "distribution_settings",
+                    AuditAction::DistributionSettings,
                     None,
                     Outcome::Success,
                     serde_json::json!({"default_profile": profile.as_str()}),
@@ -578,7 +579,7 @@ impl Backend {
                         &tx,
                         now,
                         &actor,
-                        &format!("delivery_{}", kind.as_str()),
+                        AuditAction::delivery(kind.as_str()).expect("every delivery kind has an audit action"),
                         Some(login_id),
                         Outcome::Success,
                         serde_json::json!({"delivery": delivery_id, "profile": profile.as_str()}),
@@ -658,7 +659,7 @@ impl Backend {
                     &tx,
                     now,
                     &actor,
-                    "password_sheet",
+                    AuditAction::PasswordSheet,
                     None,
                     Outcome::Success,
                     serde_json::json!({"delivery": id, "slips": slips.len()}),
@@ -724,7 +725,7 @@ impl Backend {
                          VALUES (?1, ?2, ?3, ?4, ?4)",
                         params![email, subject, body, ts(now)],
                     )?;
-                    audit::record(&tx, now, &actor, "pickup_mail", Some(&slip.login_id), Outcome::Success,
+                    audit::record(&tx, now, &actor, AuditAction::PickupMail, Some(&slip.login_id), Outcome::Success,
                         serde_json::json!({"delivery": id, "number": number}))?;
                     queued += 1;
                 }
@@ -788,7 +789,7 @@ impl Backend {
                         "UPDATE pickups SET failures = ?1, locked_at = CASE WHEN ?2 THEN ?3 ELSE locked_at END WHERE id = ?4",
                         params![failures, lock, ts(now), pickup_id],
                     )?;
-                    audit::record(&tx, now, &Actor::Anonymous, if lock { "pickup_lock" } else { "pickup_download" },
+                    audit::record(&tx, now, &Actor::Anonymous, if lock { AuditAction::PickupLock } else { AuditAction::PickupDownload },
                         Some(&login_id), Outcome::Failure, serde_json::json!({"number": number, "failures": failures}))?;
                     tx.commit()?;
                     return Ok(Err(if lock {
@@ -845,7 +846,7 @@ impl Backend {
                     .optional()?;
                 let (pickup_id, login_id) = row.ok_or(ServiceError::Pickup(PickupRefusal::Unavailable))?;
                 tx.execute("UPDATE pickups SET failures = 0, locked_at = NULL WHERE id = ?1", [pickup_id])?;
-                audit::record(&tx, now, &actor, "pickup_reset", Some(&login_id), Outcome::Success, serde_json::json!({}))?;
+                audit::record(&tx, now, &actor, AuditAction::PickupReset, Some(&login_id), Outcome::Success, serde_json::json!({}))?;
                 tx.commit()?;
                 Ok(())
             })
@@ -874,7 +875,7 @@ impl Backend {
                 drop(stmt);
                 for (certificate_id, login_id, serial, why) in &gone {
                     tx.execute("DELETE FROM certificate_keys WHERE certificate_id = ?1", [certificate_id])?;
-                    audit::record(&tx, now, &Actor::System, "key_erase", Some(login_id), Outcome::Success,
+                    audit::record(&tx, now, &Actor::System, AuditAction::KeyErase, Some(login_id), Outcome::Success,
                         serde_json::json!({"serial": serial, "reason": why}))?;
                 }
                 let expired = tx.execute(
@@ -883,7 +884,7 @@ impl Backend {
                     [ts(now)],
                 )?;
                 if expired > 0 {
-                    audit::record(&tx, now, &Actor::System, "delivery_erase", None, Outcome::Success,
+                    audit::record(&tx, now, &Actor::System, AuditAction::DeliveryErase, None, Outcome::Success,
                         serde_json::json!({"deliveries": expired}))?;
                 }
                 tx.commit()?;

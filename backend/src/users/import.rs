@@ -18,6 +18,7 @@ use certdesk_domain::userfile::{
     ImportMode, ImportPlan, RowAction,
 };
 use certdesk_domain::views::{date_part, ImportPreview};
+use certdesk_domain::AuditAction;
 use certdesk_domain::UserError;
 use certdesk_domain::{Email, LoginId, PersonName, Role};
 use rusqlite::{params, Connection};
@@ -174,7 +175,7 @@ impl Backend {
                                 &tx,
                                 now,
                                 &actor,
-                                "user_update",
+                                AuditAction::UserUpdate,
                                 Some(login_id.as_str()),
                                 Outcome::Success,
                                 serde_json::json!({"changed": changed, "role_to": row.role.as_str(), "via": via}),
@@ -186,7 +187,7 @@ impl Backend {
                     &tx,
                     now,
                     &actor,
-                    "user_import",
+                    AuditAction::UserImport,
                     Some(&preview.file_name),
                     Outcome::Success,
                     serde_json::json!({

@@ -10,6 +10,7 @@ use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
 use crate::Backend;
+use certdesk_domain::AuditAction;
 use certdesk_domain::{AuthError, UserError};
 use certdesk_domain::{Email, LoginId, Password, PersonName, Role};
 use rusqlite::Connection;
@@ -152,7 +153,7 @@ impl Backend {
                     params![ts(now), key],
                 )?;
                 tx.execute("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE login_key = ?1 AND deleted_at IS NULL)", [&key])?;
-                audit::record(&tx, now, &actor, "lock", Some(&typed), Outcome::Success, serde_json::json!({"by": "administrator"}))?;
+                audit::record(&tx, now, &actor, AuditAction::Lock, Some(&typed), Outcome::Success, serde_json::json!({"by": "administrator"}))?;
                 tx.commit()?;
                 Ok(())
             })
@@ -193,7 +194,7 @@ impl Backend {
                     &tx,
                     now,
                     &actor,
-                    "unlock",
+                    AuditAction::Unlock,
                     Some(&typed),
                     Outcome::Success,
                     serde_json::json!({}),
@@ -317,7 +318,7 @@ pub(crate) fn insert_user(
         tx,
         now,
         actor,
-        "user_create",
+        AuditAction::UserCreate,
         Some(login_id.as_str()),
         Outcome::Success,
         serde_json::json!({"role": role.as_str(), "via": via}),
@@ -443,7 +444,7 @@ impl Backend {
                 if !role.may_sign_in_to_console() {
                     tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
                 }
-                audit::record(&tx, now, &actor, "user_update", Some(&target.login_id), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::UserUpdate, Some(&target.login_id), Outcome::Success,
                     serde_json::json!({"changed": changed, "role_from": target.role.as_str(), "role_to": role.as_str(), "via": "console"}))?;
                 tx.commit()?;
                 Ok(())
@@ -487,7 +488,7 @@ impl Backend {
                 if !own {
                     tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
                 }
-                audit::record(&tx, now, &actor, "password_set", Some(&target.login_id), Outcome::Success, serde_json::json!({}))?;
+                audit::record(&tx, now, &actor, AuditAction::PasswordSet, Some(&target.login_id), Outcome::Success, serde_json::json!({}))?;
                 tx.commit()?;
                 Ok(())
             })
@@ -524,7 +525,7 @@ impl Backend {
                 }
                 tx.execute("UPDATE users SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2", params![ts(now), user_id])?;
                 tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
-                audit::record(&tx, now, &actor, "user_delete", Some(&target.login_id), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::UserDelete, Some(&target.login_id), Outcome::Success,
                     serde_json::json!({"role": target.role.as_str()}))?;
                 tx.commit()?;
                 Ok(())
