@@ -67,32 +67,60 @@ impl FromServerFnError for UiError {
 pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode {
     use axum::http::StatusCode;
     use certdesk_backend::ServiceError as E;
+    use certdesk_domain::distribution::{DistributionError, PickupRefusal};
+    use certdesk_domain::lifecycle::LifecycleError;
+    use certdesk_domain::userfile::FileError;
+    use certdesk_domain::{AuthError, SetupError, UserError};
     match e {
         E::Validation(_) | E::Profile(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        E::Lifecycle(_) => StatusCode::CONFLICT,
-        E::CaNotReady => StatusCode::SERVICE_UNAVAILABLE,
-        E::CertificateNotFound { .. } | E::BulkNotFound { .. } => StatusCode::NOT_FOUND,
-        E::EmptySelection => StatusCode::UNPROCESSABLE_ENTITY,
-        E::AlreadySetUp | E::NotSetUp => StatusCode::CONFLICT,
-        E::SignInFailed | E::NotSignedIn => StatusCode::UNAUTHORIZED,
-        E::AccountLocked | E::Forbidden | E::CrossSiteRequest => StatusCode::FORBIDDEN,
-        E::UserNotFound { .. } => StatusCode::NOT_FOUND,
-        E::UserLimit { .. } | E::LoginIdTaken { .. } | E::LastMaster => StatusCode::CONFLICT,
-        E::RoleNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        E::UserHasCertificate { .. } | E::ImportStale => StatusCode::CONFLICT,
-        E::P12Password(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        E::NoValidCertificate { .. } | E::KeyGone { .. } => StatusCode::CONFLICT,
-        E::DeliveryGone => StatusCode::GONE,
-        E::Pickup(p) => match p {
-            certdesk_domain::distribution::PickupRefusal::Unavailable => StatusCode::GONE,
-            certdesk_domain::distribution::PickupRefusal::Locked => StatusCode::FORBIDDEN,
-            certdesk_domain::distribution::PickupRefusal::WrongPassword { .. } => {
-                StatusCode::UNAUTHORIZED
+        E::Lifecycle(l) => match l {
+            LifecycleError::CaNotReady => StatusCode::SERVICE_UNAVAILABLE,
+            LifecycleError::CertificateNotFound { .. } | LifecycleError::BulkNotFound { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            LifecycleError::EmptySelection => StatusCode::UNPROCESSABLE_ENTITY,
+            LifecycleError::AlreadyHasValid { .. }
+            | LifecycleError::OrganisationLimit { .. }
+            | LifecycleError::RenewalNotOpen { .. }
+            | LifecycleError::ExpiredCannotRenew { .. }
+            | LifecycleError::HolderLocked
+            | LifecycleError::HolderDeleted
+            | LifecycleError::NoValidCertificate
+            | LifecycleError::ReasonRequired => StatusCode::CONFLICT,
+        },
+        E::Setup(SetupError::AlreadySetUp | SetupError::NotSetUp) => StatusCode::CONFLICT,
+        E::Auth(a) => match a {
+            AuthError::SignInFailed | AuthError::NotSignedIn => StatusCode::UNAUTHORIZED,
+            AuthError::AccountLocked | AuthError::Forbidden | AuthError::CrossSiteRequest => {
+                StatusCode::FORBIDDEN
             }
         },
-        E::UserFile(certdesk_domain::userfile::FileError::TooLarge { .. }) => {
-            StatusCode::PAYLOAD_TOO_LARGE
-        }
+        E::User(u) => match u {
+            UserError::NotFound { .. } => StatusCode::NOT_FOUND,
+            UserError::Limit { .. }
+            | UserError::LoginIdTaken { .. }
+            | UserError::LastMaster
+            | UserError::HasCertificate { .. } => StatusCode::CONFLICT,
+            UserError::RoleNotAllowed { .. } | UserError::MasterRoleKept { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+        },
+        E::ImportStale => StatusCode::CONFLICT,
+        E::Distribution(d) => match d {
+            DistributionError::PasswordLength
+            | DistributionError::PasswordOneKind
+            | DistributionError::PasswordCharacters => StatusCode::UNPROCESSABLE_ENTITY,
+            DistributionError::NoValidCertificate { .. } | DistributionError::KeyGone { .. } => {
+                StatusCode::CONFLICT
+            }
+            DistributionError::DeliveryGone => StatusCode::GONE,
+        },
+        E::Pickup(p) => match p {
+            PickupRefusal::Unavailable => StatusCode::GONE,
+            PickupRefusal::Locked => StatusCode::FORBIDDEN,
+            PickupRefusal::WrongPassword { .. } => StatusCode::UNAUTHORIZED,
+        },
+        E::UserFile(FileError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         E::UserFile(_) | E::Export(_) | E::ImportHasProblems { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY
         }

@@ -1,76 +1,38 @@
-//! The backend's error type. Every variant has a stable code and a message in both languages;
-//! storage and internal errors keep their detail for the log and show a generic message.
+//! The backend's error type. Every code family lives in one domain enum that declares each
+//! code once (`certdesk_domain::error::error_codes!`); `ServiceError` wraps them, and adds only
+//! what needs the backend: the users-file import refusals (`E-CSV-020`, `E-CSV-021`, beside
+//! the other `E-CSV` codes of the users file) and storage and internal errors (`E-SYS-*`),
+//! which keep their detail for the log and show a generic message.
 
-use certdesk_domain::distribution::{PasswordRule, PickupRefusal};
+use certdesk_domain::distribution::{DistributionError, PickupRefusal};
 use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::notices::{MailError, NoticeSettingsError};
 use certdesk_domain::profile::ProfileError;
 use certdesk_domain::userfile::{ExportError, FileError};
-use certdesk_domain::{Message, ValidationError};
+use certdesk_domain::{AuthError, Message, SetupError, UserError, ValidationError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// Input broke a domain rule.
     #[error(transparent)]
     Validation(#[from] ValidationError),
-    /// A certificate lifecycle rule refused the action.
+    /// A certificate action was refused (`E-CERT`): a lifecycle rule, or what it needs is
+    /// missing.
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
     /// An issuing-profile field breaks its rule.
     #[error(transparent)]
     Profile(#[from] ProfileError),
-    /// The embedded CA does not exist yet (setup not done) or could not be loaded.
-    #[error("E-CERT-009 the CA is not ready")]
-    CaNotReady,
-    /// No certificate with this serial.
-    #[error("E-CERT-010 no certificate with serial {serial}")]
-    CertificateNotFound { serial: String },
-    /// A bulk action with no user selected.
-    #[error("E-CERT-011 no user selected")]
-    EmptySelection,
-    /// No bulk run with this id.
-    #[error("E-CERT-012 no bulk run {job}")]
-    BulkNotFound { job: i64 },
-    /// The first-run setup was already done; the setup page is gone.
-    #[error("E-SETUP-001 the organisation is already set up")]
-    AlreadySetUp,
-    /// An action needs the organisation, and setup has not run yet.
-    #[error("E-SETUP-002 the organisation is not set up yet")]
-    NotSetUp,
-    /// Wrong login ID or password (never says which).
-    #[error("E-AUTH-001 sign-in failed")]
-    SignInFailed,
-    /// The account is locked after too many wrong passwords (or an unknown ID was tried as often).
-    #[error("E-AUTH-002 account locked")]
-    AccountLocked,
-    /// No session, or it expired.
-    #[error("E-AUTH-003 not signed in")]
-    NotSignedIn,
-    /// Signed in, but the role may not do this.
-    #[error("E-AUTH-004 not allowed for this role")]
-    Forbidden,
-    /// A state-changing request that did not come from the console's own pages.
-    #[error("E-AUTH-005 cross-site request refused")]
-    CrossSiteRequest,
-    /// No user with this login ID.
-    #[error("E-USER-001 no user with login ID {login_id}")]
-    UserNotFound { login_id: String },
-    /// The organisation already has 99 users besides the master.
-    #[error("E-USER-002 at most {max} users besides the master")]
-    UserLimit { max: u32 },
-    /// The login ID is used by another user (case-insensitive).
-    #[error("E-USER-003 login ID {login_id} is taken")]
-    LoginIdTaken { login_id: String },
-    /// The last master cannot be locked, deleted or demoted.
-    #[error("E-USER-004 the last master cannot be locked, deleted or demoted")]
-    LastMaster,
-    /// A role that cannot be given here (unknown, or master outside setup).
-    #[error("E-USER-005 role {role} cannot be given")]
-    RoleNotAllowed { role: String },
-    /// A user who still holds a valid certificate cannot be deleted.
-    #[error("E-USER-008 {login_id} still holds a valid certificate")]
-    UserHasCertificate { login_id: String },
+    /// First-run setup refused (`E-SETUP`).
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// Sign-in, session or role refused (`E-AUTH`).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A change to the users refused (`E-USER`).
+    #[error(transparent)]
+    User(#[from] UserError),
     /// A users file rejected as a whole (too large, binary, unknown encoding, ...).
     #[error(transparent)]
     UserFile(#[from] FileError),
@@ -78,23 +40,14 @@ pub enum ServiceError {
     #[error(transparent)]
     Export(#[from] ExportError),
     /// A users file with problems cannot be imported; nothing was written.
-    #[error("E-CSV-020 the file has {problems} problem(s); nothing was written")]
+    #[error("{} the file has {problems} problem(s); nothing was written", self.code())]
     ImportHasProblems { problems: usize },
     /// The file or the users changed between preview and import.
-    #[error("E-CSV-021 the file or the users changed since the preview")]
+    #[error("{} the file or the users changed since the preview", self.code())]
     ImportStale,
-    /// A typed `.p12` password breaks the rule.
+    /// Distribution refused (`E-DIST`): a typed `.p12` password, or nothing to hand out.
     #[error(transparent)]
-    P12Password(#[from] PasswordRule),
-    /// The user holds no valid certificate to hand out.
-    #[error("E-DIST-002 {login_id} holds no valid certificate")]
-    NoValidCertificate { login_id: String },
-    /// The key was erased (re-download window closed, or never kept).
-    #[error("E-DIST-003 the key of {login_id} is no longer kept")]
-    KeyGone { login_id: String },
-    /// A prepared download expired or never existed.
-    #[error("E-DIST-004 this download expired or does not exist")]
-    DeliveryGone,
+    Distribution(#[from] DistributionError),
     /// The pickup page refused a download.
     #[error(transparent)]
     Pickup(#[from] PickupRefusal),
@@ -111,44 +64,28 @@ pub enum ServiceError {
     #[error(transparent)]
     CaSettings(#[from] CaSettingsError),
     /// SQLite failed.
-    #[error("E-SYS-001 database error: {0}")]
+    #[error("{code} database error: {0}", code = self.code())]
     Database(#[from] rusqlite::Error),
     /// Anything else that is our fault.
-    #[error("E-SYS-002 internal error: {0}")]
+    #[error("{code} internal error: {0}", code = self.code())]
     Internal(String),
 }
 
 impl ServiceError {
+    /// The stable code shown to people and written to the log.
     pub fn code(&self) -> &'static str {
         match self {
             ServiceError::Validation(v) => v.code(),
             ServiceError::Lifecycle(l) => l.code(),
             ServiceError::Profile(p) => p.code(),
-            ServiceError::CaNotReady => "E-CERT-009",
-            ServiceError::CertificateNotFound { .. } => "E-CERT-010",
-            ServiceError::EmptySelection => "E-CERT-011",
-            ServiceError::BulkNotFound { .. } => "E-CERT-012",
-            ServiceError::AlreadySetUp => "E-SETUP-001",
-            ServiceError::NotSetUp => "E-SETUP-002",
-            ServiceError::SignInFailed => "E-AUTH-001",
-            ServiceError::AccountLocked => "E-AUTH-002",
-            ServiceError::NotSignedIn => "E-AUTH-003",
-            ServiceError::Forbidden => "E-AUTH-004",
-            ServiceError::CrossSiteRequest => "E-AUTH-005",
-            ServiceError::UserNotFound { .. } => "E-USER-001",
-            ServiceError::UserLimit { .. } => "E-USER-002",
-            ServiceError::LoginIdTaken { .. } => "E-USER-003",
-            ServiceError::LastMaster => "E-USER-004",
-            ServiceError::RoleNotAllowed { .. } => "E-USER-005",
-            ServiceError::UserHasCertificate { .. } => "E-USER-008",
+            ServiceError::Setup(e) => e.code(),
+            ServiceError::Auth(e) => e.code(),
+            ServiceError::User(e) => e.code(),
             ServiceError::UserFile(e) => e.code(),
             ServiceError::Export(e) => e.code(),
             ServiceError::ImportHasProblems { .. } => "E-CSV-020",
             ServiceError::ImportStale => "E-CSV-021",
-            ServiceError::P12Password(e) => e.code(),
-            ServiceError::NoValidCertificate { .. } => "E-DIST-002",
-            ServiceError::KeyGone { .. } => "E-DIST-003",
-            ServiceError::DeliveryGone => "E-DIST-004",
+            ServiceError::Distribution(e) => e.code(),
             ServiceError::Pickup(p) => p.code(),
             ServiceError::Mail(e) => e.code(),
             ServiceError::NoticeSettings(e) => e.code(),
@@ -162,7 +99,7 @@ impl ServiceError {
     /// The input field the error is about, if any.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            ServiceError::LoginIdTaken { .. } => Some("login_id"),
+            ServiceError::User(e) => e.field().map(|f| f.name()),
             ServiceError::Validation(v) => Some(v.field().name()),
             ServiceError::Profile(p) => Some(p.field()),
             ServiceError::NoticeSettings(e) => Some(e.field()),
@@ -170,8 +107,8 @@ impl ServiceError {
             ServiceError::UserFile(_)
             | ServiceError::ImportHasProblems { .. }
             | ServiceError::ImportStale => Some("file"),
-            ServiceError::P12Password(_)
-            | ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
+            ServiceError::Distribution(e) => e.field(),
+            ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
             _ => None,
         }
     }
@@ -187,74 +124,9 @@ impl ServiceError {
             ServiceError::Validation(v) => v.message(),
             ServiceError::Lifecycle(l) => l.message(),
             ServiceError::Profile(p) => p.message(),
-            ServiceError::CaNotReady => Message::new(
-                "認証局(CA)が準備できていません。初期設定を済ませてから、サーバを再起動してください。",
-                "The CA is not ready. Finish setup, then restart the server; the log says more.",
-            ),
-            ServiceError::CertificateNotFound { serial } => Message::new(
-                format!("シリアル番号 {serial} の証明書はありません。"),
-                format!("There is no certificate with serial {serial}."),
-            ),
-            ServiceError::EmptySelection => Message::new(
-                "利用者が選択されていません。一覧のチェックボックスで選んでから実行してください。",
-                "No user is selected. Tick users in the list, then run the action.",
-            ),
-            ServiceError::BulkNotFound { job } => Message::new(
-                format!("一括処理 {job} は見つかりません。"),
-                format!("There is no bulk run {job}."),
-            ),
-            ServiceError::AlreadySetUp => Message::new(
-                "初期設定は完了しています。サインインしてください。",
-                "Setup is already complete. Please sign in.",
-            ),
-            ServiceError::NotSetUp => Message::new(
-                "初期設定がまだです。ブラウザで初期設定ページを開いてください。",
-                "Setup has not been done yet. Open the setup page in the browser first.",
-            ),
-            ServiceError::SignInFailed => Message::new(
-                "ログインIDまたはパスワードが正しくありません。5回続けて間違えるとアカウントは閉塞されます。",
-                "The login ID or password is incorrect. After 5 wrong passwords in a row the account is locked.",
-            ),
-            ServiceError::AccountLocked => Message::new(
-                "このアカウントは閉塞されています。マスターユーザに閉塞解除を依頼してください。",
-                "This account is locked. Ask a master user to unlock it.",
-            ),
-            ServiceError::NotSignedIn => Message::new(
-                "サインインしていないか、一定時間操作がなかったためサインアウトしました。もう一度サインインしてください。",
-                "You are not signed in, or you were signed out after a period without activity. Please sign in again.",
-            ),
-            ServiceError::Forbidden => Message::new(
-                "この操作を行う権限がありません。マスターユーザに依頼してください。",
-                "Your role may not do this. Ask a master user.",
-            ),
-            ServiceError::CrossSiteRequest => Message::new(
-                "他のサイトからの要求のため拒否しました。certdeskの画面から操作してください。",
-                "The request came from another site and was refused. Use certdesk's own pages.",
-            ),
-            ServiceError::UserNotFound { login_id } => Message::new(
-                format!("ログインID「{login_id}」のユーザはいません。ログインIDを確認してください。"),
-                format!("There is no user with login ID '{login_id}'. Check the login ID."),
-            ),
-            ServiceError::UserLimit { max } => Message::new(
-                format!("マスターユーザ以外の利用者は{max}名までです。不要な利用者を削除してから追加してください。"),
-                format!("At most {max} users besides the master. Delete a user who no longer needs access, then add."),
-            ),
-            ServiceError::LoginIdTaken { login_id } => Message::new(
-                format!("ログインID「{login_id}」は既に使われています(大文字・小文字は区別しません)。別のIDにしてください。"),
-                format!("Login ID '{login_id}' is already used (case is ignored). Choose another one."),
-            ),
-            ServiceError::LastMaster => Message::new(
-                "最後のマスターユーザは閉塞・削除・降格できません。先に別のマスターユーザを用意してください。",
-                "The last master user cannot be locked, deleted or demoted. Make another master first.",
-            ),
-            ServiceError::RoleNotAllowed { role } => Message::new(
-                format!("権限「{role}」は指定できません。admin(管理者ユーザ)または general(一般ユーザ)を指定してください。"),
-                format!("Role '{role}' cannot be given here. Use admin or general."),
-            ),
-            ServiceError::UserHasCertificate { login_id } => Message::new(
-                format!("「{login_id}」には有効な証明書があるため削除できません。先に証明書ページで失効させてください。"),
-                format!("'{login_id}' still holds a valid certificate and cannot be deleted. Revoke it on the Certificates page first."),
-            ),
+            ServiceError::Setup(e) => e.message(),
+            ServiceError::Auth(e) => e.message(),
+            ServiceError::User(e) => e.message(),
             ServiceError::UserFile(e) => e.message(),
             ServiceError::Export(e) => e.message(),
             ServiceError::ImportHasProblems { problems } => Message::new(
@@ -265,19 +137,7 @@ impl ServiceError {
                 "プレビューの後にファイルまたは利用者が変わりました(何も書き込んでいません)。もう一度プレビューしてから取り込んでください。",
                 "The file or the users changed after the preview, so nothing was written. Preview again, then import.",
             ),
-            ServiceError::P12Password(e) => e.message(),
-            ServiceError::NoValidCertificate { login_id } => Message::new(
-                format!("「{login_id}」には有効な証明書がありません。証明書ページで発行してから配付してください。"),
-                format!("'{login_id}' holds no valid certificate. Issue one on the Certificates page, then distribute it."),
-            ),
-            ServiceError::KeyGone { login_id } => Message::new(
-                format!("「{login_id}」の秘密鍵は保管されていません(受け取り後24時間を過ぎたため消去済み、または保管なし)。再発行すると新しい証明書を配付できます。"),
-                format!("The private key of '{login_id}' is no longer kept (erased 24 hours after the first download, or never kept). Reissue the certificate to hand out a new one."),
-            ),
-            ServiceError::DeliveryGone => Message::new(
-                "このダウンロードは有効期限(24時間)が切れたか、存在しません。配付ページでもう一度作成してください。",
-                "This download expired (after 24 hours) or does not exist. Prepare it again on the Distribution page.",
-            ),
+            ServiceError::Distribution(e) => e.message(),
             ServiceError::Pickup(p) => p.message(),
             ServiceError::Mail(e) => e.message(),
             ServiceError::NoticeSettings(e) => e.message(),

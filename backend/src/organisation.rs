@@ -5,6 +5,8 @@ use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
 use crate::{auth::password, Backend};
+use certdesk_domain::AuditAction;
+use certdesk_domain::SetupError;
 use certdesk_domain::{
     BankCode, Email, GroupId, LoginId, OrganisationName, Password, PersonName, Role,
 };
@@ -75,7 +77,7 @@ impl Backend {
         actor: Actor,
     ) -> Result<(SessionToken, CurrentUser), ServiceError> {
         if !self.needs_setup() {
-            return Err(ServiceError::AlreadySetUp);
+            return Err(SetupError::AlreadySetUp.into());
         }
         let valid = input.parse()?;
         let pw = valid.password.clone();
@@ -88,7 +90,7 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if exists(&tx)? {
-                    return Err(ServiceError::AlreadySetUp);
+                    return Err(SetupError::AlreadySetUp.into());
                 }
                 tx.execute(
                     "INSERT INTO organisation (id, name, group_id, bank_code, created_at)
@@ -127,7 +129,7 @@ impl Backend {
                     &tx,
                     now,
                     &actor,
-                    "setup",
+                    AuditAction::Setup,
                     Some(valid.org_name.as_str()),
                     Outcome::Success,
                     serde_json::json!({
@@ -141,7 +143,7 @@ impl Backend {
                 Ok((token, user))
             })
             .await;
-        if result.is_ok() || matches!(result, Err(ServiceError::AlreadySetUp)) {
+        if result.is_ok() || matches!(result, Err(ServiceError::Setup(SetupError::AlreadySetUp))) {
             self.mark_set_up();
         }
         let (token, user) = result?;

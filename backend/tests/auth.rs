@@ -3,6 +3,7 @@
 use certdesk_backend::organisation::SetupInput;
 use certdesk_backend::store::audit::Actor;
 use certdesk_backend::{Backend, Clock, ServiceError, SessionLookup, Settings};
+use certdesk_domain::UserError;
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 
@@ -279,7 +280,10 @@ async fn unlocking_an_unknown_login_id_says_so() {
         .unlock_user("nobody99", Actor::Cli)
         .await
         .expect_err("unknown");
-    assert!(matches!(err, ServiceError::UserNotFound { .. }));
+    assert!(matches!(
+        err,
+        ServiceError::User(UserError::NotFound { .. })
+    ));
     assert_eq!(err.code(), "E-USER-001");
 }
 

@@ -5,6 +5,7 @@
 //! within 24 hours of its first download, by any channel (single file, bundle, pickup). After
 //! that the key is erased and every channel answers "not created yet, or already retrieved".
 
+use crate::error::error_codes;
 use crate::lang::Message;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -83,35 +84,65 @@ pub fn generate_password(mut random: impl FnMut() -> u8) -> String {
     out
 }
 
-/// A password typed by an administrator that certdesk refuses, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PasswordRule {
-    #[error("E-DIST-001 the password is too short or too long")]
-    Length,
-    #[error("E-DIST-001 the password uses only one kind of character")]
-    OneKind,
-    #[error("E-DIST-001 the password has characters that cannot be used")]
-    Characters,
+error_codes! {
+    /// Distribution refused (`E-DIST-NNN`): a typed `.p12` password breaks the rule, or there
+    /// is nothing to hand out.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum DistributionError {
+        /// A typed password is shorter or longer than the rule allows.
+        PasswordLength = "E-DIST-001" => "the password is too short or too long",
+        /// A typed password uses only one kind of character.
+        PasswordOneKind = "E-DIST-001" => "the password uses only one kind of character",
+        /// A typed password has control characters or characters outside the BMP.
+        PasswordCharacters = "E-DIST-001" => "the password has characters that cannot be used",
+        /// The user holds no valid certificate to hand out.
+        NoValidCertificate { login_id: String } = "E-DIST-002" => "{login_id} holds no valid certificate",
+        /// The key was erased (re-download window closed, or never kept).
+        KeyGone { login_id: String } = "E-DIST-003" => "the key of {login_id} is no longer kept",
+        /// A prepared download expired or never existed.
+        DeliveryGone = "E-DIST-004" => "this download expired or does not exist",
+    }
 }
 
-impl PasswordRule {
-    pub fn code(&self) -> &'static str {
-        "E-DIST-001"
+impl DistributionError {
+    /// The form field the error is about: the typed password, for the password rules.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            DistributionError::PasswordLength
+            | DistributionError::PasswordOneKind
+            | DistributionError::PasswordCharacters => Some("password"),
+            DistributionError::NoValidCertificate { .. }
+            | DistributionError::KeyGone { .. }
+            | DistributionError::DeliveryGone => None,
+        }
     }
 
+    /// What is wrong and what to do, in both languages.
     pub fn message(&self) -> Message {
         match self {
-            PasswordRule::Length => Message::new(
+            DistributionError::PasswordLength => Message::new(
                 format!("パスワードは{TYPED_PASSWORD_MIN}〜{TYPED_PASSWORD_MAX}文字にしてください。空欄にすると certdesk が安全なパスワードを作ります。"),
                 format!("Use a password of {TYPED_PASSWORD_MIN} to {TYPED_PASSWORD_MAX} characters, or leave it empty and certdesk makes a strong one."),
             ),
-            PasswordRule::OneKind => Message::new(
+            DistributionError::PasswordOneKind => Message::new(
                 "パスワードには英字・数字・記号のうち2種類以上を混ぜてください。",
                 "Mix at least two kinds of characters (letters, digits, symbols) in the password.",
             ),
-            PasswordRule::Characters => Message::new(
+            DistributionError::PasswordCharacters => Message::new(
                 "パスワードに使えない文字(制御文字・絵文字など)が含まれています。",
                 "The password has characters that cannot be used (control characters, emoji and the like).",
+            ),
+            DistributionError::NoValidCertificate { login_id } => Message::new(
+                format!("「{login_id}」には有効な証明書がありません。証明書ページで発行してから配付してください。"),
+                format!("'{login_id}' holds no valid certificate. Issue one on the Certificates page, then distribute it."),
+            ),
+            DistributionError::KeyGone { login_id } => Message::new(
+                format!("「{login_id}」の秘密鍵は保管されていません(受け取り後24時間を過ぎたため消去済み、または保管なし)。再発行すると新しい証明書を配付できます。"),
+                format!("The private key of '{login_id}' is no longer kept (erased 24 hours after the first download, or never kept). Reissue the certificate to hand out a new one."),
+            ),
+            DistributionError::DeliveryGone => Message::new(
+                "このダウンロードは有効期限(24時間)が切れたか、存在しません。配付ページでもう一度作成してください。",
+                "This download expired (after 24 hours) or does not exist. Prepare it again on the Distribution page.",
             ),
         }
     }
@@ -120,16 +151,16 @@ impl PasswordRule {
 /// Checks a typed `.p12` password: 12 to 128 characters, no control characters, nothing
 /// outside the Basic Multilingual Plane (PKCS#12 importers disagree on those), at least two
 /// kinds of letters / digits / symbols (any non-ASCII letter counts as a letter).
-pub fn check_typed_password(password: &str) -> Result<(), PasswordRule> {
+pub fn check_typed_password(password: &str) -> Result<(), DistributionError> {
     let len = password.chars().count();
     if !(TYPED_PASSWORD_MIN..=TYPED_PASSWORD_MAX).contains(&len) {
-        return Err(PasswordRule::Length);
+        return Err(DistributionError::PasswordLength);
     }
     if password
         .chars()
         .any(|c| c.is_control() || u32::from(c) > 0xFFFF)
     {
-        return Err(PasswordRule::Characters);
+        return Err(DistributionError::PasswordCharacters);
     }
     let letters = password.chars().any(|c| c.is_alphabetic());
     let digits = password.chars().any(|c| c.is_ascii_digit());
@@ -137,7 +168,7 @@ pub fn check_typed_password(password: &str) -> Result<(), PasswordRule> {
         .chars()
         .any(|c| !c.is_alphanumeric() && !c.is_whitespace());
     if [letters, digits, symbols].iter().filter(|k| **k).count() < 2 {
-        return Err(PasswordRule::OneKind);
+        return Err(DistributionError::PasswordOneKind);
     }
     Ok(())
 }
@@ -172,41 +203,33 @@ pub fn normalise_pickup_number(typed: &str) -> Option<String> {
     (digits.len() == 12).then(|| format!("{}-{}-{}", &digits[..4], &digits[4..8], &digits[8..]))
 }
 
-/// Why the pickup page refused a download. The page shows it from its code alone (the
-/// download is a plain form post that comes back with `?error=CODE&left=N`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PickupRefusal {
-    /// Not created yet, or already retrieved (also for unknown numbers, so that numbers
-    /// cannot be probed).
-    #[error("E-PICKUP-001 not created yet or already retrieved")]
-    Unavailable,
-    /// Locked after 5 wrong passwords.
-    #[error("E-PICKUP-002 pickup locked")]
-    Locked,
-    /// Wrong password; `left` attempts before the lock.
-    #[error("E-PICKUP-003 wrong pickup password, {left} attempts left")]
-    WrongPassword { left: u32 },
+error_codes! {
+    /// Why the pickup page refused a download. The page shows it from its code alone (the
+    /// download is a plain form post that comes back with `?error=CODE&left=N`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum PickupRefusal {
+        /// Not created yet, or already retrieved (also for unknown numbers, so that numbers
+        /// cannot be probed).
+        Unavailable = "E-PICKUP-001" => "not created yet or already retrieved",
+        /// Locked after 5 wrong passwords.
+        Locked = "E-PICKUP-002" => "pickup locked",
+        /// Wrong password; `left` attempts before the lock.
+        WrongPassword { left: u32 } = "E-PICKUP-003" => "wrong pickup password, {left} attempts left",
+    }
 }
 
 impl PickupRefusal {
-    pub fn code(self) -> &'static str {
-        match self {
-            PickupRefusal::Unavailable => "E-PICKUP-001",
-            PickupRefusal::Locked => "E-PICKUP-002",
-            PickupRefusal::WrongPassword { .. } => "E-PICKUP-003",
-        }
-    }
-
     /// The refusal a code (and attempts left) stands for.
     pub fn from_code(code: &str, left: Option<u32>) -> Option<PickupRefusal> {
-        match code {
-            "E-PICKUP-001" => Some(PickupRefusal::Unavailable),
-            "E-PICKUP-002" => Some(PickupRefusal::Locked),
-            "E-PICKUP-003" => Some(PickupRefusal::WrongPassword {
+        [
+            PickupRefusal::Unavailable,
+            PickupRefusal::Locked,
+            PickupRefusal::WrongPassword {
                 left: left.unwrap_or(0),
-            }),
-            _ => None,
-        }
+            },
+        ]
+        .into_iter()
+        .find(|refusal| refusal.code() == code)
     }
 
     pub fn left(self) -> Option<u32> {
@@ -270,31 +293,47 @@ mod tests {
     }
 
     #[test]
+    fn a_pickup_refusal_is_read_back_from_its_code() {
+        for code in PickupRefusal::CODES {
+            let refusal = PickupRefusal::from_code(code, Some(2)).expect("a known code");
+            assert_eq!(refusal.code(), *code);
+        }
+        assert_eq!(
+            PickupRefusal::from_code("E-PICKUP-003", Some(2)),
+            Some(PickupRefusal::WrongPassword { left: 2 })
+        );
+        assert_eq!(PickupRefusal::from_code("E-PICKUP-999", None), None);
+    }
+
+    #[test]
     fn typed_passwords_need_length_and_two_kinds() {
-        assert_eq!(check_typed_password("Short1!"), Err(PasswordRule::Length));
+        assert_eq!(
+            check_typed_password("Short1!"),
+            Err(DistributionError::PasswordLength)
+        );
         assert_eq!(
             check_typed_password(&"a1".repeat(65)),
-            Err(PasswordRule::Length)
+            Err(DistributionError::PasswordLength)
         );
         assert_eq!(
             check_typed_password("abcdefghijklmn"),
-            Err(PasswordRule::OneKind)
+            Err(DistributionError::PasswordOneKind)
         );
         assert_eq!(
             check_typed_password("123456789012"),
-            Err(PasswordRule::OneKind)
+            Err(DistributionError::PasswordOneKind)
         );
         assert_eq!(check_typed_password("abcdefgh1234"), Ok(()));
         assert_eq!(check_typed_password("証明書パスワード2026"), Ok(()));
         assert_eq!(
             check_typed_password("abcdefgh123😀"),
-            Err(PasswordRule::Characters)
+            Err(DistributionError::PasswordCharacters)
         );
         assert_eq!(
             check_typed_password("abcdefgh123\n"),
-            Err(PasswordRule::Characters)
+            Err(DistributionError::PasswordCharacters)
         );
-        assert_eq!(PasswordRule::Length.code(), "E-DIST-001");
+        assert_eq!(DistributionError::PasswordLength.code(), "E-DIST-001");
     }
 
     #[test]

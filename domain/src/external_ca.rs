@@ -3,6 +3,7 @@
 //! named after the steps the seeds' import tool reports (connect, send, status, content type,
 //! parse; 004 §6.1.1). No I/O here: the backend's `cfssl` module sends the requests.
 
+use crate::error::error_codes;
 use crate::Message;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -128,74 +129,43 @@ impl RetryPolicy {
     }
 }
 
-/// A failure of talking to the external CA. Every variant has a stable code and a message in
-/// both languages that says which step failed and what to check.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-pub enum CaError {
-    /// No connection: refused, unknown host, TLS handshake or certificate check failed.
-    #[error("E-CA-001 cannot connect to the CA: {detail}")]
-    ConnectFailed { detail: String },
-    /// Connected, but the request could not be sent or no answer came in time.
-    #[error("E-CA-002 request not sent or no answer in time: {detail}")]
-    NotSent { detail: String },
-    /// The CA (or something in between) answered with a status other than 200.
-    #[error("E-CA-003 the CA answered HTTP {status}")]
-    Status { status: u16 },
-    /// The answer's content type is missing or not JSON.
-    #[error("E-CA-004 the CA answered with content type {found:?}, not JSON")]
-    ContentType { found: Option<String> },
-    /// The answer is not what the CA's API promises (not JSON, fields missing, cut short).
-    #[error("E-CA-005 the CA's answer cannot be read: {detail}")]
-    Unparsable { detail: String },
-    /// The CA refused the request and said why.
-    #[error("E-CA-006 the CA refused: {ca_code} {message}")]
-    Refused { ca_code: i64, message: String },
-    /// The CA refused the request's authentication (wrong HMAC key).
-    #[error("E-CA-007 the CA refused the authentication: {message}")]
-    AuthFailed { message: String },
-    /// The HTTP proxy asked for (other) credentials.
-    #[error("E-CA-008 the proxy refused the credentials")]
-    ProxyAuth,
-    /// The CA bundle for the CA's TLS certificate cannot be read.
-    #[error("E-CA-009 the CA bundle cannot be read: {detail}")]
-    CaBundle { detail: String },
-    /// The answer's body broke off before its end.
-    #[error("E-CA-010 the CA's answer broke off: {detail}")]
-    Truncated { detail: String },
-    /// The CA signed something other than what was asked (another key).
-    #[error("E-CA-011 the CA's certificate does not match the request: {detail}")]
-    Mismatch { detail: String },
-    /// An earlier request for this user may still reach the CA; asked again too soon.
-    #[error("E-CA-012 an earlier request for this user is not settled yet; try again in {retry_after_s} s")]
-    InFlight { retry_after_s: u64 },
-    /// The CA does not offer this through its API (Debian's cfssl 1.2 has no `crl`).
-    #[error("E-CA-013 the CA does not offer {what}")]
-    NotOffered { what: String },
-    /// The CA does not know the serial (revoke of a certificate it never made).
-    #[error("E-CA-014 the CA does not know the serial {serial}")]
-    UnknownSerial { serial: String },
+error_codes! {
+    /// A failure of talking to the external CA. Every variant has a stable code and a message in
+    /// both languages that says which step failed and what to check.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum CaError {
+        /// No connection: refused, unknown host, TLS handshake or certificate check failed.
+        ConnectFailed { detail: String } = "E-CA-001" => "cannot connect to the CA: {detail}",
+        /// Connected, but the request could not be sent or no answer came in time.
+        NotSent { detail: String } = "E-CA-002" => "request not sent or no answer in time: {detail}",
+        /// The CA (or something in between) answered with a status other than 200.
+        Status { status: u16 } = "E-CA-003" => "the CA answered HTTP {status}",
+        /// The answer's content type is missing or not JSON.
+        ContentType { found: Option<String> } = "E-CA-004" => "the CA answered with content type {found:?}, not JSON",
+        /// The answer is not what the CA's API promises (not JSON, fields missing, cut short).
+        Unparsable { detail: String } = "E-CA-005" => "the CA's answer cannot be read: {detail}",
+        /// The CA refused the request and said why.
+        Refused { ca_code: i64, message: String } = "E-CA-006" => "the CA refused: {ca_code} {message}",
+        /// The CA refused the request's authentication (wrong HMAC key).
+        AuthFailed { message: String } = "E-CA-007" => "the CA refused the authentication: {message}",
+        /// The HTTP proxy asked for (other) credentials.
+        ProxyAuth = "E-CA-008" => "the proxy refused the credentials",
+        /// The CA bundle for the CA's TLS certificate cannot be read.
+        CaBundle { detail: String } = "E-CA-009" => "the CA bundle cannot be read: {detail}",
+        /// The answer's body broke off before its end.
+        Truncated { detail: String } = "E-CA-010" => "the CA's answer broke off: {detail}",
+        /// The CA signed something other than what was asked (another key).
+        Mismatch { detail: String } = "E-CA-011" => "the CA's certificate does not match the request: {detail}",
+        /// An earlier request for this user may still reach the CA; asked again too soon.
+        InFlight { retry_after_s: u64 } = "E-CA-012" => "an earlier request for this user is not settled yet; try again in {retry_after_s} s",
+        /// The CA does not offer this through its API (Debian's cfssl 1.2 has no `crl`).
+        NotOffered { what: String } = "E-CA-013" => "the CA does not offer {what}",
+        /// The CA does not know the serial (revoke of a certificate it never made).
+        UnknownSerial { serial: String } = "E-CA-014" => "the CA does not know the serial {serial}",
+    }
 }
 
 impl CaError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            CaError::ConnectFailed { .. } => "E-CA-001",
-            CaError::NotSent { .. } => "E-CA-002",
-            CaError::Status { .. } => "E-CA-003",
-            CaError::ContentType { .. } => "E-CA-004",
-            CaError::Unparsable { .. } => "E-CA-005",
-            CaError::Refused { .. } => "E-CA-006",
-            CaError::AuthFailed { .. } => "E-CA-007",
-            CaError::ProxyAuth => "E-CA-008",
-            CaError::CaBundle { .. } => "E-CA-009",
-            CaError::Truncated { .. } => "E-CA-010",
-            CaError::Mismatch { .. } => "E-CA-011",
-            CaError::InFlight { .. } => "E-CA-012",
-            CaError::NotOffered { .. } => "E-CA-013",
-            CaError::UnknownSerial { .. } => "E-CA-014",
-        }
-    }
-
     /// True when the CA may have acted on the request although no usable answer came back.
     pub fn outcome_unknown(&self) -> bool {
         matches!(
@@ -301,32 +271,19 @@ fn network_hint(detail: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// A field of the external CA settings that breaks its rule (`E-CA-02N`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CaSettingsError {
-    #[error("E-CA-020 the CA URL must start with http:// or https://")]
-    Url,
-    #[error("E-CA-021 the profile name must be 1 to 64 letters, digits, '-' or '_'")]
-    Profile,
-    #[error("E-CA-022 the HMAC key must be 16 to 64 bytes written in hex")]
-    AuthKey,
-    #[error("E-CA-023 timeouts: connect 1 to 60 s, total 1 to 300 s, connect not above total")]
-    Timeouts,
-    #[error("E-CA-024 the proxy URL must be empty or start with http:// or https://")]
-    ProxyUrl,
+error_codes! {
+    /// A field of the external CA settings that breaks its rule (`E-CA-02N`).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum CaSettingsError {
+        Url = "E-CA-020" => "the CA URL must start with http:// or https://",
+        Profile = "E-CA-021" => "the profile name must be 1 to 64 letters, digits, '-' or '_'",
+        AuthKey = "E-CA-022" => "the HMAC key must be 16 to 64 bytes written in hex",
+        Timeouts = "E-CA-023" => "timeouts: connect 1 to 60 s, total 1 to 300 s, connect not above total",
+        ProxyUrl = "E-CA-024" => "the proxy URL must be empty or start with http:// or https://",
+    }
 }
 
 impl CaSettingsError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            CaSettingsError::Url => "E-CA-020",
-            CaSettingsError::Profile => "E-CA-021",
-            CaSettingsError::AuthKey => "E-CA-022",
-            CaSettingsError::Timeouts => "E-CA-023",
-            CaSettingsError::ProxyUrl => "E-CA-024",
-        }
-    }
-
     pub fn field(&self) -> &'static str {
         match self {
             CaSettingsError::Url => "url",

@@ -9,6 +9,7 @@
 //! A certificate is valid from `not_before` through `not_after` inclusive (RFC 5280
 //! §4.1.2.5), so it is expired only after the `not_after` instant.
 
+use crate::error::error_codes;
 use crate::lang::Message;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
@@ -199,42 +200,32 @@ pub struct Holder {
     pub deleted: bool,
 }
 
-/// A lifecycle rule refused the action. Each variant has a stable code `E-CERT-NNN` and a
-/// message that says what to do instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LifecycleError {
-    #[error("E-CERT-001 the user already has a valid certificate until {not_after}")]
-    AlreadyHasValid { not_after: Date },
-    #[error("E-CERT-002 the organisation has {max} valid certificates")]
-    OrganisationLimit { max: u32 },
-    #[error("E-CERT-003 renewal opens on {opens_on}")]
-    RenewalNotOpen { opens_on: Date },
-    #[error("E-CERT-004 the certificate expired on {expired_on}; it cannot be renewed")]
-    ExpiredCannotRenew { expired_on: Date },
-    #[error("E-CERT-005 the user is locked")]
-    HolderLocked,
-    #[error("E-CERT-006 the user is deleted")]
-    HolderDeleted,
-    #[error("E-CERT-007 there is no valid certificate to renew or revoke")]
-    NoValidCertificate,
-    #[error("E-CERT-008 a revocation reason is required")]
-    ReasonRequired,
+error_codes! {
+    /// A certificate action was refused (`E-CERT-NNN`): a lifecycle rule forbids it, or what
+    /// it needs is missing (the CA, the certificate, a selection, the bulk run). Each variant
+    /// has a message that says what to do instead.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum LifecycleError {
+        AlreadyHasValid { not_after: Date } = "E-CERT-001" => "the user already has a valid certificate until {not_after}",
+        OrganisationLimit { max: u32 } = "E-CERT-002" => "the organisation has {max} valid certificates",
+        RenewalNotOpen { opens_on: Date } = "E-CERT-003" => "renewal opens on {opens_on}",
+        ExpiredCannotRenew { expired_on: Date } = "E-CERT-004" => "the certificate expired on {expired_on}; it cannot be renewed",
+        HolderLocked = "E-CERT-005" => "the user is locked",
+        HolderDeleted = "E-CERT-006" => "the user is deleted",
+        NoValidCertificate = "E-CERT-007" => "there is no valid certificate to renew or revoke",
+        ReasonRequired = "E-CERT-008" => "a revocation reason is required",
+        /// The embedded CA does not exist yet (setup not done) or could not be loaded.
+        CaNotReady = "E-CERT-009" => "the CA is not ready",
+        /// No certificate with this serial.
+        CertificateNotFound { serial: String } = "E-CERT-010" => "no certificate with serial {serial}",
+        /// A bulk action with no user selected.
+        EmptySelection = "E-CERT-011" => "no user selected",
+        /// No bulk run with this id.
+        BulkNotFound { job: i64 } = "E-CERT-012" => "no bulk run {job}",
+    }
 }
 
 impl LifecycleError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            LifecycleError::AlreadyHasValid { .. } => "E-CERT-001",
-            LifecycleError::OrganisationLimit { .. } => "E-CERT-002",
-            LifecycleError::RenewalNotOpen { .. } => "E-CERT-003",
-            LifecycleError::ExpiredCannotRenew { .. } => "E-CERT-004",
-            LifecycleError::HolderLocked => "E-CERT-005",
-            LifecycleError::HolderDeleted => "E-CERT-006",
-            LifecycleError::NoValidCertificate => "E-CERT-007",
-            LifecycleError::ReasonRequired => "E-CERT-008",
-        }
-    }
-
     pub fn message(&self) -> Message {
         match self {
             LifecycleError::AlreadyHasValid { not_after } => Message::new(
@@ -268,6 +259,22 @@ impl LifecycleError {
             LifecycleError::ReasonRequired => Message::new(
                 "失効の理由を選んでください。",
                 "Choose a reason for the revocation.",
+            ),
+            LifecycleError::CaNotReady => Message::new(
+                "認証局(CA)が準備できていません。初期設定を済ませてから、サーバを再起動してください。",
+                "The CA is not ready. Finish setup, then restart the server; the log says more.",
+            ),
+            LifecycleError::CertificateNotFound { serial } => Message::new(
+                format!("シリアル番号 {serial} の証明書はありません。"),
+                format!("There is no certificate with serial {serial}."),
+            ),
+            LifecycleError::EmptySelection => Message::new(
+                "利用者が選択されていません。一覧のチェックボックスで選んでから実行してください。",
+                "No user is selected. Tick users in the list, then run the action.",
+            ),
+            LifecycleError::BulkNotFound { job } => Message::new(
+                format!("一括処理 {job} は見つかりません。"),
+                format!("There is no bulk run {job}."),
             ),
         }
     }

@@ -3,6 +3,7 @@
 //! the text of a notice mail, and the coded errors of sending (`E-MAIL-*`) and of the settings
 //! (`E-NOTICE-*`). No I/O here: the backend stores, schedules and sends.
 
+use crate::error::error_codes;
 use crate::ids::Email;
 use crate::lang::Message;
 use crate::lifecycle::{CertificateFacts, CertificateState};
@@ -91,35 +92,20 @@ impl Default for NotificationSettings {
     }
 }
 
-/// A notification setting that breaks its rule (`E-NOTICE-NNN`), with the field it concerns.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NoticeSettingsError {
-    #[error("E-NOTICE-001 thresholds must be 1 to 365 days, the first larger than the second")]
-    Thresholds,
-    #[error("E-NOTICE-002 the hour must be 0 to 23")]
-    Hour,
-    #[error("E-NOTICE-003 {address} is not an e-mail address")]
-    Recipient { address: String },
-    #[error("E-NOTICE-004 the SMTP port must be 1 to 65535")]
-    Port,
-    #[error("E-NOTICE-005 the sender address is missing or wrong")]
-    From,
-    #[error("E-NOTICE-006 the SMTP host name is wrong")]
-    Host,
+error_codes! {
+    /// A notification setting that breaks its rule (`E-NOTICE-NNN`), with the field it concerns.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum NoticeSettingsError {
+        Thresholds = "E-NOTICE-001" => "thresholds must be 1 to 365 days, the first larger than the second",
+        Hour = "E-NOTICE-002" => "the hour must be 0 to 23",
+        Recipient { address: String } = "E-NOTICE-003" => "{address} is not an e-mail address",
+        Port = "E-NOTICE-004" => "the SMTP port must be 1 to 65535",
+        From = "E-NOTICE-005" => "the sender address is missing or wrong",
+        Host = "E-NOTICE-006" => "the SMTP host name is wrong",
+    }
 }
 
 impl NoticeSettingsError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            NoticeSettingsError::Thresholds => "E-NOTICE-001",
-            NoticeSettingsError::Hour => "E-NOTICE-002",
-            NoticeSettingsError::Recipient { .. } => "E-NOTICE-003",
-            NoticeSettingsError::Port => "E-NOTICE-004",
-            NoticeSettingsError::From => "E-NOTICE-005",
-            NoticeSettingsError::Host => "E-NOTICE-006",
-        }
-    }
-
     /// The form field's name.
     pub fn field(&self) -> &'static str {
         match self {
@@ -349,39 +335,22 @@ pub fn test_mail(organisation: &str, now: OffsetDateTime) -> NoticeMail {
     }
 }
 
-/// Sending a mail failed (`E-MAIL-NNN`). Shown on the dashboard for failed notices and in
-/// Settings for the test mail; the server's detail goes to the log only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum MailError {
-    #[error("E-MAIL-001 cannot connect to {server}")]
-    Connect { server: String },
-    #[error("E-MAIL-002 the SMTP server refused the user name or password")]
-    Auth,
-    #[error("E-MAIL-003 the SMTP server refused the recipient {address}")]
-    RecipientRejected { address: String },
-    #[error("E-MAIL-004 TLS with the SMTP server failed")]
-    Tls,
-    #[error("E-MAIL-005 the SMTP server refused the message (reply {reply})")]
-    Refused { reply: String },
-    #[error("E-MAIL-006 no SMTP server is set")]
-    NotConfigured,
-    #[error("E-MAIL-007 {address} is not a usable address")]
-    BadAddress { address: String },
+error_codes! {
+    /// Sending a mail failed (`E-MAIL-NNN`). Shown on the dashboard for failed notices and in
+    /// Settings for the test mail; the server's detail goes to the log only.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum MailError {
+        Connect { server: String } = "E-MAIL-001" => "cannot connect to {server}",
+        Auth = "E-MAIL-002" => "the SMTP server refused the user name or password",
+        RecipientRejected { address: String } = "E-MAIL-003" => "the SMTP server refused the recipient {address}",
+        Tls = "E-MAIL-004" => "TLS with the SMTP server failed",
+        Refused { reply: String } = "E-MAIL-005" => "the SMTP server refused the message (reply {reply})",
+        NotConfigured = "E-MAIL-006" => "no SMTP server is set",
+        BadAddress { address: String } = "E-MAIL-007" => "{address} is not a usable address",
+    }
 }
 
 impl MailError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            MailError::Connect { .. } => "E-MAIL-001",
-            MailError::Auth => "E-MAIL-002",
-            MailError::RecipientRejected { .. } => "E-MAIL-003",
-            MailError::Tls => "E-MAIL-004",
-            MailError::Refused { .. } => "E-MAIL-005",
-            MailError::NotConfigured => "E-MAIL-006",
-            MailError::BadAddress { .. } => "E-MAIL-007",
-        }
-    }
-
     /// Errors that another try cannot cure (the settings or the address must change first).
     pub fn is_permanent(&self) -> bool {
         matches!(

@@ -1,5 +1,6 @@
 //! The organisation's issuing profile and the names it gives certificates.
 
+use crate::error::error_codes;
 use crate::lang::Message;
 use crate::lifecycle::LifecyclePolicy;
 use serde::{Deserialize, Serialize};
@@ -65,32 +66,19 @@ impl Default for IssuingProfile {
     }
 }
 
-/// A profile field that breaks its rule (`E-PROF-NNN`), with a remedy.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProfileError {
-    #[error("E-PROF-001 validity must be 1 to 3650 days")]
-    Validity,
-    #[error("E-PROF-002 renewal window must be at least 1 day and shorter than the validity")]
-    RenewalWindow,
-    #[error("E-PROF-003 friendly-name template must be 1 to 64 characters")]
-    FriendlyName,
-    #[error("E-PROF-004 CA name must be 1 to 40 printable ASCII characters")]
-    CaName,
-    #[error("E-PROF-005 CRL next update must be 1 to 30 days")]
-    CrlNextUpdate,
+error_codes! {
+    /// A profile field that breaks its rule (`E-PROF-NNN`), with a remedy.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum ProfileError {
+        Validity = "E-PROF-001" => "validity must be 1 to 3650 days",
+        RenewalWindow = "E-PROF-002" => "renewal window must be at least 1 day and shorter than the validity",
+        FriendlyName = "E-PROF-003" => "friendly-name template must be 1 to 64 characters",
+        CaName = "E-PROF-004" => "CA name must be 1 to 40 printable ASCII characters",
+        CrlNextUpdate = "E-PROF-005" => "CRL next update must be 1 to 30 days",
+    }
 }
 
 impl ProfileError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            ProfileError::Validity => "E-PROF-001",
-            ProfileError::RenewalWindow => "E-PROF-002",
-            ProfileError::FriendlyName => "E-PROF-003",
-            ProfileError::CaName => "E-PROF-004",
-            ProfileError::CrlNextUpdate => "E-PROF-005",
-        }
-    }
-
     /// The form field's name.
     pub fn field(&self) -> &'static str {
         match self {

@@ -8,6 +8,7 @@ use certdesk_backend::{Backend, Clock, ServiceError, Settings};
 use certdesk_domain::userfile::{ExportEncoding, ImportMode};
 use certdesk_domain::Role;
 use certdesk_domain::SessionPolicy;
+use certdesk_domain::SetupError;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -325,7 +326,7 @@ async fn notices_run(data_dir: PathBuf, offset_days: i64) -> Result<(), ServiceE
     };
     let backend = Backend::open(settings(data_dir, None), clock)?;
     if backend.needs_setup() {
-        return Err(ServiceError::NotSetUp);
+        return Err(SetupError::NotSetUp.into());
     }
     let run = backend.run_notice_job().await?;
     let mail = backend.send_due_mail().await?;
@@ -339,7 +340,7 @@ async fn notices_run(data_dir: PathBuf, offset_days: i64) -> Result<(), ServiceE
 async fn ca_init(data_dir: PathBuf) -> Result<(), ServiceError> {
     let backend = Backend::open(settings(data_dir, None), Clock::system())?;
     if backend.needs_setup() {
-        return Err(ServiceError::NotSetUp);
+        return Err(SetupError::NotSetUp.into());
     }
     if backend.ensure_ca(Actor::Cli).await? {
         println!("認証局(CA)を作成しました。\nCreated the CA.");
@@ -384,7 +385,7 @@ fn read_master_password() -> Result<(String, String), ServiceError> {
 async fn setup(data_dir: PathBuf, args: SetupArgs) -> Result<(), ServiceError> {
     let backend = Backend::open(settings(data_dir, None), Clock::system())?;
     if !backend.needs_setup() {
-        return Err(ServiceError::AlreadySetUp);
+        return Err(SetupError::AlreadySetUp.into());
     }
     let (password, password_confirm) = read_master_password()?;
     let input = SetupInput {
@@ -414,7 +415,7 @@ async fn add_user(
 ) -> Result<(), ServiceError> {
     let backend = Backend::open(settings(data_dir, None), Clock::system())?;
     if backend.needs_setup() {
-        return Err(ServiceError::NotSetUp);
+        return Err(SetupError::NotSetUp.into());
     }
     backend
         .create_user(login_id, name, email, role, Actor::Cli)
@@ -457,7 +458,7 @@ async fn import_users(
         .map_err(|e| ServiceError::Internal(format!("cannot read {}: {e}", file.display())))?;
     let backend = Backend::open(settings(data_dir, None), Clock::system())?;
     if backend.needs_setup() {
-        return Err(ServiceError::NotSetUp);
+        return Err(SetupError::NotSetUp.into());
     }
     let name = file
         .file_name()

@@ -1,9 +1,10 @@
 use crate::components::ErrorBanner;
-use crate::i18n::{identifier_label, tr, use_lang, Key};
+use crate::i18n::{audit_action_label, tr, use_lang, Key};
 use crate::server_fns::audit_log;
 use leptos::prelude::*;
 
-/// The newest audit rows.
+/// The newest audit rows, each action by its label (a stored name this certdesk does not know
+/// is shown as it is).
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let lang = use_lang();
@@ -37,7 +38,7 @@ pub fn AuditPage() -> impl IntoView {
                                             <tr data-action=action>
                                                 <td>{row.at}</td>
                                                 <td>{row.actor}</td>
-                                                <td>{move || identifier_label(lang.get(), &row.action)}</td>
+                                                <td>{move || audit_action_label(lang.get(), &row.action)}</td>
                                                 <td>{row.target.unwrap_or_default()}</td>
                                                 <td class:failure=!row.success>{tr(outcome)}</td>
                                                 <td><code>{row.detail}</code></td>

@@ -82,7 +82,7 @@ pub async fn save_issuing_profile(
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
     if user.role != Role::Master {
-        return Err(ServiceError::Forbidden.into());
+        return Err(ServiceError::Auth(certdesk_domain::AuthError::Forbidden).into());
     }
     let number = |text: &str, e: ProfileError| {
         text.trim()

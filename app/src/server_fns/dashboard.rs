@@ -70,7 +70,7 @@ pub async fn save_notification_settings(
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
     if user.role != Role::Master {
-        return Err(ServiceError::Forbidden.into());
+        return Err(ServiceError::Auth(certdesk_domain::AuthError::Forbidden).into());
     }
     fn number<T: std::str::FromStr>(text: &str, e: E) -> Result<T, ServiceError> {
         text.trim().parse::<T>().map_err(|_| ServiceError::from(e))

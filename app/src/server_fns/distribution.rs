@@ -33,7 +33,7 @@ pub async fn distribution_overview() -> Result<DistributionData, UiError> {
     let org = backend
         .organisation()
         .await?
-        .ok_or(ServiceError::NotSetUp)?;
+        .ok_or(ServiceError::from(certdesk_domain::SetupError::NotSetUp))?;
     Ok(DistributionData {
         rows: backend.distribution_overview().await?,
         default_profile: backend.default_p12_profile().await?,

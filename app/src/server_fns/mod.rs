@@ -68,14 +68,14 @@ pub mod ssr {
     pub fn console_user() -> Result<CurrentUser, UiError> {
         request_session()
             .user
-            .ok_or_else(|| ServiceError::NotSignedIn.into())
+            .ok_or_else(|| ServiceError::Auth(certdesk_domain::AuthError::NotSignedIn).into())
     }
 
     /// The signed-in master, or `E-AUTH-003` / `E-AUTH-004`.
     pub fn master_user() -> Result<CurrentUser, UiError> {
         let user = console_user()?;
         if user.role != certdesk_domain::Role::Master {
-            return Err(ServiceError::Forbidden.into());
+            return Err(ServiceError::Auth(certdesk_domain::AuthError::Forbidden).into());
         }
         Ok(user)
     }
@@ -152,7 +152,7 @@ pub async fn shell_info() -> Result<HeaderInfo, UiError> {
     let org = backend
         .organisation()
         .await?
-        .ok_or(ServiceError::NotSetUp)?;
+        .ok_or(ServiceError::from(certdesk_domain::SetupError::NotSetUp))?;
     Ok(HeaderInfo {
         org_name: org.name,
         group_id: org.group_id,

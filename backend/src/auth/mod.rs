@@ -16,6 +16,8 @@ use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::{parse_ts, ts};
 use crate::Backend;
 use certdesk_domain::auth::FailureOutcome;
+use certdesk_domain::AuditAction;
+use certdesk_domain::{AuthError, SetupError};
 use certdesk_domain::{LockoutPolicy, LoginId, Role};
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -151,7 +153,7 @@ impl Backend {
         previous: Option<SessionToken>,
     ) -> Result<(SessionToken, CurrentUser), ServiceError> {
         if self.needs_setup() {
-            return Err(ServiceError::NotSetUp);
+            return Err(SetupError::NotSetUp.into());
         }
         let typed = login_id.trim().to_string();
         let key = LoginId::parse(&typed).map(|l| l.key()).ok();
@@ -182,9 +184,9 @@ impl Backend {
                     Some(acc) if acc.hash.is_some() => {
                         let actor = acc.user.actor();
                         if acc.locked {
-                            audit::record(&tx, now, &actor, "sign_in", target, Outcome::Failure,
+                            audit::record(&tx, now, &actor, AuditAction::SignIn, target, Outcome::Failure,
                                 serde_json::json!({"reason": "locked"}))?;
-                            Err(ServiceError::AccountLocked)
+                            Err(ServiceError::Auth(AuthError::AccountLocked))
                         } else if password_ok {
                             tx.execute(
                                 "UPDATE users SET failed_logins = 0 WHERE id = ?1",
@@ -197,7 +199,7 @@ impl Backend {
                                 )?;
                             }
                             let token = create_session(&tx, acc.user.id, now)?;
-                            audit::record(&tx, now, &actor, "sign_in", target, Outcome::Success,
+                            audit::record(&tx, now, &actor, AuditAction::SignIn, target, Outcome::Success,
                                 serde_json::json!({}))?;
                             Ok((token, acc.user))
                         } else {
@@ -207,10 +209,10 @@ impl Backend {
                                         "UPDATE users SET failed_logins = ?1 WHERE id = ?2",
                                         params![failures, acc.user.id],
                                     )?;
-                                    audit::record(&tx, now, &Actor::Anonymous, "sign_in", target,
+                                    audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target,
                                         Outcome::Failure,
                                         serde_json::json!({"reason": "wrong_password", "failures": failures}))?;
-                                    Err(ServiceError::SignInFailed)
+                                    Err(ServiceError::Auth(AuthError::SignInFailed))
                                 }
                                 FailureOutcome::LockedNow { failures } => {
                                     tx.execute(
@@ -218,13 +220,13 @@ impl Backend {
                                         params![failures, ts(now), acc.user.id],
                                     )?;
                                     tx.execute("DELETE FROM sessions WHERE user_id = ?1", [acc.user.id])?;
-                                    audit::record(&tx, now, &Actor::Anonymous, "sign_in", target,
+                                    audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target,
                                         Outcome::Failure,
                                         serde_json::json!({"reason": "wrong_password", "failures": failures}))?;
-                                    audit::record(&tx, now, &Actor::System, "lock", target,
+                                    audit::record(&tx, now, &Actor::System, AuditAction::Lock, target,
                                         Outcome::Success,
                                         serde_json::json!({"after_failures": failures}))?;
-                                    Err(ServiceError::AccountLocked)
+                                    Err(ServiceError::Auth(AuthError::AccountLocked))
                                 }
                             }
                         }
@@ -250,9 +252,9 @@ impl Backend {
                              ON CONFLICT (login_key) DO UPDATE SET failures = ?2, last_failed_at = ?3",
                             params![counted_key, failures, ts(now)],
                         )?;
-                        audit::record(&tx, now, &Actor::Anonymous, "sign_in", target, Outcome::Failure,
+                        audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target, Outcome::Failure,
                             serde_json::json!({"reason": "unknown_login_id"}))?;
-                        Err(if locked { ServiceError::AccountLocked } else { ServiceError::SignInFailed })
+                        Err(if locked { ServiceError::Auth(AuthError::AccountLocked) } else { ServiceError::Auth(AuthError::SignInFailed) })
                     }
                 };
                 // Failures are committed too: the counter and the audit row must stay.
@@ -350,7 +352,7 @@ impl Backend {
                     &tx,
                     now,
                     &user.actor(),
-                    "sign_out",
+                    AuditAction::SignOut,
                     Some(&user.login_id),
                     Outcome::Success,
                     serde_json::json!({}),

@@ -16,6 +16,7 @@ use certdesk_domain::authority::{
     CaHealth, CertificateAuthority, CertificateOrder, ServerKeyIssued,
 };
 use certdesk_domain::external_ca::{CaBackendKind, CaError};
+use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::lifecycle::RevocationReason;
 use std::sync::Arc;
 
@@ -209,7 +210,7 @@ impl Backend {
     /// The embedded CA behind the interface (it exists once `ensure_ca` ran).
     pub fn embedded_authority(&self) -> Result<EmbeddedAuthority, ServiceError> {
         Ok(EmbeddedAuthority {
-            ca: self.ca().ok_or(ServiceError::CaNotReady)?,
+            ca: self.ca().ok_or(LifecycleError::CaNotReady)?,
             backend: self.clone(),
         })
     }

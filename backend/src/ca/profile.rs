@@ -6,6 +6,7 @@ use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
 use crate::Backend;
 use certdesk_domain::profile::{IssuingProfile, KeyType};
+use certdesk_domain::AuditAction;
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub(crate) fn load_profile(conn: &Connection) -> Result<IssuingProfile, ServiceError> {
@@ -66,7 +67,7 @@ impl Backend {
                     params![profile.validity_days, profile.renewal_window_days, profile.key_type.as_str(),
                         profile.friendly_name_template.trim(), profile.ca_name.trim(), profile.crl_next_update_days, ts(now)],
                 )?;
-                audit::record(&tx, now, &actor, "profile_update", Some("issuing profile"), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::ProfileUpdate, Some("issuing profile"), Outcome::Success,
                     serde_json::to_value(&profile).unwrap_or_default())?;
                 tx.commit()?;
                 Ok(())

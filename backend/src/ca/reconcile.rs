@@ -12,6 +12,7 @@ use certdesk_domain::authority::{
 };
 use certdesk_domain::external_ca::CaError;
 use certdesk_domain::lifecycle::RevocationReason;
+use certdesk_domain::AuditAction;
 use rusqlite::params;
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ impl Backend {
                     [ts(now)],
                 )?;
                 if n > 0 {
-                    audit::record(&tx, now, &Actor::System, "ca_request_unanswered", None, Outcome::Failure,
+                    audit::record(&tx, now, &Actor::System, AuditAction::CaRequestUnanswered, None, Outcome::Failure,
                         serde_json::json!({"requests": n, "why": "stopped while waiting for the CA"}))?;
                 }
                 tx.commit()?;
@@ -100,8 +101,12 @@ impl Backend {
             };
             let revoked = ca.revoke(&serial, RevocationReason::Superseded).await;
             let (state, action) = match reconcile(&revoked, honoured_there, age, grace) {
-                Some(Reconciliation::RevokedAtCa) => ("reconciled", "ca_request_reconciled"),
-                Some(Reconciliation::NeverIssued) => ("never_issued", "ca_request_never_issued"),
+                Some(Reconciliation::RevokedAtCa) => {
+                    ("reconciled", AuditAction::CaRequestReconciled)
+                }
+                Some(Reconciliation::NeverIssued) => {
+                    ("never_issued", AuditAction::CaRequestNeverIssued)
+                }
                 Some(Reconciliation::Wait { retry_after }) => {
                     report.waiting = report.waiting.max(Some(retry_after));
                     continue;
@@ -109,7 +114,7 @@ impl Backend {
                 Some(Reconciliation::CannotTell) if user.is_some() => {
                     // Reported to the CA operator with its CN; the user may go on.
                     report.cannot_tell += 1;
-                    ("orphan", "ca_request_unanswered")
+                    ("orphan", AuditAction::CaRequestUnanswered)
                 }
                 Some(Reconciliation::CannotTell) => {
                     report.cannot_tell += 1;
@@ -179,7 +184,7 @@ impl Backend {
                     params![state, ts(now), id],
                 )? > 0
                 {
-                    audit::record(&tx, now, &Actor::System, "ca_request_never_issued", Some(&target), Outcome::Success,
+                    audit::record(&tx, now, &Actor::System, AuditAction::CaRequestNeverIssued, Some(&target), Outcome::Success,
                         serde_json::json!({"request": id, "why": "signed by the embedded CA and not stored"}))?;
                 }
                 tx.commit()?;

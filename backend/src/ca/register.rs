@@ -10,8 +10,10 @@ use crate::store::certificates::{record_revocation, Revocation};
 use crate::store::db::{parse_ts, ts};
 use crate::Backend;
 use certdesk_domain::external_ca::CaBackendKind;
+use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::profile::{with_bank_code, IssuingProfile};
+use certdesk_domain::AuditAction;
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -64,7 +66,7 @@ pub(crate) fn publish_crl_in(
         tx,
         now,
         actor,
-        "crl_publish",
+        AuditAction::CrlPublish,
         Some(&format!("CRL {number}")),
         Outcome::Success,
         serde_json::json!({"number": number, "entries": entries.len(), "next_update": ts(next_update), "why": why}),
@@ -146,7 +148,7 @@ impl Backend {
                             "INSERT INTO ca (id, dn_o, dn_ou, dn_cn, cert_der, key_file, created_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
                             params![name.o, name.ou, name.cn, der, key_file, ts(now)],
                         )?;
-                        audit::record(&tx, now, &actor, "ca_create", Some(&name.cn), Outcome::Success,
+                        audit::record(&tx, now, &actor, AuditAction::CaCreate, Some(&name.cn), Outcome::Success,
                             serde_json::json!({"o": name.o, "ou": name.ou, "key": "RSA-3072"}))?;
                         let profile = load_profile(&tx)?;
                         publish_crl_in(&tx, &ca_for_crl, &profile, now, &actor, "ca_created")?;
@@ -168,7 +170,7 @@ impl Backend {
     }
 
     pub(crate) fn ready_ca(&self) -> Result<Arc<EmbeddedCa>, ServiceError> {
-        self.ca().ok_or(ServiceError::CaNotReady)
+        self.ca().ok_or(LifecycleError::CaNotReady.into())
     }
 
     /// The CA certificate (DER), for relying parties.

@@ -13,6 +13,7 @@ use certdesk_domain::external_ca::{
     parse_auth_key, CaBackendKind, CaBackendView, CaCheckStep, CaSettingsError, CfsslSettings,
     KeySource, RetryPolicy,
 };
+use certdesk_domain::AuditAction;
 use certdesk_domain::Message;
 use rusqlite::{params, OptionalExtension};
 use std::time::Duration;
@@ -133,7 +134,7 @@ impl Backend {
                         c.total_timeout_s, c.proxy_url.trim(), c.proxy_user.trim(), proxy_password_sealed,
                         c.ca_bundle_pem.trim(), ts(now), c.key_source.as_str()],
                 )?;
-                audit::record(&tx, now, &actor, "ca_backend_update", Some(input.kind.as_str()), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::CaBackendUpdate, Some(input.kind.as_str()), Outcome::Success,
                     serde_json::json!({"kind": input.kind.as_str(), "url": c.url.trim(), "profile": c.profile.trim(),
                         "auth_key_changed": auth_key.is_some(), "proxy_url": c.proxy_url.trim(),
                         "proxy_password_changed": !input.proxy_password.is_empty(), "key_source": c.key_source.as_str(),

@@ -11,6 +11,8 @@ use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
 use crate::Backend;
+use certdesk_domain::lifecycle::LifecycleError;
+use certdesk_domain::AuditAction;
 use certdesk_domain::{Operation, OperationKind};
 use rusqlite::{params, OptionalExtension};
 use tokio::task::JoinSet;
@@ -55,7 +57,7 @@ impl Backend {
         user_ids.sort_unstable();
         user_ids.dedup();
         if user_ids.is_empty() {
-            return Err(ServiceError::EmptySelection);
+            return Err(LifecycleError::EmptySelection.into());
         }
         op.check_for_bulk()?;
         let now = self.clock().now();
@@ -74,7 +76,7 @@ impl Backend {
                         params![job, user_id, position],
                     )?;
                 }
-                audit::record(&tx, now, &actor, "bulk_start", Some(&format!("bulk {job}")), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::BulkStart, Some(&format!("bulk {job}")), Outcome::Success,
                     serde_json::json!({"operation": op.name(), "users": user_ids.len()}))?;
                 tx.commit()?;
                 Ok(job)
@@ -183,7 +185,7 @@ impl Backend {
                         Ok((r.get(0)?, r.get(1)?))
                     })
                     .optional()?
-                    .ok_or(ServiceError::BulkNotFound { job })?;
+                    .ok_or(LifecycleError::BulkNotFound { job })?;
                 let mut stmt = conn.prepare(
                     "SELECT i.user_id, u.login_id, i.status, i.serial, i.error_code, i.message_ja, i.message_en
                      FROM bulk_job_items i JOIN users u ON u.id = i.user_id WHERE i.job_id = ?1 ORDER BY i.position",

@@ -12,7 +12,7 @@ use certdesk_domain::dashboard::{
     bucket, weekly_expiries, Bucket, BucketCounts, CHART_WEEKS, UPCOMING_LIMIT,
 };
 use certdesk_domain::lifecycle::{
-    renewal_open, CertificateFacts, CertificateState, LifecyclePolicy, StoredState,
+    renewal_open, CertificateFacts, CertificateState, LifecycleError, LifecyclePolicy, StoredState,
 };
 use certdesk_domain::notices::{MailError, MailFailureView, NoticeView};
 use certdesk_domain::profile::JST;
@@ -210,7 +210,7 @@ impl Backend {
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .optional()?
-                    .ok_or(ServiceError::BulkNotFound { job })?;
+                    .ok_or(LifecycleError::BulkNotFound { job })?;
                 let mut stmt = conn.prepare(
                     "SELECT u.login_id, u.name, i.status, i.serial, i.error_code, i.message_ja, i.message_en, i.finished_at
                      FROM bulk_job_items i JOIN users u ON u.id = i.user_id WHERE i.job_id = ?1 ORDER BY i.position",

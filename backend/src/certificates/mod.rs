@@ -17,6 +17,7 @@ use crate::ca::profile::load_profile;
 use crate::error::ServiceError;
 use crate::store::certificates::{read_view, read_view_at, CERT_COLUMNS};
 use crate::Backend;
+use certdesk_domain::lifecycle::LifecycleError;
 use rusqlite::OptionalExtension;
 
 pub use certdesk_domain::views::{CertificateView, UserCertificates};
@@ -76,7 +77,7 @@ impl Backend {
                         |r| read_view(r, now, &profile),
                     )
                     .optional()?
-                    .ok_or(ServiceError::CertificateNotFound { serial })?;
+                    .ok_or(LifecycleError::CertificateNotFound { serial })?;
                 let mut stmt =
                     conn.prepare(&format!("{sql} WHERE c.user_id = ?1 ORDER BY c.id DESC"))?;
                 let history = stmt
@@ -97,7 +98,7 @@ impl Backend {
                     |r| r.get(0),
                 )
                 .optional()?
-                .ok_or(ServiceError::CertificateNotFound { serial })
+                .ok_or(LifecycleError::CertificateNotFound { serial }.into())
             })
             .await
     }

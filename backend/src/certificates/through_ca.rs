@@ -31,6 +31,7 @@ use certdesk_domain::authority::{CertificateAuthority, CertificateOrder};
 use certdesk_domain::external_ca::{CaBackendKind, CaError, KeySource};
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::views::CertificateView;
+use certdesk_domain::AuditAction;
 use certdesk_domain::Operation;
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PublicKeyData};
 use rusqlite::params;
@@ -181,7 +182,7 @@ impl Backend {
                         .collect::<Result<_, _>>()?;
                     for (id, cn) in earlier {
                         tx.execute("UPDATE ca_requests SET state = 'orphan' WHERE id = ?1", [id])?;
-                        audit::record(&tx, now, &a, "ca_request_unanswered", Some(&s.login_id), Outcome::Failure,
+                        audit::record(&tx, now, &a, AuditAction::CaRequestUnanswered, Some(&s.login_id), Outcome::Failure,
                             serde_json::json!({"request": id, "cn": cn,
                                 "remedy": "the CA may hold a certificate with this CN that certdesk never received; revoke it at the CA"}))?;
                     }
@@ -200,7 +201,7 @@ impl Backend {
                         other => other?,
                     };
                     let id = tx.last_insert_rowid();
-                    audit::record(&tx, now, &a, "ca_request", Some(&s.login_id), Outcome::Success,
+                    audit::record(&tx, now, &a, AuditAction::CaRequest, Some(&s.login_id), Outcome::Success,
                         serde_json::json!({"request": id, "operation": op.name(), "cn": cn, "public_key_sha256": key_hash,
                             "proposed_serial": proposed, "key_source": key_source.as_str()}))?;
                     Some(Request {
@@ -404,7 +405,7 @@ impl Backend {
                                     finished_at = ?3 WHERE id = ?4",
                             params![serial, code, ts(now), request_id, state],
                         )?;
-                        audit::record(&tx, now, &a, "ca_request_orphan", Some(&target), Outcome::Failure,
+                        audit::record(&tx, now, &a, AuditAction::CaRequestOrphan, Some(&target), Outcome::Failure,
                             serde_json::json!({"request": request_id, "serial": serial, "revoked_at_ca": revoked.is_ok()}))?;
                         tx.commit()?;
                         Ok(())
@@ -441,7 +442,7 @@ impl Backend {
                         params![code, ts(now), id],
                     )?;
                 }
-                audit::record(&tx, now, &a, "ca_sign", Some(&target), Outcome::Failure,
+                audit::record(&tx, now, &a, AuditAction::CaSign, Some(&target), Outcome::Failure,
                     serde_json::json!({"request": request, "code": code, "detail": detail, "state": "failed"}))?;
                 tx.commit()?;
                 Ok(())
@@ -473,7 +474,7 @@ impl Backend {
                     "UPDATE ca_requests SET state = ?1, serial = ?2, proposed_serial = ?2, sent_to = NULL WHERE id = ?3",
                     params![state, serial, request_id],
                 )?;
-                audit::record(&tx, now, &Actor::System, "ca_answer_refused", Some(&target), Outcome::Failure,
+                audit::record(&tx, now, &Actor::System, AuditAction::CaAnswerRefused, Some(&target), Outcome::Failure,
                     serde_json::json!({"request": request_id, "serial": serial, "revoked_at_ca": revoked}))?;
                 tx.commit()?;
                 Ok(())
@@ -512,7 +513,7 @@ impl Backend {
                         params![state, code, ts(now), id],
                     )?;
                 }
-                audit::record(&tx, now, &a, &format!("ca_{step}"), Some(&target), Outcome::Failure,
+                audit::record(&tx, now, &a, AuditAction::ca_failure(step).expect("step is sign or revoke"), Some(&target), Outcome::Failure,
                     serde_json::json!({"request": request, "code": code, "detail": detail, "state": state}))?;
                 tx.commit()?;
                 Ok(())

@@ -20,12 +20,16 @@ use crate::store::db::{parse_ts, ts};
 use crate::store::secrets::{MasterKey, Purpose};
 use crate::users::acts_as_master;
 use crate::Backend;
+use certdesk_domain::distribution::DistributionError;
 use certdesk_domain::distribution::{
     check_typed_password, generate_password, normalise_pickup_number, pickup_number, within_window,
     P12Profile, PickupRefusal, PICKUP_MAX_FAILURES, REDOWNLOAD_WINDOW,
 };
+use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::userfile::csv_cell;
 use certdesk_domain::views::{DeliveryCreated, DistributionRow, KeyCustody, PickupView, Slip};
+use certdesk_domain::AuditAction;
+use certdesk_domain::{AuthError, UserError};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -116,16 +120,16 @@ fn keyed_certificate(
             },
         )
         .optional()?
-        .ok_or(ServiceError::UserNotFound {
+        .ok_or(UserError::NotFound {
             login_id: format!("#{user_id}"),
         })?;
     let (Some(id), login_id, name, Some(serial), Some(friendly), Some(der), sealed, first) = row
     else {
-        return Err(ServiceError::NoValidCertificate { login_id: row.1 });
+        return Err(DistributionError::NoValidCertificate { login_id: row.1 }.into());
     };
     let first = first.as_deref().map(parse_ts).transpose()?;
     let Some(sealed) = sealed.filter(|_| within_window(first, now)) else {
-        return Err(ServiceError::KeyGone { login_id });
+        return Err(DistributionError::KeyGone { login_id }.into());
     };
     let key_pem = master.open(
         Purpose::CertificateKeys,
@@ -188,7 +192,7 @@ fn mark_delivered(
         tx,
         now,
         actor,
-        "key_download",
+        AuditAction::KeyDownload,
         Some(login_id),
         Outcome::Success,
         serde_json::json!({"serial": serial, "channel": channel, "first": first}),
@@ -285,7 +289,7 @@ fn live_delivery(
         },
     )
     .optional()?
-    .ok_or(ServiceError::DeliveryGone)
+    .ok_or(ServiceError::Distribution(DistributionError::DeliveryGone))
 }
 
 impl Backend {
@@ -314,7 +318,7 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !acts_as_master(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 tx.execute(
                     "UPDATE distribution_settings SET default_profile = ?1 WHERE id = 1",
@@ -324,7 +328,7 @@ impl Backend {
                     &tx,
                     now,
                     &actor,
-                    "distribution_settings",
+                    AuditAction::DistributionSettings,
                     None,
                     Outcome::Success,
                     serde_json::json!({"default_profile": profile.as_str()}),
@@ -474,9 +478,9 @@ impl Backend {
         mut password_for: impl FnMut(&str) -> Result<String, ServiceError> + Send + 'static,
     ) -> Result<DeliveryCreated, ServiceError> {
         if user_ids.is_empty() {
-            return Err(ServiceError::EmptySelection);
+            return Err(LifecycleError::EmptySelection.into());
         }
-        let ca = self.ca().ok_or(ServiceError::CaNotReady)?;
+        let ca = self.ca().ok_or(LifecycleError::CaNotReady)?;
         let master = self.master_key();
         let now = self.clock().now();
         let mut random = random_source()?;
@@ -484,7 +488,7 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let token = hex::encode(random_bytes::<16>()?);
                 let mut slips = Vec::new();
@@ -536,7 +540,7 @@ impl Backend {
                 }
                 let (file_name, file) = match kind {
                     Kind::Single => {
-                        let (name, bytes) = files.pop().ok_or(ServiceError::EmptySelection)?;
+                        let (name, bytes) = files.pop().ok_or(LifecycleError::EmptySelection)?;
                         (Some(name), Some(bytes))
                     }
                     Kind::Bundle => (
@@ -575,7 +579,7 @@ impl Backend {
                         &tx,
                         now,
                         &actor,
-                        &format!("delivery_{}", kind.as_str()),
+                        AuditAction::delivery(kind.as_str()).expect("every delivery kind has an audit action"),
                         Some(login_id),
                         Outcome::Success,
                         serde_json::json!({"delivery": delivery_id, "profile": profile.as_str()}),
@@ -606,11 +610,11 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let LiveDelivery { id, kind, file_name, sealed_file, .. } = live_delivery(&tx, &token, now)?;
                 let (Some(file_name), Some(sealed)) = (file_name, sealed_file) else {
-                    return Err(ServiceError::DeliveryGone);
+                    return Err(DistributionError::DeliveryGone.into());
                 };
                 let bytes = master.open(Purpose::Deliveries, &format!("delivery {token} file"), &sealed)?;
                 let mut stmt = tx.prepare(
@@ -644,18 +648,18 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let LiveDelivery {
                     id, sealed_sheet, ..
                 } = live_delivery(&tx, &token, now)?;
-                let sealed = sealed_sheet.ok_or(ServiceError::DeliveryGone)?;
+                let sealed = sealed_sheet.ok_or(DistributionError::DeliveryGone)?;
                 let slips = open_sheet(&master, &token, &sealed)?;
                 audit::record(
                     &tx,
                     now,
                     &actor,
-                    "password_sheet",
+                    AuditAction::PasswordSheet,
                     None,
                     Outcome::Success,
                     serde_json::json!({"delivery": id, "slips": slips.len()}),
@@ -687,10 +691,10 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let LiveDelivery { id, kind, sealed_sheet, .. } = live_delivery(&tx, &token, now)?;
-                let sealed = sealed_sheet.filter(|_| kind == "pickup").ok_or(ServiceError::DeliveryGone)?;
+                let sealed = sealed_sheet.filter(|_| kind == "pickup").ok_or(DistributionError::DeliveryGone)?;
                 let slips = open_sheet(&master, &token, &sealed)?;
                 let (org, group): (String, String) =
                     tx.query_row("SELECT name, group_id FROM organisation WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -721,7 +725,7 @@ impl Backend {
                          VALUES (?1, ?2, ?3, ?4, ?4)",
                         params![email, subject, body, ts(now)],
                     )?;
-                    audit::record(&tx, now, &actor, "pickup_mail", Some(&slip.login_id), Outcome::Success,
+                    audit::record(&tx, now, &actor, AuditAction::PickupMail, Some(&slip.login_id), Outcome::Success,
                         serde_json::json!({"delivery": id, "number": number}))?;
                     queued += 1;
                 }
@@ -744,7 +748,7 @@ impl Backend {
         number: String,
         password: String,
     ) -> Result<DeliveredFile, ServiceError> {
-        let ca = self.ca().ok_or(ServiceError::CaNotReady)?;
+        let ca = self.ca().ok_or(LifecycleError::CaNotReady)?;
         let master = self.master_key();
         let now = self.clock().now();
         let result = self
@@ -785,7 +789,7 @@ impl Backend {
                         "UPDATE pickups SET failures = ?1, locked_at = CASE WHEN ?2 THEN ?3 ELSE locked_at END WHERE id = ?4",
                         params![failures, lock, ts(now), pickup_id],
                     )?;
-                    audit::record(&tx, now, &Actor::Anonymous, if lock { "pickup_lock" } else { "pickup_download" },
+                    audit::record(&tx, now, &Actor::Anonymous, if lock { AuditAction::PickupLock } else { AuditAction::PickupDownload },
                         Some(&login_id), Outcome::Failure, serde_json::json!({"number": number, "failures": failures}))?;
                     tx.commit()?;
                     return Ok(Err(if lock {
@@ -800,7 +804,7 @@ impl Backend {
                 }
                 let c = match keyed_certificate(&tx, &master, user_id, Some(certificate_id), now) {
                     Ok(c) => c,
-                    Err(ServiceError::KeyGone { .. } | ServiceError::NoValidCertificate { .. }) => {
+                    Err(ServiceError::Distribution(DistributionError::KeyGone { .. }) | ServiceError::Distribution(DistributionError::NoValidCertificate { .. })) => {
                         return Ok(Err(ServiceError::Pickup(PickupRefusal::Unavailable)))
                     }
                     Err(e) => return Err(e),
@@ -830,7 +834,7 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if !is_console_user(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let row: Option<(i64, String)> = tx
                     .query_row(
@@ -842,7 +846,7 @@ impl Backend {
                     .optional()?;
                 let (pickup_id, login_id) = row.ok_or(ServiceError::Pickup(PickupRefusal::Unavailable))?;
                 tx.execute("UPDATE pickups SET failures = 0, locked_at = NULL WHERE id = ?1", [pickup_id])?;
-                audit::record(&tx, now, &actor, "pickup_reset", Some(&login_id), Outcome::Success, serde_json::json!({}))?;
+                audit::record(&tx, now, &actor, AuditAction::PickupReset, Some(&login_id), Outcome::Success, serde_json::json!({}))?;
                 tx.commit()?;
                 Ok(())
             })
@@ -871,7 +875,7 @@ impl Backend {
                 drop(stmt);
                 for (certificate_id, login_id, serial, why) in &gone {
                     tx.execute("DELETE FROM certificate_keys WHERE certificate_id = ?1", [certificate_id])?;
-                    audit::record(&tx, now, &Actor::System, "key_erase", Some(login_id), Outcome::Success,
+                    audit::record(&tx, now, &Actor::System, AuditAction::KeyErase, Some(login_id), Outcome::Success,
                         serde_json::json!({"serial": serial, "reason": why}))?;
                 }
                 let expired = tx.execute(
@@ -880,7 +884,7 @@ impl Backend {
                     [ts(now)],
                 )?;
                 if expired > 0 {
-                    audit::record(&tx, now, &Actor::System, "delivery_erase", None, Outcome::Success,
+                    audit::record(&tx, now, &Actor::System, AuditAction::DeliveryErase, None, Outcome::Success,
                         serde_json::json!({"deliveries": expired}))?;
                 }
                 tx.commit()?;

@@ -25,6 +25,8 @@ use certdesk_domain::notices::{
     due_threshold, notice_mail, retry_delay, test_mail, MailError, NoticeFacts, NoticeMail,
     NotificationSettings, SmtpSecurity, MAX_MAIL_ATTEMPTS,
 };
+use certdesk_domain::AuditAction;
+use certdesk_domain::UserError;
 use mail::SmtpConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 use time::{Duration, OffsetDateTime};
@@ -184,7 +186,7 @@ impl Backend {
                 )?;
                 let mut detail = serde_json::to_value(s).unwrap_or_default();
                 detail["smtp_password_set"] = serde_json::Value::Bool(password.is_some());
-                audit::record(&tx, now, &actor, "notification_settings_update", Some("notifications"), Outcome::Success, detail)?;
+                audit::record(&tx, now, &actor, AuditAction::NotificationSettingsUpdate, Some("notifications"), Outcome::Success, detail)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -285,7 +287,7 @@ impl Backend {
                     run.queued += 1;
                 }
                 if run.recorded > 0 {
-                    audit::record(&tx, now, &Actor::System, "notices_record", Some("notices"), Outcome::Success,
+                    audit::record(&tx, now, &Actor::System, AuditAction::NoticesRecord, Some("notices"), Outcome::Success,
                         serde_json::json!({"notices": recorded, "mails": run.queued}))?;
                 }
                 tx.commit()?;
@@ -371,7 +373,7 @@ impl Backend {
                                 "UPDATE mail_outbox SET status = 'sent', sent_at = ?1, attempts = attempts + 1 WHERE id = ?2",
                                 params![ts(now), id],
                             )?;
-                            audit::record(&tx, now, &Actor::System, "notice_mail_sent", Some(&to), Outcome::Success,
+                            audit::record(&tx, now, &Actor::System, AuditAction::NoticeMailSent, Some(&to), Outcome::Success,
                                 serde_json::json!({"mail": id, "cc": cc, "subject": m.subject}))?;
                             tx.commit()?;
                             Ok(())
@@ -432,7 +434,7 @@ impl Backend {
                         params![attempts, code, json, ts(now + delay), id],
                     )?,
                     None => {
-                        audit::record(&tx, now, &Actor::System, "notice_mail_given_up", Some(&to), Outcome::Failure,
+                        audit::record(&tx, now, &Actor::System, AuditAction::NoticeMailGivenUp, Some(&to), Outcome::Failure,
                             serde_json::json!({"mail": id, "code": code, "attempts": attempts}))?;
                         tx.execute(
                             "UPDATE mail_outbox SET status = 'failed', attempts = ?1, last_error_code = ?2, last_error = ?3 WHERE id = ?4",
@@ -477,7 +479,7 @@ impl Backend {
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
-                audit::record(&tx, now, &actor, "mail_test", Some(&target), outcome,
+                audit::record(&tx, now, &actor, AuditAction::MailTest, Some(&target), outcome,
                     serde_json::json!({"code": code, "server": format!("{}:{}", settings.smtp_host, settings.smtp_port)}))?;
                 tx.commit()?;
                 Ok(())
@@ -494,9 +496,9 @@ impl Backend {
                     r.get(0)
                 })
                 .optional()?
-                .ok_or(ServiceError::UserNotFound {
+                .ok_or(ServiceError::User(UserError::NotFound {
                     login_id: format!("#{user_id}"),
-                })
+                }))
             })
             .await
     }

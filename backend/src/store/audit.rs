@@ -4,6 +4,7 @@
 use crate::error::ServiceError;
 use crate::store::db::{self, ts};
 use crate::Backend;
+use certdesk_domain::AuditAction;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -44,7 +45,7 @@ pub fn record(
     conn: &Connection,
     at: OffsetDateTime,
     actor: &Actor,
-    action: &str,
+    action: AuditAction,
     target: Option<&str>,
     outcome: Outcome,
     detail: serde_json::Value,
@@ -57,7 +58,7 @@ pub fn record(
             ts(at),
             actor_id,
             actor_name,
-            action,
+            action.as_str(),
             target,
             match outcome {
                 Outcome::Success => "success",
@@ -69,7 +70,8 @@ pub fn record(
     Ok(())
 }
 
-/// One row as the Audit log page shows it.
+/// One row as the Audit log page shows it. `action` is the stored name
+/// ([`AuditAction::parse`] reads it back; a name this certdesk does not know stays as it is).
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -110,5 +112,20 @@ impl Backend {
                 Ok(rows)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_serialises_as_its_stored_name() {
+        for action in AuditAction::ALL {
+            let json = serde_json::to_value(action).expect("an enum serialises");
+            assert_eq!(json, serde_json::Value::from(action.as_str()), "{action:?}");
+            let back: AuditAction = serde_json::from_value(json).expect("and reads back");
+            assert_eq!(back, action);
+        }
     }
 }

@@ -19,6 +19,9 @@ use certdesk_domain::lifecycle::{
 };
 use certdesk_domain::profile::{IssuingProfile, KeyType};
 use certdesk_domain::views::CertificateView;
+use certdesk_domain::AuditAction;
+use certdesk_domain::SetupError;
+use certdesk_domain::UserError;
 use certdesk_domain::{Operation, OperationKind};
 use rusqlite::{params, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
@@ -134,7 +137,7 @@ pub(crate) fn load_subject(tx: &Transaction<'_>, user_id: i64) -> Result<Subject
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?
-        .ok_or(ServiceError::UserNotFound {
+        .ok_or(UserError::NotFound {
             login_id: format!("#{user_id}"),
         })?;
     let (org_name, bank_code): (String, String) = tx
@@ -144,7 +147,7 @@ pub(crate) fn load_subject(tx: &Transaction<'_>, user_id: i64) -> Result<Subject
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?
-        .ok_or(ServiceError::NotSetUp)?;
+        .ok_or(SetupError::NotSetUp)?;
     let current = tx
         .query_row(
             "SELECT id, serial, state, not_before, not_after FROM certificates WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
@@ -213,7 +216,7 @@ pub(crate) fn record_revocation(
         tx,
         now,
         actor,
-        "certificate_revoke",
+        AuditAction::CertificateRevoke,
         Some(r.login_id),
         Outcome::Success,
         serde_json::json!({"serial": r.serial, "reason": r.reason.as_str(), "reason_code": r.reason.code(),
@@ -286,7 +289,7 @@ pub(crate) fn insert_issued(
         tx,
         now,
         actor,
-        &format!("certificate_{}", c.op.name()),
+        AuditAction::certificate(c.op.kind()),
         Some(c.login_id),
         Outcome::Success,
         serde_json::json!({"serial": c.serial, "not_after": ts(c.not_after), "key_type": c.key_type.as_str(),

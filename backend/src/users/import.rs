@@ -18,6 +18,8 @@ use certdesk_domain::userfile::{
     ImportMode, ImportPlan, RowAction,
 };
 use certdesk_domain::views::{date_part, ImportPreview};
+use certdesk_domain::AuditAction;
+use certdesk_domain::UserError;
 use certdesk_domain::{LoginId, Role};
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
@@ -144,9 +146,9 @@ impl Backend {
                         RowAction::Unchanged => {}
                         RowAction::Add => {
                             if row.role == Role::Master && !acts_as_master(&tx, &actor)? {
-                                return Err(ServiceError::RoleNotAllowed {
+                                return Err(UserError::RoleNotAllowed {
                                     role: row.role.as_str().to_string(),
-                                });
+                                }.into());
                             }
                             insert_user(
                                 &tx, now, login_id, &row.name, &row.email, row.role, None, &actor,
@@ -176,7 +178,7 @@ impl Backend {
                                 &tx,
                                 now,
                                 &actor,
-                                "user_update",
+                                AuditAction::UserUpdate,
                                 Some(login_id.as_str()),
                                 Outcome::Success,
                                 serde_json::json!({"changed": changed, "role_to": row.role.as_str(), "via": via}),
@@ -188,7 +190,7 @@ impl Backend {
                     &tx,
                     now,
                     &actor,
-                    "user_import",
+                    AuditAction::UserImport,
                     Some(&preview.file_name),
                     Outcome::Success,
                     serde_json::json!({

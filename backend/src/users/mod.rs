@@ -10,6 +10,8 @@ use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
 use crate::Backend;
+use certdesk_domain::AuditAction;
+use certdesk_domain::{AuthError, UserError};
 use certdesk_domain::{Email, LoginId, Password, PersonName, Role};
 use rusqlite::Connection;
 use rusqlite::{params, OptionalExtension};
@@ -36,7 +38,7 @@ fn lookup_key(login_id: &str) -> Result<(String, String), ServiceError> {
     let typed = login_id.trim().to_string();
     match LoginId::parse(&typed) {
         Ok(id) => Ok((typed, id.key())),
-        Err(_) => Err(ServiceError::UserNotFound { login_id: typed }),
+        Err(_) => Err(ServiceError::User(UserError::NotFound { login_id: typed })),
     }
 }
 
@@ -71,9 +73,10 @@ impl Backend {
         let name = PersonName::parse(name)?;
         let email = Email::parse(email)?;
         if role == Role::Master {
-            return Err(ServiceError::RoleNotAllowed {
+            return Err(UserError::RoleNotAllowed {
                 role: role.as_str().to_string(),
-            });
+            }
+            .into());
         }
         let now = self.clock().now();
         self.db()
@@ -99,7 +102,7 @@ impl Backend {
                     |r| r.get(0),
                 )
                 .optional()?
-                .ok_or(ServiceError::UserNotFound { login_id: typed })
+                .ok_or(ServiceError::User(UserError::NotFound { login_id: typed }))
             })
             .await
     }
@@ -140,10 +143,10 @@ impl Backend {
                 let role = tx
                     .query_row("SELECT role FROM users WHERE login_key = ?1 AND deleted_at IS NULL", [&key], |r| stored_role(r, 0))
                     .optional()?
-                    .ok_or_else(|| ServiceError::UserNotFound { login_id: typed.clone() })?;
+                    .ok_or_else(|| ServiceError::User(UserError::NotFound { login_id: typed.clone() }))?;
                 if role == Role::Master {
                     if !acts_as_master(&tx, &actor)? {
-                        return Err(ServiceError::Forbidden);
+                        return Err(AuthError::Forbidden.into());
                     }
                     let open_masters: u32 = tx.query_row(
                         "SELECT count(*) FROM users WHERE role = 'master' AND deleted_at IS NULL AND locked_at IS NULL",
@@ -151,7 +154,7 @@ impl Backend {
                         |r| r.get(0),
                     )?;
                     if open_masters <= 1 {
-                        return Err(ServiceError::LastMaster);
+                        return Err(UserError::LastMaster.into());
                     }
                 }
                 tx.execute(
@@ -159,7 +162,7 @@ impl Backend {
                     params![ts(now), key],
                 )?;
                 tx.execute("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE login_key = ?1 AND deleted_at IS NULL)", [&key])?;
-                audit::record(&tx, now, &actor, "lock", Some(&typed), Outcome::Success, serde_json::json!({"by": "administrator"}))?;
+                audit::record(&tx, now, &actor, AuditAction::Lock, Some(&typed), Outcome::Success, serde_json::json!({"by": "administrator"}))?;
                 tx.commit()?;
                 Ok(())
             })
@@ -182,7 +185,7 @@ impl Backend {
                 })
                 .await?;
             if role != Some(Role::Master) {
-                return Err(ServiceError::Forbidden);
+                return Err(AuthError::Forbidden.into());
             }
         }
         let (typed, key) = lookup_key(login_id)?;
@@ -196,13 +199,13 @@ impl Backend {
                     params![ts(now), key],
                 )?;
                 if changed == 0 {
-                    return Err(ServiceError::UserNotFound { login_id: typed });
+                    return Err(UserError::NotFound { login_id: typed }.into());
                 }
                 audit::record(
                     &tx,
                     now,
                     &actor,
-                    "unlock",
+                    AuditAction::Unlock,
                     Some(&typed),
                     Outcome::Success,
                     serde_json::json!({}),
@@ -255,9 +258,9 @@ fn load_target(conn: &Connection, user_id: i64) -> Result<Target, ServiceError> 
         },
     )
     .optional()?
-    .ok_or(ServiceError::UserNotFound {
+    .ok_or(ServiceError::User(UserError::NotFound {
         login_id: format!("#{user_id}"),
-    })
+    }))
 }
 
 /// Masters other than `user_id` that are live and unlocked.
@@ -289,9 +292,10 @@ pub(crate) fn insert_user(
             |r| r.get(0),
         )?;
         if others >= MAX_OTHER_USERS {
-            return Err(ServiceError::UserLimit {
+            return Err(UserError::Limit {
                 max: MAX_OTHER_USERS,
-            });
+            }
+            .into());
         }
     }
     let taken: bool = tx.query_row(
@@ -300,9 +304,10 @@ pub(crate) fn insert_user(
         |r| r.get(0),
     )?;
     if taken {
-        return Err(ServiceError::LoginIdTaken {
+        return Err(UserError::LoginIdTaken {
             login_id: login_id.as_str().to_string(),
-        });
+        }
+        .into());
     }
     tx.execute(
         "INSERT INTO users (login_id, login_key, name, email, role, password_hash, created_at, updated_at)
@@ -318,7 +323,7 @@ pub(crate) fn insert_user(
         tx,
         now,
         actor,
-        "user_create",
+        AuditAction::UserCreate,
         Some(login_id.as_str()),
         Outcome::Success,
         serde_json::json!({"role": role.as_str(), "via": via}),
@@ -350,8 +355,10 @@ pub struct UserChanges {
 /// A role as a form sends it (`master`, `admin`, `general`); anything else is refused with the
 /// text as given (`E-USER-005`).
 pub fn role_from_form(raw: &str) -> Result<Role, ServiceError> {
-    Role::parse(raw.trim()).ok_or_else(|| ServiceError::RoleNotAllowed {
-        role: raw.trim().to_string(),
+    Role::parse(raw.trim()).ok_or_else(|| {
+        ServiceError::User(UserError::RoleNotAllowed {
+            role: raw.trim().to_string(),
+        })
     })
 }
 
@@ -389,9 +396,10 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 if role == Role::Master && !acts_as_master(&tx, &actor)? {
-                    return Err(ServiceError::RoleNotAllowed {
+                    return Err(UserError::RoleNotAllowed {
                         role: role.as_str().to_string(),
-                    });
+                    }
+                    .into());
                 }
                 let id = insert_user(
                     &tx, now, &login_id, &name, &email, role, hash, &actor, "console",
@@ -421,13 +429,13 @@ impl Backend {
                 let master_involved = target.role == Role::Master || role == Role::Master;
                 if master_involved && !acts_as_master(&tx, &actor)? {
                     return Err(if role == Role::Master && target.role != Role::Master {
-                        ServiceError::RoleNotAllowed { role: role.as_str().to_string() }
+                        ServiceError::User(UserError::RoleNotAllowed { role: role.as_str().to_string() })
                     } else {
-                        ServiceError::Forbidden
+                        ServiceError::Auth(AuthError::Forbidden)
                     });
                 }
                 if target.role == Role::Master && role != Role::Master && other_open_masters(&tx, user_id)? == 0 {
-                    return Err(ServiceError::LastMaster);
+                    return Err(UserError::LastMaster.into());
                 }
                 let mut changed = Vec::new();
                 if target.name != name.as_str() { changed.push("name"); }
@@ -443,7 +451,7 @@ impl Backend {
                 if !role.may_sign_in_to_console() {
                     tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
                 }
-                audit::record(&tx, now, &actor, "user_update", Some(&target.login_id), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::UserUpdate, Some(&target.login_id), Outcome::Success,
                     serde_json::json!({"changed": changed, "role_from": target.role.as_str(), "role_to": role.as_str(), "via": "console"}))?;
                 tx.commit()?;
                 Ok(())
@@ -474,10 +482,10 @@ impl Backend {
                 let target = load_target(&tx, user_id)?;
                 let own = matches!(&actor, Actor::User { id, .. } if *id == user_id);
                 if !own && !acts_as_master(&tx, &actor)? {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 if !target.role.may_sign_in_to_console() {
-                    return Err(ServiceError::RoleNotAllowed { role: target.role.as_str().to_string() });
+                    return Err(UserError::RoleNotAllowed { role: target.role.as_str().to_string() }.into());
                 }
                 tx.execute(
                     "UPDATE users SET password_hash = ?1, failed_logins = 0, updated_at = ?2 WHERE id = ?3",
@@ -487,7 +495,7 @@ impl Backend {
                 if !own {
                     tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
                 }
-                audit::record(&tx, now, &actor, "password_set", Some(&target.login_id), Outcome::Success, serde_json::json!({}))?;
+                audit::record(&tx, now, &actor, AuditAction::PasswordSet, Some(&target.login_id), Outcome::Success, serde_json::json!({}))?;
                 tx.commit()?;
                 Ok(())
             })
@@ -505,14 +513,14 @@ impl Backend {
                 let target = load_target(&tx, user_id)?;
                 if target.role == Role::Master {
                     if !acts_as_master(&tx, &actor)? {
-                        return Err(ServiceError::Forbidden);
+                        return Err(AuthError::Forbidden.into());
                     }
                     if other_open_masters(&tx, user_id)? == 0 {
-                        return Err(ServiceError::LastMaster);
+                        return Err(UserError::LastMaster.into());
                     }
                 }
                 if matches!(&actor, Actor::User { id, .. } if *id == user_id) {
-                    return Err(ServiceError::Forbidden);
+                    return Err(AuthError::Forbidden.into());
                 }
                 let holds_valid: bool = tx.query_row(
                     "SELECT EXISTS (SELECT 1 FROM certificates WHERE user_id = ?1 AND state = 'valid' AND not_after > ?2)",
@@ -520,11 +528,11 @@ impl Backend {
                     |r| r.get(0),
                 )?;
                 if holds_valid {
-                    return Err(ServiceError::UserHasCertificate { login_id: target.login_id });
+                    return Err(UserError::HasCertificate { login_id: target.login_id }.into());
                 }
                 tx.execute("UPDATE users SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2", params![ts(now), user_id])?;
                 tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
-                audit::record(&tx, now, &actor, "user_delete", Some(&target.login_id), Outcome::Success,
+                audit::record(&tx, now, &actor, AuditAction::UserDelete, Some(&target.login_id), Outcome::Success,
                     serde_json::json!({"role": target.role.as_str()}))?;
                 tx.commit()?;
                 Ok(())

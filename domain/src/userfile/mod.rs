@@ -37,14 +37,6 @@ pub const CODE_UNKNOWN_ROLE: &str = "E-CSV-012";
 pub const CODE_DUPLICATE_LOGIN_ID: &str = "E-CSV-013";
 /// Row problem: a double quote opened in the row is never closed.
 pub const CODE_UNCLOSED_QUOTE: &str = "E-CSV-015";
-/// Plan problem: the user limit would be exceeded by this row.
-pub const CODE_USER_LIMIT: &str = "E-USER-002";
-/// Plan problem: the login ID exists with other data (add-only mode).
-pub const CODE_LOGIN_ID_EXISTS: &str = "E-USER-003";
-/// Plan problem: the master role cannot be given by import.
-pub const CODE_MASTER_NOT_GIVEN: &str = "E-USER-005";
-/// Plan problem: a master's role cannot be changed by import.
-pub const CODE_MASTER_ROLE_KEPT: &str = "E-USER-006";
 
 #[cfg(test)]
 mod tests;

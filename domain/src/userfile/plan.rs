@@ -1,7 +1,7 @@
 //! Planning an import: a [`ParsedFile`] against the users already stored.
 
 use super::read::{sort_problems, to_u32, ParsedFile, RowProblem};
-use super::{CODE_LOGIN_ID_EXISTS, CODE_MASTER_NOT_GIVEN, CODE_MASTER_ROLE_KEPT, CODE_USER_LIMIT};
+use crate::error::UserError;
 use crate::ids::{Email, LoginId, PersonName};
 use crate::lang::Message;
 use crate::role::Role;
@@ -120,7 +120,10 @@ pub fn plan_import(
             RowProblem::at(
                 row.row,
                 &columns.role,
-                CODE_MASTER_NOT_GIVEN,
+                UserError::RoleNotAllowed {
+                    role: Role::Master.as_str().to_string(),
+                }
+                .code(),
                 Message::new(
                     "マスターユーザ(master)の権限はインポートでは付けられません。admin か general にしてください。",
                     "The master role cannot be given by import. Use admin or general.",
@@ -136,7 +139,10 @@ pub fn plan_import(
                 if others >= max_other_users {
                     plan.problems.push(RowProblem::whole_row(
                         row.row,
-                        CODE_USER_LIMIT,
+                        UserError::Limit {
+                            max: max_other_users,
+                        }
+                        .code(),
                         Message::new(
                             format!(
                                 "マスターユーザ以外の利用者は{max_other_users}名までのため、この行は追加できません。\
@@ -159,7 +165,10 @@ pub fn plan_import(
                     plan.problems.push(RowProblem::at(
                         row.row,
                         &columns.role,
-                        CODE_MASTER_ROLE_KEPT,
+                        UserError::MasterRoleKept {
+                            login_id: user.login_id.to_string(),
+                        }
+                        .code(),
                         Message::new(
                             format!(
                                 "「{}」はマスターユーザです。マスターユーザの権限はインポートでは変えられません。\
@@ -195,7 +204,10 @@ pub fn plan_import(
                     plan.problems.push(RowProblem::at(
                         row.row,
                         &columns.login_id,
-                        CODE_LOGIN_ID_EXISTS,
+                        UserError::LoginIdTaken {
+                            login_id: user.login_id.to_string(),
+                        }
+                        .code(),
                         Message::new(
                             format!(
                                 "ログインID「{}」の利用者は既にいて、氏名・メールアドレス・権限のどれかが違います。\

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use certdesk_backend::auth::{cookie_header, token_from_cookie_header, RequestSession};
 use certdesk_backend::store::audit::Actor;
 use certdesk_backend::{Backend, CurrentUser, ServiceError, SessionLookup};
+use certdesk_domain::AuthError;
 use certdesk_domain::Role;
 
 /// Refuses a state-changing request that does not come from the console's own pages.
@@ -30,7 +31,7 @@ pub async fn refuse_cross_site(req: Request, next: Next) -> Response {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state && !is_same_origin(req.headers()) {
         tracing::warn!(http.path = %req.uri().path(), "cross-site request refused");
-        return WebError::from(ServiceError::CrossSiteRequest).into_response();
+        return WebError::from(ServiceError::from(AuthError::CrossSiteRequest)).into_response();
     }
     next.run(req).await
 }
@@ -121,7 +122,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ConsoleUser {
         request_session(parts)
             .and_then(|s| s.user.clone())
             .map(ConsoleUser)
-            .ok_or_else(|| ServiceError::NotSignedIn.into())
+            .ok_or_else(|| ServiceError::from(AuthError::NotSignedIn).into())
     }
 }
 
@@ -143,7 +144,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Master {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
         let ConsoleUser(user) = ConsoleUser::from_request_parts(parts, state).await?;
         if user.role != Role::Master {
-            return Err(ServiceError::Forbidden.into());
+            return Err(ServiceError::from(AuthError::Forbidden).into());
         }
         Ok(Master(user))
     }

@@ -15,6 +15,7 @@ use axum::Router;
 use certdesk_backend::{ca, Backend, ServiceError};
 use certdesk_domain::external_ca::CaBackendKind;
 use certdesk_domain::userfile::ExportEncoding;
+use certdesk_domain::SetupError;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -125,7 +126,10 @@ async fn delivery_sheet(
     UrlPath(token): UrlPath<String>,
     user: ConsoleUser,
 ) -> Result<Response, WebError> {
-    let org = b.organisation().await?.ok_or(ServiceError::NotSetUp)?;
+    let org = b
+        .organisation()
+        .await?
+        .ok_or(ServiceError::from(SetupError::NotSetUp))?;
     let slips = b.delivery_sheet(token, user.actor()).await?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],

@@ -44,7 +44,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refusal_answers_with_its_status_and_code() {
-        let (status, body) = body_of(ServiceError::NotSignedIn).await;
+        let (status, body) = body_of(certdesk_domain::AuthError::NotSignedIn.into()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let ui: UiError = serde_json::from_str(&body).expect("a UiError");
         assert_eq!(ui.code, "E-AUTH-003");

@@ -15,6 +15,7 @@ use certdesk_backend::ca::cfssl::certificate_der;
 use certdesk_backend::{ca, Backend, ServiceError};
 use certdesk_domain::authority::CertificateAuthority;
 use certdesk_domain::external_ca::{CaBackendKind, CaError};
+use certdesk_domain::lifecycle::LifecycleError;
 use std::path::Path;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
@@ -95,7 +96,7 @@ pub(super) async fn ca_file(
         }
         // The embedded CA before its first CRL: not ready, as before the interface.
         Err(CaError::NotOffered { .. }) if kind == CaBackendKind::Embedded => {
-            Err(ServiceError::CaNotReady.into())
+            Err(ServiceError::from(LifecycleError::CaNotReady).into())
         }
         Err(e) => Err(ServiceError::from(e).into()),
     }
