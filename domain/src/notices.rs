@@ -106,6 +106,12 @@ pub enum NoticeSettingsError {
     From,
     #[error("E-NOTICE-006 the SMTP host name is wrong")]
     Host,
+    /// The SMTP host is a link-local or cloud metadata address or name.
+    #[error("E-NOTICE-007 {host} is a link-local or cloud metadata address")]
+    ForbiddenHost { host: String },
+    /// A test mail to an address other than the signed-in user's own.
+    #[error("E-NOTICE-008 a test mail goes only to your own address")]
+    TestMailRecipient,
 }
 
 impl NoticeSettingsError {
@@ -117,6 +123,8 @@ impl NoticeSettingsError {
             NoticeSettingsError::Port => "E-NOTICE-004",
             NoticeSettingsError::From => "E-NOTICE-005",
             NoticeSettingsError::Host => "E-NOTICE-006",
+            NoticeSettingsError::ForbiddenHost { .. } => "E-NOTICE-007",
+            NoticeSettingsError::TestMailRecipient => "E-NOTICE-008",
         }
     }
 
@@ -128,7 +136,8 @@ impl NoticeSettingsError {
             NoticeSettingsError::Recipient { .. } => "extra_recipients",
             NoticeSettingsError::Port => "smtp_port",
             NoticeSettingsError::From => "mail_from",
-            NoticeSettingsError::Host => "smtp_host",
+            NoticeSettingsError::Host | NoticeSettingsError::ForbiddenHost { .. } => "smtp_host",
+            NoticeSettingsError::TestMailRecipient => "to",
         }
     }
 
@@ -158,6 +167,14 @@ impl NoticeSettingsError {
                 "SMTPサーバのホスト名を正しく入力してください(空白は使えません)。",
                 "Enter the SMTP server's host name (no spaces).",
             ),
+            NoticeSettingsError::ForbiddenHost { host } => Message::new(
+                format!("「{host}」はリンクローカル(169.254.0.0/16、fe80::/10)またはクラウドのメタデータ用のアドレスで、SMTPサーバには使えません。メールサーバのホスト名かアドレスを確認してください。"),
+                format!("'{host}' is a link-local (169.254.0.0/16, fe80::/10) or cloud metadata address and cannot be the SMTP server. Check the mail server's host name or address."),
+            ),
+            NoticeSettingsError::TestMailRecipient => Message::new(
+                "テストメールはサインインしている自分のメールアドレスにだけ送れます。宛先を空欄にして送ってください(自分のアドレスは利用者ページで変えられます)。",
+                "A test mail goes only to your own address. Leave the recipient empty and send again (your address can be changed on the Users page).",
+            ),
         }
     }
 }
@@ -179,6 +196,11 @@ impl NotificationSettings {
         let host = self.smtp_host.trim();
         if host.len() > 253 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(NoticeSettingsError::Host);
+        }
+        if crate::external_ca::is_link_local_or_metadata_text(host) {
+            return Err(NoticeSettingsError::ForbiddenHost {
+                host: host.to_string(),
+            });
         }
         if self.smtp_port == 0 {
             return Err(NoticeSettingsError::Port);

@@ -43,6 +43,8 @@ pub const CODE_USER_LIMIT: &str = "E-USER-002";
 pub const CODE_LOGIN_ID_EXISTS: &str = "E-USER-003";
 /// Plan problem: the master role cannot be given by import.
 pub const CODE_MASTER_NOT_GIVEN: &str = "E-USER-005";
+/// Plan problem: only a master changes a master's name or e-mail (as `update_user`).
+pub const CODE_MASTER_CHANGED_BY_NON_MASTER: &str = "E-AUTH-004";
 /// Plan problem: a master's role cannot be changed by import.
 pub const CODE_MASTER_ROLE_KEPT: &str = "E-USER-006";
 
