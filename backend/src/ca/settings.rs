@@ -310,3 +310,48 @@ impl Backend {
         Ok(steps)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_that_carry_secrets_print_them_as_stars() {
+        let ca = CaBackendInput {
+            auth_key: "00112233445566778899aabbccddeeff".into(),
+            proxy_password: "proxy-secret".into(),
+            ..CaBackendInput::default()
+        };
+        let setup = crate::organisation::SetupInput {
+            org_name: "org".into(),
+            group_id: "G0001".into(),
+            bank_code: "0001".into(),
+            login_id: "master01".into(),
+            name: "name".into(),
+            email: "m@example.jp".into(),
+            password: "setup-secret-pw".into(),
+            password_confirm: "setup-secret-pw".into(),
+        };
+        let user = crate::users::NewUser {
+            login_id: "admin001".into(),
+            name: "name".into(),
+            email: "a@example.jp".into(),
+            role: certdesk_domain::Role::Admin,
+            password: "user-secret-pw".into(),
+            password_confirm: "user-secret-pw".into(),
+        };
+        let printed = format!("{ca:?} {setup:?} {user:?}");
+        for secret in [
+            "00112233445566778899aabbccddeeff",
+            "proxy-secret",
+            "setup-secret-pw",
+            "user-secret-pw",
+        ] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(
+            printed.contains("***") && printed.contains("master01"),
+            "{printed}"
+        );
+    }
+}
