@@ -29,6 +29,26 @@ impl UiError {
     }
 }
 
+/// The largest request body the server reads (every route): the users file (1 MiB) with its
+/// multipart framing and form fields fits; anything larger is refused with 413 before a
+/// handler runs.
+pub const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
+
+impl UiError {
+    /// `E-WEB-004`: a request body, or one field of a form, over its limit; nothing was read
+    /// further or written. `field` names the form field when one is known.
+    pub fn too_large(field: Option<String>) -> UiError {
+        UiError {
+            code: "E-WEB-004".to_string(),
+            field,
+            message: Message::new(
+                "送信内容が大きすぎるため受け付けませんでした(何も保存していません)。入力やファイルを小さくして、もう一度お試しください。",
+                "The request is too large and was refused (nothing was saved). Send a smaller input or file and try again.",
+            ),
+        }
+    }
+}
+
 impl FromServerFnError for UiError {
     type Encoder = JsonEncoding;
 

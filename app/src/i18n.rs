@@ -441,6 +441,10 @@ keys! {
     MailTestSend => "テストメールを送信", "Send test mail";
     MailTestSent => "テストメールを送信しました", "Test mail sent to";
     MailTestHint => "保存済みの設定で送信します。先に「保存」を押してください。", "Uses the saved settings: press Save first.";
+    MailTestOwnOnly => "テストメールはサインインしている自分のメールアドレスにだけ送ります。", "A test mail goes only to your own address (the signed-in user's).";
+    SmtpSecretFollowsDestination => "SMTPサーバのホスト名・ポート・ユーザ名のどれかを変えると、保存済みのパスワードは破棄されます。続けて使う場合はパスワードも入力してください。", "Changing the SMTP host, port or user name drops the stored password unless you type it again.";
+    ExtCaAuthKeyFollowsUrl => "CAのURLを変えると、保存済みのHMAC認証キーは破棄されます。続けて使う場合はキーも入力してください。", "Changing the CA URL drops the stored HMAC key unless you type it again.";
+    ExtCaProxyPasswordFollowsProxy => "プロキシのURLかユーザ名を変えると、保存済みのプロキシのパスワードは破棄されます。続けて使う場合はパスワードも入力してください。", "Changing the proxy URL or user drops the stored proxy password unless you type it again.";
 }
 
 #[cfg(test)]

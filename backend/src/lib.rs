@@ -51,8 +51,49 @@ struct Inner {
     mail_wake: tokio::sync::Notify,
 }
 
+/// `path` with `suffix` appended to its file name (`certdesk.sqlite3-wal`).
+fn sidecar(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+/// Sets `path`'s mode (data directory 0700, database files 0600): the keys, the sealed secrets
+/// and the audit log are for certdesk's own user only.
+fn restrict_to_owner(path: &std::path::Path, mode: u32) -> Result<(), ServiceError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
+            ServiceError::Internal(format!(
+                "cannot set mode {mode:o} on {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Creates the database file with mode 0600 if it does not exist yet, so that it is never
+/// readable by others, not even between its creation and the first `chmod`.
+fn create_private(path: &std::path::Path) -> Result<(), ServiceError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop).map_err(|e| {
+        ServiceError::Internal(format!("cannot create database {}: {e}", path.display()))
+    })
+}
+
 impl Backend {
-    /// Opens (creating if needed) the data directory and database, applies migrations.
+    /// Opens (creating if needed) the data directory and database, applies migrations. The
+    /// directory gets mode 0700 and the database files 0600.
     pub fn open(settings: Settings, clock: Clock) -> Result<Backend, ServiceError> {
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
             ServiceError::Internal(format!(
@@ -60,7 +101,21 @@ impl Backend {
                 settings.data_dir.display()
             ))
         })?;
-        let mut conn = store::db::open(&settings.database_path())?;
+        restrict_to_owner(&settings.data_dir, 0o700)?;
+        let database = settings.database_path();
+        create_private(&database)?;
+        let mut conn = store::db::open(&database)?;
+        // WAL and shared-memory files are made by SQLite with the database's mode; set them
+        // (and the database, if it was made wider before) to 0600 all the same.
+        for file in [
+            database.clone(),
+            sidecar(&database, "-wal"),
+            sidecar(&database, "-shm"),
+        ] {
+            if file.exists() {
+                restrict_to_owner(&file, 0o600)?;
+            }
+        }
         store::migrations::apply(&mut conn, clock.now())?;
         let set_up = organisation::exists(&conn)?;
         let master_key = Arc::new(store::secrets::MasterKey::load_or_create(

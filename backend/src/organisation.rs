@@ -13,8 +13,9 @@ use certdesk_domain::{
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-/// What the setup page (or `certdesk setup`) asks for, as typed.
-#[derive(Debug, Clone)]
+/// What the setup page (or `certdesk setup`) asks for, as typed. Its `Debug` shows the
+/// passwords as `***`.
+#[derive(Clone)]
 pub struct SetupInput {
     pub org_name: String,
     pub group_id: String,
@@ -24,6 +25,21 @@ pub struct SetupInput {
     pub email: String,
     pub password: String,
     pub password_confirm: String,
+}
+
+impl std::fmt::Debug for SetupInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupInput")
+            .field("org_name", &self.org_name)
+            .field("group_id", &self.group_id)
+            .field("bank_code", &self.bank_code)
+            .field("login_id", &self.login_id)
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password", &"***")
+            .field("password_confirm", &"***")
+            .finish()
+    }
 }
 
 /// The same, parsed: every field follows its rule.

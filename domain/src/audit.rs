@@ -34,6 +34,7 @@ pub enum AuditAction {
     CaCreate,
     CrlPublish,
     ProfileUpdate,
+    SecretDropped,
     BulkStart,
     NoticesRecord,
     NoticeMailSent,
@@ -57,7 +58,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 44] = [
+    pub const ALL: [AuditAction; 45] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -83,6 +84,7 @@ impl AuditAction {
         AuditAction::CaCreate,
         AuditAction::CrlPublish,
         AuditAction::ProfileUpdate,
+        AuditAction::SecretDropped,
         AuditAction::BulkStart,
         AuditAction::NoticesRecord,
         AuditAction::NoticeMailSent,
@@ -161,6 +163,7 @@ impl AuditAction {
             AuditAction::CaCreate => "ca_create",
             AuditAction::CrlPublish => "crl_publish",
             AuditAction::ProfileUpdate => "profile_update",
+            AuditAction::SecretDropped => "secret_dropped",
             AuditAction::BulkStart => "bulk_start",
             AuditAction::NoticesRecord => "notices_record",
             AuditAction::NoticeMailSent => "notice_mail_sent",
@@ -218,6 +221,10 @@ impl AuditAction {
             AuditAction::CaCreate => ("CAの作成", "CA created"),
             AuditAction::CrlPublish => ("CRLの発行", "CRL published"),
             AuditAction::ProfileUpdate => ("発行プロファイルの変更", "Issuing profile changed"),
+            AuditAction::SecretDropped => (
+                "宛先の変更による保存済みの秘密情報の破棄",
+                "Stored secret dropped (destination changed)",
+            ),
             AuditAction::BulkStart => ("一括処理の開始", "Bulk run started"),
             AuditAction::NoticesRecord => ("期限通知の記録", "Renewal notices recorded"),
             AuditAction::NoticeMailSent => ("通知メールの送信", "Notice mail sent"),
@@ -291,6 +298,7 @@ mod tests {
             | AuditAction::CaCreate
             | AuditAction::CrlPublish
             | AuditAction::ProfileUpdate
+            | AuditAction::SecretDropped
             | AuditAction::BulkStart
             | AuditAction::NoticesRecord
             | AuditAction::NoticeMailSent

@@ -162,8 +162,16 @@ error_codes! {
         NotOffered { what: String } = "E-CA-013" => "the CA does not offer {what}",
         /// The CA does not know the serial (revoke of a certificate it never made).
         UnknownSerial { serial: String } = "E-CA-014" => "the CA does not know the serial {serial}",
+        /// The answer is larger than any answer of the CA's API ([`MAX_CA_ANSWER_BYTES`]); the
+        /// rest was not read.
+        TooLarge { max: usize } = "E-CA-015" => "the CA's answer is larger than {max} bytes",
     }
 }
+
+/// The largest answer read from the CA (1 MiB): a certificate, a key or a CRL of one
+/// organisation fits many times over; more is a wrong URL or a hostile server, and is not
+/// read into memory.
+pub const MAX_CA_ANSWER_BYTES: usize = 1024 * 1024;
 
 impl CaError {
     /// True when the CA may have acted on the request although no usable answer came back.
@@ -174,6 +182,7 @@ impl CaError {
                 | CaError::Truncated { .. }
                 | CaError::Unparsable { .. }
                 | CaError::ContentType { .. }
+                | CaError::TooLarge { .. }
         ) || matches!(self, CaError::Status { status } if *status >= 500)
     }
 
@@ -244,6 +253,10 @@ impl CaError {
                 format!("認証局(CA)はシリアル番号 {serial} の証明書を知りません。CAの設定(証明書データベース)と、証明書を発行したCAを確認してください。"),
                 format!("The CA does not know a certificate with serial {serial}. Check the CA's certificate database and which CA issued the certificate."),
             ),
+            CaError::TooLarge { max } => Message::new(
+                format!("認証局(CA)の応答が大きすぎます({max}バイト超)。読み込みを途中でやめました。CAのURLが cfssl のAPIを指しているか確認し、続く場合はCAの運用者に連絡してください。"),
+                format!("The CA's answer is larger than {max} bytes, so certdesk stopped reading it. Check that the CA URL points at cfssl's API; if it persists, contact the CA's operator."),
+            ),
         }
     }
 }
@@ -280,6 +293,12 @@ error_codes! {
         AuthKey = "E-CA-022" => "the HMAC key must be 16 to 64 bytes written in hex",
         Timeouts = "E-CA-023" => "timeouts: connect 1 to 60 s, total 1 to 300 s, connect not above total",
         ProxyUrl = "E-CA-024" => "the proxy URL must be empty or start with http:// or https://",
+        /// `http://` to a host other than loopback, or with the CA making the keys at all.
+        HttpsRequired = "E-CA-025" => "the CA URL must use https:// (http:// only to this machine, never when the CA makes the keys)",
+        /// Query, fragment or user name/password in the CA URL.
+        UrlParts = "E-CA-026" => "the CA URL must not carry a query (?), fragment (#) or user name",
+        /// A host in the link-local range or a cloud metadata address or name.
+        ForbiddenHost { host: String } = "E-CA-027" => "{host} is a link-local or cloud metadata address",
     }
 }
 
@@ -291,6 +310,9 @@ impl CaSettingsError {
             CaSettingsError::AuthKey => "auth_key",
             CaSettingsError::Timeouts => "total_timeout_s",
             CaSettingsError::ProxyUrl => "proxy_url",
+            CaSettingsError::HttpsRequired
+            | CaSettingsError::UrlParts
+            | CaSettingsError::ForbiddenHost { .. } => "url",
         }
     }
 
@@ -315,6 +337,18 @@ impl CaSettingsError {
             CaSettingsError::ProxyUrl => Message::new(
                 "プロキシのURLは空欄にするか、http:// または https:// で始めてください。",
                 "Leave the proxy URL empty or start it with http:// or https://.",
+            ),
+            CaSettingsError::HttpsRequired => Message::new(
+                "CAのURLは https:// で始めてください。http:// はこのマシン上のCA(127.0.0.1、::1、localhost)にだけ使え、鍵をCAが作る設定では使えません(鍵が暗号化されずに届くため)。",
+                "Start the CA URL with https://. http:// is allowed only for a CA on this machine (127.0.0.1, ::1, localhost), and never when the CA makes the keys (they would arrive unencrypted).",
+            ),
+            CaSettingsError::UrlParts => Message::new(
+                "CAのURLに「?」以降(クエリ)、「#」以降、ユーザ名・パスワード(user@)を含めないでください。例: https://ca.example.jp:8888",
+                "Remove any query (?...), fragment (#...) and user name or password (user@) from the CA URL, e.g. https://ca.example.com:8888.",
+            ),
+            CaSettingsError::ForbiddenHost { host } => Message::new(
+                format!("「{host}」はリンクローカル(169.254.0.0/16、fe80::/10)またはクラウドのメタデータ用のアドレスで、使えません。CAのホスト名かアドレスを確認してください。"),
+                format!("'{host}' is a link-local (169.254.0.0/16, fe80::/10) or cloud metadata address and cannot be used. Check the CA's host name or address."),
             ),
         }
     }
@@ -341,12 +375,92 @@ fn is_http_url(s: &str) -> bool {
     matches!(rest, Some(r) if !r.is_empty() && !r.chars().any(|c| c.is_whitespace() || c.is_control()))
 }
 
+/// Cloud metadata services by name (as typed; lower case, no trailing dot).
+const METADATA_NAMES: &[&str] = &[
+    "metadata.google.internal",
+    "metadata.goog",
+    "instance-data",
+    "instance-data.ec2.internal",
+];
+
+/// True for a host in the link-local ranges (169.254.0.0/16, fe80::/10, IPv4-mapped too) or
+/// a cloud metadata address or name (169.254.169.254, fd00:ec2::254, 100.100.100.200,
+/// `metadata.google.internal`, ...). Names are compared as written: no DNS lookup is made, so
+/// a name that resolves into these ranges is not caught here.
+pub fn is_link_local_or_metadata<S: AsRef<str>>(host: &url::Host<S>) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let v4 = |ip: Ipv4Addr| ip.is_link_local() || ip == Ipv4Addr::new(100, 100, 100, 200);
+    match host {
+        url::Host::Ipv4(ip) => v4(*ip),
+        url::Host::Ipv6(ip) => {
+            (ip.segments()[0] & 0xffc0) == 0xfe80
+                || *ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
+                || ip.to_ipv4_mapped().is_some_and(v4)
+        }
+        url::Host::Domain(name) => {
+            let name = name.as_ref().trim_end_matches('.').to_ascii_lowercase();
+            METADATA_NAMES.contains(&name.as_str())
+        }
+    }
+}
+
+/// [`is_link_local_or_metadata`] for a host name or address as typed in a form (an IPv6
+/// address with or without brackets; IPv4 in any form `inet_aton` reads, as the URL standard
+/// does). Text that is no host at all is not refused here.
+pub fn is_link_local_or_metadata_text(text: &str) -> bool {
+    let text = text.trim();
+    let bracketed;
+    let text = if text.contains(':') && !text.starts_with('[') {
+        bracketed = format!("[{text}]");
+        bracketed.as_str()
+    } else {
+        text
+    };
+    url::Host::parse(text).is_ok_and(|h| is_link_local_or_metadata(&h))
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// The CA URL's rules: parsed as a URL (not matched by prefix), `http`/`https` with a host,
+/// no query, fragment or userinfo (they would change the path certdesk appends, or carry a
+/// password in clear), no link-local or metadata host, and `https` unless the CA is on this
+/// machine and certdesk makes the keys.
+fn check_ca_url(text: &str, key_source: KeySource) -> Result<(), CaSettingsError> {
+    let url = url::Url::parse(text).map_err(|_| CaSettingsError::Url)?;
+    if !matches!(url.scheme(), "http" | "https") || text.chars().any(char::is_whitespace) {
+        return Err(CaSettingsError::Url);
+    }
+    let Some(host) = url.host().filter(|h| !matches!(h, url::Host::Domain(""))) else {
+        return Err(CaSettingsError::Url);
+    };
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(CaSettingsError::UrlParts);
+    }
+    if is_link_local_or_metadata(&host) {
+        return Err(CaSettingsError::ForbiddenHost {
+            host: host.to_string(),
+        });
+    }
+    if url.scheme() == "http" && (key_source == KeySource::Ca || !is_loopback(&host)) {
+        return Err(CaSettingsError::HttpsRequired);
+    }
+    Ok(())
+}
+
 impl CfsslSettings {
     /// Checks the fields in the order the form shows them.
     pub fn validate(&self) -> Result<(), CaSettingsError> {
-        if !is_http_url(self.url.trim()) {
-            return Err(CaSettingsError::Url);
-        }
+        check_ca_url(self.url.trim(), self.key_source)?;
         let p = self.profile.trim();
         if p.is_empty()
             || p.len() > 64
@@ -491,6 +605,7 @@ mod tests {
             CaError::InFlight { retry_after_s: 60 },
             CaError::NotOffered { what: "x".into() },
             CaError::UnknownSerial { serial: "x".into() },
+            CaError::TooLarge { max: 1 },
         ];
         let mut codes: Vec<&str> = all.iter().map(CaError::code).collect();
         for (i, e) in all.iter().enumerate() {
@@ -545,6 +660,81 @@ mod tests {
         let mut with_proxy = settings();
         with_proxy.proxy_url = "http://proxy.example.jp:3128".into();
         assert_eq!(with_proxy.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_ca_url_is_https_without_query_fragment_or_user_and_not_link_local() {
+        let code = |url: &str, key_source: KeySource| {
+            let s = CfsslSettings {
+                url: url.into(),
+                key_source,
+                ..settings()
+            };
+            s.validate().err().map(|e| e.code())
+        };
+        let csr = KeySource::Csr;
+        assert_eq!(code("https://ca.example.jp:8888/base/", csr), None);
+        assert_eq!(code("http://127.0.0.1:8888", csr), None, "loopback");
+        assert_eq!(code("http://[::1]:8888", csr), None);
+        assert_eq!(code("http://localhost:8888", csr), None);
+        assert_eq!(code("http://ca.example.jp:8888", csr), Some("E-CA-025"));
+        assert_eq!(code("http://10.0.0.5:8888", csr), Some("E-CA-025"));
+        assert_eq!(
+            code("http://127.0.0.1:8888", KeySource::Ca),
+            Some("E-CA-025")
+        );
+        assert_eq!(code("https://127.0.0.1:8888", KeySource::Ca), None);
+        for url in [
+            "https://ca.example.jp/?x=1",
+            "https://ca.example.jp?",
+            "https://ca.example.jp/#frag",
+            "https://user@ca.example.jp",
+            "https://user:pw@ca.example.jp",
+            "https://evil.example@ca.example.jp",
+        ] {
+            assert_eq!(code(url, csr), Some("E-CA-026"), "{url}");
+        }
+        for url in [
+            "https://169.254.169.254/",
+            "https://169.254.1.2:8888",
+            "https://0xa9fea9fe/",
+            "https://[fe80::1]/",
+            "https://[fd00:ec2::254]/",
+            "https://[::ffff:169.254.169.254]/",
+            "https://metadata.google.internal/",
+            "https://METADATA.google.internal./",
+        ] {
+            assert_eq!(code(url, csr), Some("E-CA-027"), "{url}");
+        }
+        for url in ["ftp://ca", "https://", "ca.example.jp", "https://ca .jp"] {
+            assert_eq!(code(url, csr), Some("E-CA-020"), "{url}");
+        }
+    }
+
+    #[test]
+    fn link_local_and_metadata_hosts_are_recognised_as_typed() {
+        for host in [
+            "169.254.169.254",
+            "169.254.0.1",
+            "fe80::1",
+            "[fe80::1]",
+            "fd00:ec2::254",
+            "100.100.100.200",
+            "metadata.google.internal",
+            "2852039166",
+        ] {
+            assert!(is_link_local_or_metadata_text(host), "{host}");
+        }
+        for host in [
+            "smtp.example.jp",
+            "127.0.0.1",
+            "10.1.2.3",
+            "::1",
+            "",
+            "mail server",
+        ] {
+            assert!(!is_link_local_or_metadata_text(host), "{host}");
+        }
     }
 
     #[test]

@@ -102,6 +102,10 @@ error_codes! {
         Port = "E-NOTICE-004" => "the SMTP port must be 1 to 65535",
         From = "E-NOTICE-005" => "the sender address is missing or wrong",
         Host = "E-NOTICE-006" => "the SMTP host name is wrong",
+        /// The SMTP host is a link-local or cloud metadata address or name.
+        ForbiddenHost { host: String } = "E-NOTICE-007" => "{host} is a link-local or cloud metadata address",
+        /// A test mail to an address other than the signed-in user's own.
+        TestMailRecipient = "E-NOTICE-008" => "a test mail goes only to your own address",
     }
 }
 
@@ -114,7 +118,8 @@ impl NoticeSettingsError {
             NoticeSettingsError::Recipient { .. } => "extra_recipients",
             NoticeSettingsError::Port => "smtp_port",
             NoticeSettingsError::From => "mail_from",
-            NoticeSettingsError::Host => "smtp_host",
+            NoticeSettingsError::Host | NoticeSettingsError::ForbiddenHost { .. } => "smtp_host",
+            NoticeSettingsError::TestMailRecipient => "to",
         }
     }
 
@@ -144,6 +149,14 @@ impl NoticeSettingsError {
                 "SMTPサーバのホスト名を正しく入力してください(空白は使えません)。",
                 "Enter the SMTP server's host name (no spaces).",
             ),
+            NoticeSettingsError::ForbiddenHost { host } => Message::new(
+                format!("「{host}」はリンクローカル(169.254.0.0/16、fe80::/10)またはクラウドのメタデータ用のアドレスで、SMTPサーバには使えません。メールサーバのホスト名かアドレスを確認してください。"),
+                format!("'{host}' is a link-local (169.254.0.0/16, fe80::/10) or cloud metadata address and cannot be the SMTP server. Check the mail server's host name or address."),
+            ),
+            NoticeSettingsError::TestMailRecipient => Message::new(
+                "テストメールはサインインしている自分のメールアドレスにだけ送れます。宛先を空欄にして送ってください(自分のアドレスは利用者ページで変えられます)。",
+                "A test mail goes only to your own address. Leave the recipient empty and send again (your address can be changed on the Users page).",
+            ),
         }
     }
 }
@@ -165,6 +178,11 @@ impl NotificationSettings {
         let host = self.smtp_host.trim();
         if host.len() > 253 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(NoticeSettingsError::Host);
+        }
+        if crate::external_ca::is_link_local_or_metadata_text(host) {
+            return Err(NoticeSettingsError::ForbiddenHost {
+                host: host.to_string(),
+            });
         }
         if self.smtp_port == 0 {
             return Err(NoticeSettingsError::Port);

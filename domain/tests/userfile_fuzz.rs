@@ -17,7 +17,7 @@ fn check(bytes: &[u8], existing: &[ExistingUser], max_other_users: u32) {
     check_rows(&file, &file.problems);
     assert!(file.rows.len() as u32 <= file.records);
     for mode in [ImportMode::AddOnly, ImportMode::AddAndUpdate] {
-        let plan = plan_import(&file, existing, mode, max_other_users);
+        let plan = plan_import(&file, existing, mode, max_other_users, Role::Master);
         check_rows(&file, &plan.problems);
         assert!(plan.problems.len() >= file.problems.len());
         assert_eq!(

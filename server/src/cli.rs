@@ -68,7 +68,8 @@ pub enum NoticesCommand {
     /// Run the daily notice job once, then try to send the mail it queued (and any mail that
     /// is due for a retry). The server does this by itself at start-up and every day.
     Run {
-        /// TEST ONLY: move the clock by this many days.
+        /// TEST ONLY (debug builds): move the clock by this many days.
+        #[cfg(debug_assertions)]
         #[arg(long, hide = true, default_value_t = 0)]
         test_clock_offset_days: i64,
     },
@@ -90,6 +91,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CERTDESK_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
     /// TEST ONLY: move the server's clock by this many days (to reach a renewal window).
+    /// Compiled into debug builds only (the test and browser suites run those): a release
+    /// build has no such flag or variable, so a production clock cannot be moved.
+    #[cfg(debug_assertions)]
     #[arg(
         long,
         env = "CERTDESK_TEST_CLOCK_OFFSET_DAYS",
@@ -269,11 +273,7 @@ pub async fn run(cli: Cli) -> i32 {
         Some(Command::Ca {
             command: CaCommand::Init,
         }) => ca_init(cli.data_dir).await,
-        Some(Command::Notices {
-            command: NoticesCommand::Run {
-                test_clock_offset_days,
-            },
-        }) => notices_run(cli.data_dir, test_clock_offset_days).await,
+        Some(Command::Notices { command }) => notices_run(cli.data_dir, command.clock()).await,
     };
     match result {
         Ok(()) => 0,
@@ -284,16 +284,43 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
+impl NoticesCommand {
+    /// The clock of `notices run`: the system's (moved only in a debug build, for tests).
+    fn clock(&self) -> Clock {
+        match self {
+            #[cfg(debug_assertions)]
+            NoticesCommand::Run {
+                test_clock_offset_days,
+            } => test_clock(*test_clock_offset_days),
+            #[cfg(not(debug_assertions))]
+            NoticesCommand::Run {} => Clock::system(),
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The server's clock: the system's (moved only in a debug build, for tests).
+    fn clock(&self) -> Clock {
+        #[cfg(debug_assertions)]
+        let clock = test_clock(self.test_clock_offset_days);
+        #[cfg(not(debug_assertions))]
+        let clock = Clock::system();
+        clock
+    }
+}
+
+/// The system clock moved by `offset_days` (0: not moved), with a warning when moved.
+#[cfg(debug_assertions)]
+fn test_clock(offset_days: i64) -> Clock {
+    if offset_days == 0 {
+        return Clock::system();
+    }
+    tracing::warn!(days = offset_days, "TEST ONLY: the clock is moved");
+    Clock::shifted(Duration::days(offset_days))
+}
+
 async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
-    let clock = if args.test_clock_offset_days == 0 {
-        Clock::system()
-    } else {
-        tracing::warn!(
-            days = args.test_clock_offset_days,
-            "TEST ONLY: the clock is moved"
-        );
-        Clock::shifted(Duration::days(args.test_clock_offset_days))
-    };
+    let clock = args.clock();
     let backend = Backend::open(settings(data_dir, Some(&args)), clock)?;
     let warm = backend.clone();
     tokio::task::spawn_blocking(move || warm.prepare_sign_in());
@@ -318,12 +345,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
         .map_err(|e| ServiceError::Internal(format!("server failed: {e}")))
 }
 
-async fn notices_run(data_dir: PathBuf, offset_days: i64) -> Result<(), ServiceError> {
-    let clock = if offset_days == 0 {
-        Clock::system()
-    } else {
-        Clock::shifted(Duration::days(offset_days))
-    };
+async fn notices_run(data_dir: PathBuf, clock: Clock) -> Result<(), ServiceError> {
     let backend = Backend::open(settings(data_dir, None), clock)?;
     if backend.needs_setup() {
         return Err(SetupError::NotSetUp.into());
@@ -465,7 +487,7 @@ async fn import_users(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let preview = backend
-        .preview_user_import(name.clone(), bytes.clone(), mode)
+        .preview_user_import(name.clone(), bytes.clone(), mode, Actor::Cli)
         .await?;
     println!(
         "{}: {} / {} rows / 追加 add {} · 更新 update {} · 変更なし unchanged {} · 問題 problems {}",

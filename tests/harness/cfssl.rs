@@ -223,6 +223,37 @@ pub enum Fault {
     /// Replaces the CSR of an unauthenticated `sign` with this one (PEM), so cfssl certifies
     /// another key than certdesk asked for.
     ReplaceCsr(&'static str),
+    /// Answers 200 `application/json` with a 2 MiB body (a JSON string that never ends in
+    /// time), with its `Content-Length` when `declared`, else chunked without a length.
+    HugeBody { declared: bool },
+}
+
+/// The size of [`Fault::HugeBody`]'s answer: twice certdesk's 1 MiB cap.
+pub const HUGE_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+fn huge_body(declared: bool) -> Vec<u8> {
+    let mut body = b"{\"success\":true,\"result\":\"".to_vec();
+    body.resize(HUGE_BODY_BYTES, b'A');
+    let mut out = if declared {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes()
+    } else {
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec()
+    };
+    if declared {
+        out.extend_from_slice(&body);
+    } else {
+        for chunk in body.chunks(64 * 1024) {
+            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    out
 }
 
 /// A fault proxy whose fault can be changed while certdesk keeps using the same URL (what
@@ -329,6 +360,7 @@ async fn serve(mut conn: TcpStream, upstream: SocketAddr, fault: Fault) {
             forward(&request, upstream).await
         }
         Fault::Status500 => b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\noops!".to_vec(),
+        Fault::HugeBody { declared } => huge_body(declared),
         Fault::GarbageJson => b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"success\":tr".to_vec(),
         Fault::Truncate => {
             let a = forward(&request, upstream).await;

@@ -151,6 +151,7 @@ fn NotificationsForm(settings: NotificationSettings) -> impl IntoView {
                 </div>
                 <TextField label=Key::SmtpUser name="smtp_username" value=s.smtp_username.clone() error=error/>
                 <TextField label=Key::SmtpPassword name="smtp_password" value=String::new() kind="password" hint=Key::SmtpPasswordHint error=error/>
+                <p class="hint" data-testid="smtp-secret-follows">{tr(Key::SmtpSecretFollowsDestination)}</p>
                 {s.smtp_password_set.then(|| view! {
                     <p class="hint" data-testid="password-stored">{tr(Key::SmtpPasswordStored)}</p>
                     <CheckField label=Key::SmtpPasswordClear name="clear_password" checked=false/>
@@ -161,11 +162,7 @@ fn NotificationsForm(settings: NotificationSettings) -> impl IntoView {
             <Show when=saved><span class="ok" role="status" data-testid="notifications-saved">" " {tr(Key::Saved)}</span></Show>
         </ActionForm>
         <ActionForm action=test attr:data-testid="test-mail-form" attr:class="test-mail-form">
-            <div class="field">
-                <label for="field-test-to">{tr(Key::MailTestTo)}</label>
-                <input id="field-test-to" name="to" type="email"/>
-                <small class="hint">{tr(Key::MailTestHint)}</small>
-            </div>
+            <p class="hint">{tr(Key::MailTestOwnOnly)} {tr(Key::MailTestHint)}</p>
             <button type="submit" data-testid="test-mail-send" disabled=move || test.pending().get()>{tr(Key::MailTestSend)}</button>
             {move || test.value().get().map(|r| match r {
                 Ok(to) => view! { <p class="ok" role="status" data-testid="test-mail-sent">{tr(Key::MailTestSent)} " " {to}</p> }.into_any(),
@@ -210,11 +207,13 @@ fn CaBackendForm(view_: CaBackendView) -> impl IntoView {
                 </select>
             </div>
             <TextField label=Key::ExtCaAuthKey name="auth_key" value=String::new() kind="password" hint=secret_hint(view_.auth_key_set) error=error/>
+            <p class="hint" data-testid="auth-key-follows">{tr(Key::ExtCaAuthKeyFollowsUrl)}</p>
             <TextField label=Key::ExtCaConnectTimeout name="connect_timeout_s" value=c.connect_timeout_s.to_string() error=error/>
             <TextField label=Key::ExtCaTotalTimeout name="total_timeout_s" value=c.total_timeout_s.to_string() error=error/>
             <TextField label=Key::ExtCaProxyUrl name="proxy_url" value=c.proxy_url.clone() error=error/>
             <TextField label=Key::ExtCaProxyUser name="proxy_user" value=c.proxy_user.clone() error=error/>
             <TextField label=Key::ExtCaProxyPassword name="proxy_password" value=String::new() kind="password" hint=secret_hint(view_.proxy_password_set) error=error/>
+            <p class="hint" data-testid="proxy-password-follows">{tr(Key::ExtCaProxyPasswordFollowsProxy)}</p>
             <div class="field">
                 <label for="field-ca_bundle_pem">{tr(Key::ExtCaBundle)}</label>
                 <textarea id="field-ca_bundle_pem" name="ca_bundle_pem" rows="4">{c.ca_bundle_pem.clone()}</textarea>

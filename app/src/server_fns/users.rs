@@ -105,6 +105,10 @@ pub async fn unlock_user(login_id: String) -> Result<(), UiError> {
     Ok(())
 }
 
+/// The largest multipart field other than the file (`mode`, `sha256`, counts: a few bytes).
+#[cfg(feature = "ssr")]
+const MAX_FIELD_BYTES: usize = 1024;
+
 /// A users file: with `commit` = `1` imports it (all rows or none), else previews it.
 /// Multipart fields: `file`, `mode` (`add_only` / `add_and_update`), `commit`, and for a
 /// commit the preview's `sha256`, `adds`, `updates`, `unchanged`.
@@ -141,8 +145,18 @@ pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError>
             }
             file = Some((file_name, bytes));
         } else {
-            let text = field.text().await.map_err(|e| bad(&e))?;
-            fields.insert(name, text);
+            // The other fields are short (mode, a hash, counts): read each up to its limit.
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(|e| bad(&e))? {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > MAX_FIELD_BYTES {
+                    if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+                        opts.set_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+                    }
+                    return Err(UiError::too_large(Some(name)));
+                }
+            }
+            fields.insert(name, String::from_utf8_lossy(&bytes).into_owned());
         }
     }
     let (file_name, bytes) = file
@@ -176,6 +190,8 @@ pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError>
             )
             .await?)
     } else {
-        Ok(backend.preview_user_import(file_name, bytes, mode).await?)
+        Ok(backend
+            .preview_user_import(file_name, bytes, mode, user.actor())
+            .await?)
     }
 }

@@ -12,7 +12,7 @@ use certdesk_domain::authority::{
     CaHealth, CertificateAuthority, CertificateOrder, ServerKeyIssued,
 };
 use certdesk_domain::external_ca::{
-    cfssl_reason, CaBackendKind, CaError, CaRequestKind, RetryPolicy,
+    cfssl_reason, CaBackendKind, CaError, CaRequestKind, RetryPolicy, MAX_CA_ANSWER_BYTES,
 };
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::profile::KeyType;
@@ -304,9 +304,26 @@ impl CfsslClient {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = response.bytes().await.map_err(|e| reading_error(&e))?;
+        let bytes = read_capped(response, MAX_CA_ANSWER_BYTES).await?;
         read_answer(status, content_type.as_deref(), &bytes)
     }
+}
+
+/// The answer's body, read chunk by chunk and given up as soon as it passes `max` bytes (a
+/// declared `Content-Length` above it is refused before reading), so that a wrong URL or a
+/// hostile server cannot fill the memory.
+async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, CaError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(CaError::TooLarge { max });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| reading_error(&e))? {
+        if body.len() + chunk.len() > max {
+            return Err(CaError::TooLarge { max });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// cfssl's code for "certificate not found" (CertStoreError 11000 + RecordNotFound 200).

@@ -18,13 +18,39 @@ use certdesk_domain::Message;
 use rusqlite::{params, OptionalExtension};
 use std::time::Duration;
 
-/// What the Settings page saves. An empty `auth_key` or `proxy_password` keeps the stored one.
-#[derive(Debug, Clone, Default)]
+/// What the Settings page saves. An empty `auth_key` or `proxy_password` keeps the stored
+/// one, but only while its destination stays (see [`kept_secrets`]).
+#[derive(Clone, Default)]
 pub struct CaBackendInput {
     pub kind: CaBackendKind,
     pub cfssl: CfsslSettings,
     pub auth_key: String,
     pub proxy_password: String,
+}
+
+/// The secrets as `***` (or empty when none was typed), so that a logged input shows none.
+impl std::fmt::Debug for CaBackendInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |s: &str| if s.is_empty() { "" } else { "***" };
+        f.debug_struct("CaBackendInput")
+            .field("kind", &self.kind)
+            .field("cfssl", &self.cfssl)
+            .field("auth_key", &redacted(&self.auth_key))
+            .field("proxy_password", &redacted(&self.proxy_password))
+            .finish()
+    }
+}
+
+/// Which stored secrets may stay when a secret field is left empty: a secret belongs to the
+/// place it is sent to, so that whoever changes the place (a stolen master session, say)
+/// must know the secret too. The HMAC key goes with the CA URL; the proxy password with the
+/// proxy URL and user. Returns `(keep auth key, keep proxy password)`.
+fn kept_secrets(stored: &CfsslSettings, new: &CfsslSettings) -> (bool, bool) {
+    let same = |a: &str, b: &str| a.trim() == b.trim();
+    (
+        same(&stored.url, &new.url),
+        same(&stored.proxy_url, &new.proxy_url) && same(&stored.proxy_user, &new.proxy_user),
+    )
 }
 
 pub(crate) struct Stored {
@@ -94,7 +120,9 @@ impl Backend {
         self.db().run(|conn| Ok(load_stored(conn)?.view)).await
     }
 
-    /// Saves the CA choice and the external CA's settings; audited without secrets.
+    /// Saves the CA choice and the external CA's settings; audited without secrets. A stored
+    /// secret whose destination changed is dropped unless typed again (audited as
+    /// `secret_dropped`, naming which).
     pub async fn update_ca_backend(
         &self,
         input: CaBackendInput,
@@ -113,12 +141,26 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 let stored = load_stored(&tx)?;
+                let (keep_auth_key, keep_proxy_password) = kept_secrets(&stored.view.cfssl, &input.cfssl);
+                let mut dropped = Vec::new();
                 let auth_key_sealed = match &auth_key {
                     Some(k) => Some(master.seal(Purpose::CaKey, "cfssl auth key", hex::encode(k).as_bytes())?),
-                    None => stored.auth_key_sealed,
+                    None if keep_auth_key => stored.auth_key_sealed,
+                    None => {
+                        if stored.auth_key_sealed.is_some() {
+                            dropped.push("auth_key");
+                        }
+                        None
+                    }
                 };
                 let proxy_password_sealed = match input.proxy_password.as_str() {
-                    "" => stored.proxy_password_sealed,
+                    "" if keep_proxy_password => stored.proxy_password_sealed,
+                    "" => {
+                        if stored.proxy_password_sealed.is_some() {
+                            dropped.push("proxy_password");
+                        }
+                        None
+                    }
                     p => Some(master.seal(Purpose::CaKey, "ca proxy password", p.as_bytes())?),
                 };
                 let c = &input.cfssl;
@@ -138,7 +180,13 @@ impl Backend {
                     serde_json::json!({"kind": input.kind.as_str(), "url": c.url.trim(), "profile": c.profile.trim(),
                         "auth_key_changed": auth_key.is_some(), "proxy_url": c.proxy_url.trim(),
                         "proxy_password_changed": !input.proxy_password.is_empty(), "key_source": c.key_source.as_str(),
-                        "connect_timeout_s": c.connect_timeout_s, "total_timeout_s": c.total_timeout_s}))?;
+                        "connect_timeout_s": c.connect_timeout_s, "total_timeout_s": c.total_timeout_s,
+                        "secrets_dropped": dropped}))?;
+                if !dropped.is_empty() {
+                    audit::record(&tx, now, &actor, AuditAction::SecretDropped, Some(input.kind.as_str()), Outcome::Success,
+                        serde_json::json!({"dropped": dropped, "reason": "destination changed",
+                            "url": c.url.trim(), "proxy_url": c.proxy_url.trim(), "proxy_user": c.proxy_user.trim()}))?;
+                }
                 tx.commit()?;
                 Ok(())
             })
@@ -261,5 +309,50 @@ impl Backend {
             Err(e) => steps.push(failed("auth", &e.into())),
         }
         Ok(steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_that_carry_secrets_print_them_as_stars() {
+        let ca = CaBackendInput {
+            auth_key: "00112233445566778899aabbccddeeff".into(),
+            proxy_password: "proxy-secret".into(),
+            ..CaBackendInput::default()
+        };
+        let setup = crate::organisation::SetupInput {
+            org_name: "org".into(),
+            group_id: "G0001".into(),
+            bank_code: "0001".into(),
+            login_id: "master01".into(),
+            name: "name".into(),
+            email: "m@example.jp".into(),
+            password: "setup-secret-pw".into(),
+            password_confirm: "setup-secret-pw".into(),
+        };
+        let user = crate::users::NewUser {
+            login_id: "admin001".into(),
+            name: "name".into(),
+            email: "a@example.jp".into(),
+            role: certdesk_domain::Role::Admin,
+            password: "user-secret-pw".into(),
+            password_confirm: "user-secret-pw".into(),
+        };
+        let printed = format!("{ca:?} {setup:?} {user:?}");
+        for secret in [
+            "00112233445566778899aabbccddeeff",
+            "proxy-secret",
+            "setup-secret-pw",
+            "user-secret-pw",
+        ] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(
+            printed.contains("***") && printed.contains("master01"),
+            "{printed}"
+        );
     }
 }

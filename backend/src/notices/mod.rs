@@ -23,7 +23,7 @@ use crate::Backend;
 use certdesk_domain::lifecycle::{CertificateFacts, StoredState};
 use certdesk_domain::notices::{
     due_threshold, notice_mail, retry_delay, test_mail, MailError, NoticeFacts, NoticeMail,
-    NotificationSettings, SmtpSecurity, MAX_MAIL_ATTEMPTS,
+    NoticeSettingsError, NotificationSettings, SmtpSecurity, MAX_MAIL_ATTEMPTS,
 };
 use certdesk_domain::AuditAction;
 use certdesk_domain::UserError;
@@ -148,7 +148,8 @@ impl Backend {
     }
 
     /// Saves the notification settings; audited without the password. `password`: `Some` to
-    /// set a new one, `None` to keep the stored one; `clear_password` removes it.
+    /// set a new one, `None` to keep the stored one while the SMTP host, port and user stay
+    /// (otherwise it is dropped, audited as `secret_dropped`); `clear_password` removes it.
     pub async fn update_notification_settings(
         &self,
         settings: NotificationSettings,
@@ -169,8 +170,15 @@ impl Backend {
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
-                let (_, stored) = load_settings(&tx)?;
-                let password = if clear_password { None } else { sealed.or(stored) };
+                let (before, stored) = load_settings(&tx)?;
+                // The stored password belongs to the server and user it was typed for: a new
+                // host, port or user drops it unless it is typed again.
+                let same_destination = before.smtp_host.trim().eq_ignore_ascii_case(settings.smtp_host.trim())
+                    && before.smtp_port == settings.smtp_port
+                    && before.smtp_username.trim() == settings.smtp_username.trim();
+                let kept = stored.filter(|_| same_destination);
+                let dropped = sealed.is_none() && !clear_password && before.smtp_password_set && !same_destination;
+                let password = if clear_password { None } else { sealed.or(kept) };
                 let s = &settings;
                 tx.execute(
                     "INSERT INTO notification_settings (id, email_enabled, first_days, second_days, notify_user, notify_admins,
@@ -186,7 +194,13 @@ impl Backend {
                 )?;
                 let mut detail = serde_json::to_value(s).unwrap_or_default();
                 detail["smtp_password_set"] = serde_json::Value::Bool(password.is_some());
+                detail["smtp_password_dropped"] = serde_json::Value::Bool(dropped);
                 audit::record(&tx, now, &actor, AuditAction::NotificationSettingsUpdate, Some("notifications"), Outcome::Success, detail)?;
+                if dropped {
+                    audit::record(&tx, now, &actor, AuditAction::SecretDropped, Some("notifications"), Outcome::Success,
+                        serde_json::json!({"dropped": ["smtp_password"], "reason": "destination changed",
+                            "smtp_host": s.smtp_host.trim(), "smtp_port": s.smtp_port, "smtp_username": s.smtp_username.trim()}))?;
+                }
                 tx.commit()?;
                 Ok(())
             })
@@ -448,9 +462,32 @@ impl Backend {
             .await
     }
 
-    /// Sends a test mail to `to` with the stored settings, now, and says how it went
-    /// (`E-MAIL-*` on failure). Audited either way.
-    pub async fn send_test_mail(&self, to: String, actor: Actor) -> Result<(), ServiceError> {
+    /// Sends a test mail with the stored settings, now, to the signed-in user's own address,
+    /// and says how it went (`E-MAIL-*` on failure; audited either way). `to` may only repeat
+    /// that address (case ignored): any other is refused with `E-NOTICE-008` before anything is
+    /// sent or written, so the console cannot be used to mail others. The server's command
+    /// line and certdesk itself have no address and must give one. Returns the address.
+    pub async fn send_test_mail(
+        &self,
+        to: Option<String>,
+        actor: Actor,
+    ) -> Result<String, ServiceError> {
+        let typed = to.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        let to = match &actor {
+            Actor::User { id, .. } => {
+                let own = self.user_email(*id).await?;
+                match typed {
+                    Some(t) if !t.eq_ignore_ascii_case(own.trim()) => {
+                        return Err(NoticeSettingsError::TestMailRecipient.into())
+                    }
+                    _ => own.trim().to_string(),
+                }
+            }
+            Actor::Cli | Actor::System => {
+                typed.ok_or(ServiceError::from(NoticeSettingsError::TestMailRecipient))?
+            }
+            Actor::Anonymous => return Err(certdesk_domain::AuthError::NotSignedIn.into()),
+        };
         let (settings, sealed, org) = self
             .db()
             .run(|conn| {
@@ -485,7 +522,8 @@ impl Backend {
                 Ok(())
             })
             .await?;
-        result.map_err(|f| f.error.into())
+        result.map_err(|f| ServiceError::from(f.error))?;
+        Ok(to)
     }
 
     /// The e-mail address of a user (for the test mail's default recipient).

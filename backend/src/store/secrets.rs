@@ -58,6 +58,7 @@ impl MasterKey {
         }
         let path = data_dir.join("master.key");
         if path.exists() {
+            warn_if_readable_by_others(&path);
             let text =
                 std::fs::read_to_string(&path).map_err(internal("cannot read master.key"))?;
             return MasterKey::from_hex(text.trim()).ok_or_else(|| {
@@ -138,6 +139,26 @@ impl MasterKey {
         Ok(plain.to_vec())
     }
 }
+
+/// Logs a warning when `path` (the master key) can be read or written by anyone but its
+/// owner: certdesk does not change a key file it did not make, but says so at start.
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                file.path = %path.display(),
+                file.mode = format!("{mode:o}"),
+                "the master key is readable by others than its owner: run chmod 600 on it"
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path) {}
 
 /// Writes a file only the owner can read (mode 0600 on Unix), failing if it exists.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), ServiceError> {

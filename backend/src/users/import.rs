@@ -54,16 +54,23 @@ fn existing_users(conn: &Connection) -> Result<Vec<ExistingUser>, ServiceError> 
         .collect()
 }
 
-/// Reads the file and plans it against `conn`'s users.
+/// Reads the file and plans it against `conn`'s users, as `actor` may import it (a row that
+/// changes a master is a problem unless `actor` acts as a master).
 fn preview_on(
     conn: &Connection,
     file_name: &str,
     bytes: &[u8],
     mode: ImportMode,
+    actor: &Actor,
 ) -> Result<ImportPreview, ServiceError> {
     let parsed = read_users_file(bytes)?;
     let existing = existing_users(conn)?;
-    let plan = plan_import(&parsed, &existing, mode, MAX_OTHER_USERS);
+    let by = if acts_as_master(conn, actor)? {
+        Role::Master
+    } else {
+        Role::Admin
+    };
+    let plan = plan_import(&parsed, &existing, mode, MAX_OTHER_USERS, by);
     Ok(ImportPreview {
         sha256: hex::encode(Sha256::digest(bytes)),
         file_name: file_name.to_string(),
@@ -97,15 +104,16 @@ impl PlanCounts {
 }
 
 impl Backend {
-    /// What importing this file would do. Writes nothing.
+    /// What importing this file would do, as `actor` may import it. Writes nothing.
     pub async fn preview_user_import(
         &self,
         file_name: String,
         bytes: Vec<u8>,
         mode: ImportMode,
+        actor: Actor,
     ) -> Result<ImportPreview, ServiceError> {
         self.db()
-            .run(move |conn| preview_on(conn, &file_name, &bytes, mode))
+            .run(move |conn| preview_on(conn, &file_name, &bytes, mode, &actor))
             .await
     }
 
@@ -125,7 +133,7 @@ impl Backend {
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
-                let mut preview = preview_on(&tx, &file_name, &bytes, mode)?;
+                let mut preview = preview_on(&tx, &file_name, &bytes, mode, &actor)?;
                 if !preview.sha256.eq_ignore_ascii_case(expected_sha256.trim()) {
                     return Err(ServiceError::ImportStale);
                 }

@@ -332,7 +332,7 @@ pub(crate) fn insert_user(
 }
 
 /// What the Users page sends to add a user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct NewUser {
     pub login_id: String,
     pub name: String,
@@ -341,6 +341,21 @@ pub struct NewUser {
     /// Console password for masters and admins; empty for none (can be set later).
     pub password: String,
     pub password_confirm: String,
+}
+
+/// The console password as `***` (empty when none was typed), so a logged input shows none.
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |s: &str| if s.is_empty() { "" } else { "***" };
+        f.debug_struct("NewUser")
+            .field("login_id", &self.login_id)
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("password", &redacted(&self.password))
+            .field("password_confirm", &redacted(&self.password_confirm))
+            .finish()
+    }
 }
 
 /// What the Users page sends to change a user.

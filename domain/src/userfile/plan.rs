@@ -1,6 +1,7 @@
 //! Planning an import: a [`ParsedFile`] against the users already stored.
 
 use super::read::{sort_problems, to_u32, ParsedFile, RowProblem};
+use crate::error::AuthError;
 use crate::error::UserError;
 use crate::ids::{Email, LoginId, PersonName};
 use crate::lang::Message;
@@ -94,13 +95,15 @@ impl ImportPlan {
 /// to case. A row equal to the stored user is unchanged in both modes (so importing a file
 /// twice changes nothing); a different one is refused in add-only mode (`E-USER-003`) and an
 /// update otherwise. The master role is neither given nor taken away by import (`E-USER-005`,
-/// `E-USER-006`), and adds beyond `max_other_users` non-master users are refused, in row order
-/// (`E-USER-002`).
+/// `E-USER-006`), only a master changes a master's name or e-mail (`by` is the importer's
+/// role; the same rule and code as editing on the Users page, `E-AUTH-004`), and adds beyond
+/// `max_other_users` non-master users are refused, in row order (`E-USER-002`).
 pub fn plan_import(
     file: &ParsedFile,
     existing: &[ExistingUser],
     mode: ImportMode,
     max_other_users: u32,
+    by: Role,
 ) -> ImportPlan {
     let stored: HashMap<String, &ExistingUser> =
         existing.iter().map(|u| (u.login_id.key(), u)).collect();
@@ -200,6 +203,30 @@ pub fn plan_import(
                 }
                 if changed.is_empty() {
                     (user.login_id.clone(), RowAction::Unchanged)
+                } else if user.role == Role::Master && by != Role::Master {
+                    let column = if changed[0] == "name" {
+                        &columns.name
+                    } else {
+                        &columns.email
+                    };
+                    plan.problems.push(RowProblem::at(
+                        row.row,
+                        column,
+                        AuthError::Forbidden.code(),
+                        Message::new(
+                            format!(
+                                "「{}」はマスターユーザです。マスターユーザの氏名・メールアドレスを変えられるのはマスターユーザだけです。\
+                                 この行をファイルに保存されている内容に戻すか、マスターユーザに変更を依頼してください。",
+                                user.login_id
+                            ),
+                            format!(
+                                "'{}' is a master; only a master may change a master's name or e-mail. \
+                                 Put this row back as stored, or ask a master to make the change.",
+                                user.login_id
+                            ),
+                        ),
+                    ));
+                    continue;
                 } else if mode == ImportMode::AddOnly {
                     plan.problems.push(RowProblem::at(
                         row.row,

@@ -483,7 +483,7 @@ fn plan_counts_adds_updates_and_unchanged() {
         user("taro01", "山田 太郎", "taro@example.co.jp", Role::Admin),
         user("hana01", "佐藤 花子", "hana@example.co.jp", Role::General),
     ];
-    let plan = plan_import(&file, &existing, ImportMode::AddAndUpdate, 99);
+    let plan = plan_import(&file, &existing, ImportMode::AddAndUpdate, 99, Role::Master);
     assert!(plan.is_clean());
     assert_eq!((plan.adds, plan.updates, plan.unchanged), (1, 1, 1));
     let actions: Vec<_> = plan
@@ -518,7 +518,7 @@ fn add_only_refuses_a_row_that_differs_from_the_stored_user_and_keeps_equal_ones
         user("taro01", "山田 太郎", "taro@example.co.jp", Role::Admin),
         user("Hana01", "佐藤 花子", "hana@example.co.jp", Role::General),
     ];
-    let plan = plan_import(&file, &existing, ImportMode::AddOnly, 99);
+    let plan = plan_import(&file, &existing, ImportMode::AddOnly, 99, Role::Master);
     assert_eq!(problems(&plan.problems), vec![(3, Some(1), "E-USER-003")]);
     assert!(plan.problems[0].message.ja.contains("追加と更新"));
     assert!(plan.problems[0].message.en.contains("Hana01"));
@@ -547,7 +547,7 @@ fn adds_beyond_the_user_limit_are_refused_in_row_order() {
         ("user001", "Y", "x@example.co.jp", "general"), // update: not counted
         ("new003", "C", "c@example.co.jp", "general"),  // 100th again
     ]);
-    let plan = plan_import(&file, &existing, ImportMode::AddAndUpdate, 99);
+    let plan = plan_import(&file, &existing, ImportMode::AddAndUpdate, 99, Role::Master);
     assert_eq!(
         problems(&plan.problems),
         vec![(4, None, "E-USER-002"), (6, None, "E-USER-002")]
@@ -570,7 +570,7 @@ fn the_master_role_is_neither_given_nor_taken_by_import() {
     ]);
     // Rows 4 and 5 have the same login ID: the file's own problem comes first.
     assert_eq!(problems(&file.problems), vec![(5, Some(1), "E-CSV-013")]);
-    let plan = plan_import(&file, &existing, ImportMode::AddAndUpdate, 99);
+    let plan = plan_import(&file, &existing, ImportMode::AddAndUpdate, 99, Role::Master);
     assert_eq!(
         problems(&plan.problems),
         vec![
@@ -583,7 +583,7 @@ fn the_master_role_is_neither_given_nor_taken_by_import() {
     assert!(plan.problems[2].message.ja.contains("利用者ページ"));
     // The master's own row, unchanged, and a master's new name are fine.
     let file = parsed(&[("MASTER1", "M2", "m@example.co.jp", "master")]);
-    let plan = plan_import(&file, &existing, ImportMode::AddAndUpdate, 99);
+    let plan = plan_import(&file, &existing, ImportMode::AddAndUpdate, 99, Role::Master);
     assert!(plan.is_clean());
     assert_eq!(
         plan.rows[0].action,
@@ -639,7 +639,7 @@ fn an_export_is_read_back_unchanged_including_formula_like_names() {
             .map(|r| user(&r.login_id, &r.name, &r.email, r.role))
             .collect();
         for mode in [ImportMode::AddOnly, ImportMode::AddAndUpdate] {
-            let plan = plan_import(&file, &existing, mode, 99);
+            let plan = plan_import(&file, &existing, mode, 99, Role::Master);
             assert!(plan.is_clean(), "{encoding:?} {mode:?}");
             assert_eq!((plan.adds, plan.updates, plan.unchanged), (0, 0, 5));
         }
@@ -723,7 +723,7 @@ fn the_template_is_a_clean_file_in_both_encodings() {
             .rows
             .iter()
             .all(|r| r.email.as_str().ends_with("@example.co.jp")));
-        let plan = plan_import(&file, &[], ImportMode::AddOnly, 99);
+        let plan = plan_import(&file, &[], ImportMode::AddOnly, 99, Role::Master);
         assert_eq!(plan.adds, 2);
     }
 }

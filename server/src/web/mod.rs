@@ -106,7 +106,30 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        // Every route: a body over the limit is refused with 413 (coded) before a handler
+        // reads it; one without a length stops being read at the limit.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            certdesk_app::error::MAX_REQUEST_BYTES,
+        ))
+        .layer(middleware::map_response(coded_too_large))
         .with_state(state)
+}
+
+/// The limit layer's bare 413 as the coded error body every refusal has (`E-WEB-004`).
+async fn coded_too_large(response: Response) -> Response {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE
+        || response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.to_str().is_ok_and(|t| t.starts_with("application/json")))
+    {
+        return response;
+    }
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        axum::Json(certdesk_app::error::UiError::too_large(None)),
+    )
+        .into_response()
 }
 
 async fn not_found() -> impl IntoResponse {
