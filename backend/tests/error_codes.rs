@@ -189,8 +189,11 @@ fn the_readme_mentions_every_code() {
 
 #[test]
 fn every_code_the_readme_mentions_exists() {
+    // E-WEB-* are the browser/server connection's codes, defined by the app crate (which this
+    // crate cannot see); every other family is defined here.
     let unknown: Vec<_> = codes_in(&readme())
         .difference(&every_code())
+        .filter(|code| !code.starts_with("E-WEB-"))
         .cloned()
         .collect();
     assert!(
