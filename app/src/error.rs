@@ -83,6 +83,8 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::P12Password(_) => StatusCode::UNPROCESSABLE_ENTITY,
         E::NoValidCertificate { .. } | E::KeyGone { .. } => StatusCode::CONFLICT,
         E::DeliveryGone => StatusCode::GONE,
+        E::TooManySelected { .. } | E::PickupExpiryRange => StatusCode::UNPROCESSABLE_ENTITY,
+        E::RunInProgress { .. } | E::BundleInProgress { .. } => StatusCode::CONFLICT,
         E::Pickup(p) => match p {
             certdesk_domain::distribution::PickupRefusal::Unavailable => StatusCode::GONE,
             certdesk_domain::distribution::PickupRefusal::Locked => StatusCode::FORBIDDEN,

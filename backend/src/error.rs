@@ -32,6 +32,9 @@ pub enum ServiceError {
     /// No bulk run with this id.
     #[error("E-CERT-012 no bulk run {job}")]
     BulkNotFound { job: i64 },
+    /// A certificate run of the organisation has not finished (resumed runs count too).
+    #[error("E-CERT-013 certificate run {job} is in progress")]
+    RunInProgress { job: i64 },
     /// The first-run setup was already done; the setup page is gone.
     #[error("E-SETUP-001 the organisation is already set up")]
     AlreadySetUp,
@@ -95,6 +98,15 @@ pub enum ServiceError {
     /// A prepared download expired or never existed.
     #[error("E-DIST-004 this download expired or does not exist")]
     DeliveryGone,
+    /// More users than an organisation can hold in one distribution request.
+    #[error("E-DIST-005 {count} users selected, at most {max}")]
+    TooManySelected { count: usize, max: usize },
+    /// A bundle of the organisation is being built.
+    #[error("E-DIST-006 bundle run {run} is in progress")]
+    BundleInProgress { run: i64 },
+    /// The pickup expiry setting is out of range.
+    #[error("E-DIST-007 pickup expiry must be 1 to 365 days")]
+    PickupExpiryRange,
     /// The pickup page refused a download.
     #[error(transparent)]
     Pickup(#[from] PickupRefusal),
@@ -128,6 +140,7 @@ impl ServiceError {
             ServiceError::CertificateNotFound { .. } => "E-CERT-010",
             ServiceError::EmptySelection => "E-CERT-011",
             ServiceError::BulkNotFound { .. } => "E-CERT-012",
+            ServiceError::RunInProgress { .. } => "E-CERT-013",
             ServiceError::AlreadySetUp => "E-SETUP-001",
             ServiceError::NotSetUp => "E-SETUP-002",
             ServiceError::SignInFailed => "E-AUTH-001",
@@ -149,6 +162,9 @@ impl ServiceError {
             ServiceError::NoValidCertificate { .. } => "E-DIST-002",
             ServiceError::KeyGone { .. } => "E-DIST-003",
             ServiceError::DeliveryGone => "E-DIST-004",
+            ServiceError::TooManySelected { .. } => "E-DIST-005",
+            ServiceError::BundleInProgress { .. } => "E-DIST-006",
+            ServiceError::PickupExpiryRange => "E-DIST-007",
             ServiceError::Pickup(p) => p.code(),
             ServiceError::Mail(e) => e.code(),
             ServiceError::NoticeSettings(e) => e.code(),
@@ -170,6 +186,7 @@ impl ServiceError {
             ServiceError::UserFile(_)
             | ServiceError::ImportHasProblems { .. }
             | ServiceError::ImportStale => Some("file"),
+            ServiceError::PickupExpiryRange => Some("pickup_expiry_days"),
             ServiceError::P12Password(_)
             | ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
             _ => None,
@@ -202,6 +219,10 @@ impl ServiceError {
             ServiceError::BulkNotFound { job } => Message::new(
                 format!("一括処理 {job} は見つかりません。"),
                 format!("There is no bulk run {job}."),
+            ),
+            ServiceError::RunInProgress { job } => Message::new(
+                format!("一括処理 #{job} がまだ終わっていません(何も開始していません)。同時に実行できる一括処理は1つです。証明書ページで #{job} の進み具合を確認し、終わってからもう一度実行してください。"),
+                format!("Run #{job} has not finished yet, so nothing was started: one run at a time. Follow run #{job} on the Certificates page and try again when it has finished."),
             ),
             ServiceError::AlreadySetUp => Message::new(
                 "初期設定は完了しています。サインインしてください。",
@@ -277,6 +298,18 @@ impl ServiceError {
             ServiceError::DeliveryGone => Message::new(
                 "このダウンロードは有効期限(24時間)が切れたか、存在しません。配付ページでもう一度作成してください。",
                 "This download expired (after 24 hours) or does not exist. Prepare it again on the Distribution page.",
+            ),
+            ServiceError::TooManySelected { count, max } => Message::new(
+                format!("{count}人が選択されています。一度に配付できるのは{max}人までです(何も作成していません)。選択を減らしてから、もう一度実行してください。"),
+                format!("{count} users are selected; at most {max} can be handed out at once, so nothing was made. Select fewer users and try again."),
+            ),
+            ServiceError::BundleInProgress { run } => Message::new(
+                format!("一括配付ファイル #{run} を作成中です(何も作成していません)。同時に実行できる一括処理は1つです。作成が終わってから、もう一度実行してください。"),
+                format!("Bundle #{run} is being built, so nothing was made: one run at a time. Try again when it has finished."),
+            ),
+            ServiceError::PickupExpiryRange => Message::new(
+                "未受取の受け取りの有効期限は1〜365日で指定してください。",
+                "Set the expiry of unopened pickups to 1–365 days.",
             ),
             ServiceError::Pickup(p) => p.message(),
             ServiceError::Mail(e) => e.message(),
