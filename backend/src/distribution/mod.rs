@@ -806,8 +806,8 @@ impl Backend {
         made
     }
 
-    /// 2. and 3. of [`Backend::prepare_now`]: build the files on a blocking thread, then record
-    /// the delivery.
+    /// The second and third steps of [`Backend::prepare_now`]: build the files on a blocking
+    /// thread, then record the delivery.
     #[allow(clippy::too_many_arguments)]
     async fn build_and_record(
         &self,
@@ -1291,10 +1291,9 @@ impl Backend {
                         serde_json::json!({"deliveries": expired}))?;
                 }
                 tx.commit()?;
-                if !gone.is_empty() || expired > 0 || !expired_pickups.is_empty() {
-                    if !checkpoint_truncate(conn)? {
-                        tracing::warn!("a reader kept the WAL checkpoint after an erasure from completing; the next sweep retries");
-                    }
+                let erased_any = !gone.is_empty() || expired > 0 || !expired_pickups.is_empty();
+                if erased_any && !checkpoint_truncate(conn)? {
+                    tracing::warn!("a reader kept the WAL checkpoint after an erasure from completing; the next sweep retries");
                 }
                 Ok(gone.len())
             })
