@@ -99,6 +99,7 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
                 StatusCode::NOT_FOUND
             }
             LifecycleError::EmptySelection => StatusCode::UNPROCESSABLE_ENTITY,
+            LifecycleError::RunInProgress { .. } => StatusCode::CONFLICT,
             LifecycleError::AlreadyHasValid { .. }
             | LifecycleError::OrganisationLimit { .. }
             | LifecycleError::RenewalNotOpen { .. }
@@ -126,15 +127,19 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
             }
         },
         E::ImportStale => StatusCode::CONFLICT,
-        E::Distribution(d) => match d {
-            DistributionError::PasswordLength
-            | DistributionError::PasswordOneKind
-            | DistributionError::PasswordCharacters => StatusCode::UNPROCESSABLE_ENTITY,
-            DistributionError::NoValidCertificate { .. } | DistributionError::KeyGone { .. } => {
-                StatusCode::CONFLICT
+        E::Distribution(d) => {
+            match d {
+                DistributionError::PasswordLength
+                | DistributionError::PasswordOneKind
+                | DistributionError::PasswordCharacters => StatusCode::UNPROCESSABLE_ENTITY,
+                DistributionError::NoValidCertificate { .. }
+                | DistributionError::KeyGone { .. } => StatusCode::CONFLICT,
+                DistributionError::DeliveryGone => StatusCode::GONE,
+                DistributionError::TooManySelected { .. }
+                | DistributionError::PickupExpiryRange => StatusCode::UNPROCESSABLE_ENTITY,
+                DistributionError::BundleInProgress { .. } => StatusCode::CONFLICT,
             }
-            DistributionError::DeliveryGone => StatusCode::GONE,
-        },
+        }
         E::Pickup(p) => match p {
             PickupRefusal::Unavailable => StatusCode::GONE,
             PickupRefusal::Locked => StatusCode::FORBIDDEN,

@@ -375,6 +375,11 @@ keys! {
     PickupStep1 => "ダウンロードした .p12 ファイルをダブルクリックします(Windows: 証明書のインポート ウィザード、Mac: キーチェーンアクセス)。", "Double-click the downloaded .p12 file (Windows: Certificate Import Wizard; Mac: Keychain Access).";
     PickupStep2 => "パスワードを求められたら、受取パスワードを入力します。", "When asked for a password, enter the pickup password.";
     PickupStep3 => "ブラウザを再起動し、インターネットバンキングのログイン時にこの証明書を選びます。", "Restart the browser and choose this certificate when you log in to the bank.";
+    PickupRefused => "受け取れませんでした。グループID・証明書番号・受取パスワードが正しくないか、受け取れない状態です(未作成、受取済みで24時間経過、期限切れ、または続けて間違えたためのロック)。通知書を見て入力し直し、それでも受け取れない場合は管理者に連絡してください。", "The certificate could not be picked up: the group ID, certificate number or pickup password is wrong, or the pickup is not available (not created yet, retrieved more than 24 hours ago, expired, or locked after repeated wrong passwords). Check your slip and try again; if it still fails, contact your administrator.";
+    DistPickupExpiry => "未受取の受取の有効期限(日)", "Unopened pickups expire after (days)";
+    DistPickupExpiryHint => "受取用の番号とパスワードを発行してから、一度も受け取られないままこの日数が過ぎると、受取を締め切り秘密鍵を消去します(1〜365日、既定14日)。", "When a pickup has not been used this many days after it was opened, it closes and the private key is erased (1–365 days, default 14).";
+    DistSaveExpiry => "保存", "Save";
+    DistFollowRun => "証明書ページで進み具合を見る", "See its progress on the Certificates page";
     PickupStep4 => "更新・再発行の後は古い証明書を削除してください。ダウンロードは最初の取得から24時間以内なら再度行えます。", "After a renewal or reissue, delete the old certificate. The download works again for 24 hours after the first one.";
     // Dashboard and notices (issue 4)
     DashCountsTitle => "証明書の状態別の利用者数", "Users by certificate state";

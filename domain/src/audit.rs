@@ -34,6 +34,7 @@ pub enum AuditAction {
     CaCreate,
     CrlPublish,
     ProfileUpdate,
+    PickupExpire,
     SecretDropped,
     BulkStart,
     NoticesRecord,
@@ -58,7 +59,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 45] = [
+    pub const ALL: [AuditAction; 46] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -84,6 +85,7 @@ impl AuditAction {
         AuditAction::CaCreate,
         AuditAction::CrlPublish,
         AuditAction::ProfileUpdate,
+        AuditAction::PickupExpire,
         AuditAction::SecretDropped,
         AuditAction::BulkStart,
         AuditAction::NoticesRecord,
@@ -163,6 +165,7 @@ impl AuditAction {
             AuditAction::CaCreate => "ca_create",
             AuditAction::CrlPublish => "crl_publish",
             AuditAction::ProfileUpdate => "profile_update",
+            AuditAction::PickupExpire => "pickup_expire",
             AuditAction::SecretDropped => "secret_dropped",
             AuditAction::BulkStart => "bulk_start",
             AuditAction::NoticesRecord => "notices_record",
@@ -221,6 +224,7 @@ impl AuditAction {
             AuditAction::CaCreate => ("CAの作成", "CA created"),
             AuditAction::CrlPublish => ("CRLの発行", "CRL published"),
             AuditAction::ProfileUpdate => ("発行プロファイルの変更", "Issuing profile changed"),
+            AuditAction::PickupExpire => ("未受取の受取の期限切れ", "Unopened pickup expired"),
             AuditAction::SecretDropped => (
                 "宛先の変更による保存済みの秘密情報の破棄",
                 "Stored secret dropped (destination changed)",
@@ -298,6 +302,7 @@ mod tests {
             | AuditAction::CaCreate
             | AuditAction::CrlPublish
             | AuditAction::ProfileUpdate
+            | AuditAction::PickupExpire
             | AuditAction::SecretDropped
             | AuditAction::BulkStart
             | AuditAction::NoticesRecord

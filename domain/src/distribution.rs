@@ -101,6 +101,12 @@ error_codes! {
         KeyGone { login_id: String } = "E-DIST-003" => "the key of {login_id} is no longer kept",
         /// A prepared download expired or never existed.
         DeliveryGone = "E-DIST-004" => "this download expired or does not exist",
+        /// More users than an organisation can hold in one distribution request.
+        TooManySelected { count: usize, max: usize } = "E-DIST-005" => "{count} users selected, at most {max}",
+        /// A bundle of the organisation is being built.
+        BundleInProgress { run: i64 } = "E-DIST-006" => "bundle run {run} is in progress",
+        /// The pickup expiry setting is out of range.
+        PickupExpiryRange = "E-DIST-007" => "pickup expiry must be 1 to 365 days",
     }
 }
 
@@ -111,9 +117,12 @@ impl DistributionError {
             DistributionError::PasswordLength
             | DistributionError::PasswordOneKind
             | DistributionError::PasswordCharacters => Some("password"),
+            DistributionError::PickupExpiryRange => Some("pickup_expiry_days"),
             DistributionError::NoValidCertificate { .. }
             | DistributionError::KeyGone { .. }
-            | DistributionError::DeliveryGone => None,
+            | DistributionError::DeliveryGone
+            | DistributionError::TooManySelected { .. }
+            | DistributionError::BundleInProgress { .. } => None,
         }
     }
 
@@ -143,6 +152,18 @@ impl DistributionError {
             DistributionError::DeliveryGone => Message::new(
                 "このダウンロードは有効期限(24時間)が切れたか、存在しません。配付ページでもう一度作成してください。",
                 "This download expired (after 24 hours) or does not exist. Prepare it again on the Distribution page.",
+            ),
+            DistributionError::TooManySelected { count, max } => Message::new(
+                format!("{count}人が選択されています。一度に配付できるのは{max}人までです(何も作成していません)。選択を減らしてから、もう一度実行してください。"),
+                format!("{count} users are selected; at most {max} can be handed out at once, so nothing was made. Select fewer users and try again."),
+            ),
+            DistributionError::BundleInProgress { run } => Message::new(
+                format!("一括配付ファイル #{run} を作成中です(何も作成していません)。同時に実行できる一括処理は1つです。作成が終わってから、もう一度実行してください。"),
+                format!("Bundle #{run} is being built, so nothing was made: one run at a time. Try again when it has finished."),
+            ),
+            DistributionError::PickupExpiryRange => Message::new(
+                "未受取の受け取りの有効期限は1〜365日で指定してください。",
+                "Set the expiry of unopened pickups to 1–365 days.",
             ),
         }
     }

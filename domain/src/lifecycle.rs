@@ -222,6 +222,8 @@ error_codes! {
         EmptySelection = "E-CERT-011" => "no user selected",
         /// No bulk run with this id.
         BulkNotFound { job: i64 } = "E-CERT-012" => "no bulk run {job}",
+        /// A certificate run of the organisation has not finished (resumed runs count too).
+        RunInProgress { job: i64 } = "E-CERT-013" => "certificate run {job} is in progress",
     }
 }
 
@@ -275,6 +277,10 @@ impl LifecycleError {
             LifecycleError::BulkNotFound { job } => Message::new(
                 format!("一括処理 {job} は見つかりません。"),
                 format!("There is no bulk run {job}."),
+            ),
+            LifecycleError::RunInProgress { job } => Message::new(
+                format!("一括処理 #{job} がまだ終わっていません(何も開始していません)。同時に実行できる一括処理は1つです。証明書ページで #{job} の進み具合を確認し、終わってからもう一度実行してください。"),
+                format!("Run #{job} has not finished yet, so nothing was started: one run at a time. Follow run #{job} on the Certificates page and try again when it has finished."),
             ),
         }
     }

@@ -9,7 +9,7 @@ use crate::error::UiError;
 use crate::i18n::{tr, use_lang, Key};
 use crate::server_fns::distribution::{
     distribution_overview, mail_pickups, prepare_bundle, prepare_pickups, prepare_single,
-    reset_pickup, save_default_profile,
+    reset_pickup, save_default_profile, save_pickup_expiry,
 };
 use certdesk_domain::distribution::P12Profile;
 use certdesk_domain::views::{date_part, DeliveryCreated, DistributionRow, KeyCustody};
@@ -195,6 +195,42 @@ pub fn DistributionPage() -> impl IntoView {
         }
     };
 
+    // How long an unopened pickup stays open (a master setting).
+    let expiry = RwSignal::new(None::<String>);
+    let expiry_saved = RwSignal::new(false);
+    let expiry_setting = move || {
+        let current = move || {
+            expiry.get().unwrap_or_else(|| {
+                data.get()
+                    .and_then(Result::ok)
+                    .map(|d| d.pickup_expiry_days.to_string())
+                    .unwrap_or_default()
+            })
+        };
+        view! {
+            <div class="field" data-testid="pickup-expiry">
+                <label for="field-pickup_expiry_days">{tr(Key::DistPickupExpiry)}</label>
+                <input id="field-pickup_expiry_days" type="number" min="1" max="365" inputmode="numeric"
+                    prop:value=current
+                    on:input=move |ev| { expiry.set(Some(event_target_value(&ev))); expiry_saved.set(false); }/>
+                " "
+                <button type="button" class="small" data-testid="save-pickup-expiry"
+                    on:click=move |_| {
+                        let days = current().trim().parse::<u32>().unwrap_or(0);
+                        page_error.set(None);
+                        leptos::task::spawn_local(async move {
+                            match save_pickup_expiry(days).await {
+                                Ok(()) => expiry_saved.set(true),
+                                Err(e) => page_error.set(Some(e)),
+                            }
+                        });
+                    }>{tr(Key::DistSaveExpiry)}</button>
+                {move || expiry_saved.get().then(|| view! { " " <span class="ok" role="status">{tr(Key::Saved)}</span> })}
+                <small class="hint">{tr(Key::DistPickupExpiryHint)}</small>
+            </div>
+        }
+    };
+
     let row_view = move |r: DistributionRow| {
         let id = r.user_id;
         let login = r.login_id.clone();
@@ -277,7 +313,12 @@ pub fn DistributionPage() -> impl IntoView {
                 }
                 .into_any(),
                 Dialog::Failed(e) => view! {
-                    <ErrorBanner error=e/>
+                    // A certificate run holds the organisation's one run: its progress is on
+                    // the Certificates page.
+                    <ErrorBanner error=e.clone()/>
+                    {(e.code == "E-CERT-013").then(|| view! {
+                        <p><a href="/certificates" data-testid="follow-run">{tr(Key::DistFollowRun)}</a></p>
+                    })}
                     <div class="dialog-buttons">
                         <button type="button" data-testid="close-dialog" on:click=move |_| dialog.set(None)>{tr(Key::Close)}</button>
                     </div>
@@ -295,7 +336,7 @@ pub fn DistributionPage() -> impl IntoView {
     view! {
         <h1>{tr(Key::DistributionTitle)}</h1>
         <p class="hint">{tr(Key::DistIntro)}</p>
-        <Suspense fallback=|| ()>{profile_picker}</Suspense>
+        <Suspense fallback=|| ()>{profile_picker}{expiry_setting}</Suspense>
         {move || page_error.get().map(|e| view! { <ErrorBanner error=e/> })}
         <div class="bulk-bar" data-testid="bulk-bar">
             <span>{move || tr(Key::CertSelected)()} ": " <strong data-testid="selected-count">{move || selected.get().len()}</strong></span>

@@ -1,24 +1,22 @@
 //! The self-service pickup page (MaiNet style) for general users: no console sign-in. The
 //! user types the group ID, the certificate number and the one-time pickup password; the form
 //! posts to `/pickup/download`, which answers with the `.p12` (protected by the pickup
-//! password) or comes back here with `?error=CODE`. A plain form, so it works without
-//! JavaScript too.
+//! password) or comes back here with `?error=E-PICKUP-001`, the one answer for every refusal.
+//! A plain form, so it works without JavaScript too.
 
 use crate::components::StandaloneHeader;
-use crate::i18n::{tr, use_lang, Key};
+use crate::i18n::{tr, Key};
 use certdesk_domain::distribution::PickupRefusal;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn PickupPage() -> impl IntoView {
-    let lang = use_lang();
     let query = use_query_map();
     let refusal = move || {
         let q = query.read();
-        let left = q.get("left").and_then(|l| l.parse().ok());
         q.get("error")
-            .and_then(|code| PickupRefusal::from_code(&code, left))
+            .and_then(|code| PickupRefusal::from_code(&code, None))
     };
     view! {
         <div class="standalone">
@@ -26,10 +24,12 @@ pub fn PickupPage() -> impl IntoView {
             <main class="card narrow">
                 <h1>{tr(Key::PickupTitle)}</h1>
                 <p>{tr(Key::PickupIntro)}</p>
+                // One answer for every refusal (wrong number, wrong password, locked, expired,
+                // retrieved), so that numbers and passwords cannot be probed.
                 {move || refusal().map(|r| view! {
                     <div class="error-banner" role="alert" data-code=r.code()>
                         <span class="error-code">{r.code()}</span> " "
-                        <span class="error-message">{move || r.message().in_lang(lang.get()).to_string()}</span>
+                        <span class="error-message">{tr(Key::PickupRefused)}</span>
                     </div>
                 })}
                 <form method="post" action="/pickup/download" data-testid="pickup-form">
@@ -41,7 +41,7 @@ pub fn PickupPage() -> impl IntoView {
                         <label for="field-number">{tr(Key::DistPickupNumber)}</label>
                         <input id="field-number" name="number" inputmode="numeric" autocomplete="off" placeholder="0000-0000-0000" required/>
                     </div>
-                    <div class="field" class:field-invalid=move || matches!(refusal(), Some(PickupRefusal::WrongPassword { .. }))>
+                    <div class="field">
                         <label for="field-password">{tr(Key::PickupPassword)}</label>
                         <input id="field-password" name="password" type="password" autocomplete="off" required/>
                     </div>

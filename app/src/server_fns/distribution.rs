@@ -1,6 +1,6 @@
 //! Server functions of the Distribution page: the overview, preparing a single `.p12`, a
-//! bundle (ZIP + password sheet) or pickups, resetting a locked pickup, and the default
-//! protection. The files themselves are downloads served by the server crate
+//! bundle (ZIP + password sheet) or pickups, resetting a locked pickup, the default
+//! protection and the expiry of unopened pickups. The files themselves are downloads served by the server crate
 //! (`/distribution/<token>/file`, `/passwords.csv`, `/sheet`) and the pickup form posts to
 //! `/pickup/download`.
 
@@ -16,6 +16,8 @@ pub struct DistributionData {
     pub rows: Vec<DistributionRow>,
     pub default_profile: P12Profile,
     pub group_id: String,
+    /// Days an unopened pickup stays open (then its key is erased).
+    pub pickup_expiry_days: u32,
 }
 
 #[cfg(feature = "ssr")]
@@ -38,6 +40,7 @@ pub async fn distribution_overview() -> Result<DistributionData, UiError> {
         rows: backend.distribution_overview().await?,
         default_profile: backend.default_p12_profile().await?,
         group_id: org.group_id,
+        pickup_expiry_days: backend.pickup_expiry_days().await?,
     })
 }
 
@@ -103,6 +106,15 @@ pub async fn save_default_profile(profile: String) -> Result<(), UiError> {
     backend
         .set_default_p12_profile(profile, user.actor())
         .await?;
+    Ok(())
+}
+
+/// How many days an unopened pickup stays open, 1–365 (masters only).
+#[server(prefix = "/api", endpoint = "save_pickup_expiry")]
+pub async fn save_pickup_expiry(days: u32) -> Result<(), UiError> {
+    let backend = super::ssr::backend()?;
+    let user = super::ssr::console_user()?;
+    backend.set_pickup_expiry_days(days, user.actor()).await?;
     Ok(())
 }
 

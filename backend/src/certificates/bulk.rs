@@ -64,6 +64,8 @@ impl Backend {
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
+                // One unfinished run per organisation (a resumed run counts): refused, nothing written.
+                crate::distribution::refuse_if_run_in_progress(&tx)?;
                 let (actor_id, actor_name) = actor.columns();
                 tx.execute(
                     "INSERT INTO bulk_jobs (operation, reason, actor_user_id, actor, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",

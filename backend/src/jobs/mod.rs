@@ -20,12 +20,14 @@ pub mod sweep;
 use crate::{Backend, ServiceError};
 
 /// Settles what the last process left unfinished, then starts every job on its own task:
-/// requests still waiting for the CA become `unanswered`, unfinished bulk runs resume, and
+/// requests still waiting for the CA become `unanswered`, unfinished bulk runs resume, bundles
+/// that were being built are marked abandoned (they cannot resume), and
 /// the CRL, sweep, notice and mail loops start. Mail is sent by its own task so that a slow
 /// or failing SMTP server never holds up the notice job.
 pub async fn start(backend: &Backend) -> Result<(), ServiceError> {
     backend.settle_ca_requests().await?;
     backend.resume_bulk_runs().await?;
+    backend.abandon_bundle_runs().await?;
     tokio::spawn(crl::run(backend.clone()));
     tokio::spawn(sweep::run(backend.clone()));
     tokio::spawn(notices::run(backend.clone()));

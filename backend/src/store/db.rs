@@ -11,13 +11,26 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// Opens the database file with WAL journaling, foreign keys on and a busy timeout, so that
 /// the command line (e.g. `certdesk users unlock`) can write while the server runs.
+/// `secure_delete` is on, so deleted rows and overwritten values (erased private keys, sealed
+/// files and sheets) are zeroed in their pages instead of left in free space; see
+/// [`checkpoint_truncate`] for the copies in the WAL.
 pub fn open(path: &Path) -> Result<Connection, ServiceError> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
+}
+
+/// Copies every WAL frame into the database file and truncates the WAL to zero bytes, so that
+/// older versions of pages (which may still hold erased keys) no longer exist anywhere on
+/// disk. Called after anything secret was erased. Returns false when a reader kept the
+/// checkpoint from completing (the next one catches up).
+pub fn checkpoint_truncate(conn: &Connection) -> Result<bool, ServiceError> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
 }
 
 /// One connection shared by the server. certdesk serves one organisation of at most 100
@@ -93,7 +106,11 @@ mod tests {
         let fk: i64 = conn
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .expect("pragma");
+        let secure: i64 = conn
+            .query_row("PRAGMA secure_delete", [], |r| r.get(0))
+            .expect("pragma");
         assert_eq!(mode, "wal");
         assert_eq!(fk, 1);
+        assert_eq!(secure, 1);
     }
 }

@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0007_ca_interface.sql",
         include_str!("../../../migrations/0007_ca_interface.sql"),
     ),
+    (
+        9,
+        "0009_distribution_limits.sql",
+        include_str!("../../../migrations/0009_distribution_limits.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

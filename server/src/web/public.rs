@@ -120,12 +120,10 @@ async fn pickup_download(
     {
         Ok(f) => Ok(super::attachment(&f.file_name, f.content_type, f.bytes)),
         Err(ServiceError::Pickup(refusal)) => {
-            let left = refusal
-                .left()
-                .map(|l| format!("&left={l}"))
-                .unwrap_or_default();
+            // One answer for every refusal (the backend only gives `E-PICKUP-001`): nothing
+            // about attempts left goes back, so numbers and passwords cannot be probed.
             let mut resp =
-                Redirect::to(&format!("/pickup?error={}{left}", refusal.code())).into_response();
+                Redirect::to(&format!("/pickup?error={}", refusal.code())).into_response();
             resp.headers_mut()
                 .insert("x-certdesk-error", HeaderValue::from_static(refusal.code()));
             Ok(resp)
