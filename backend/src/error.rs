@@ -41,7 +41,7 @@ pub enum ServiceError {
     /// Wrong login ID or password (never says which).
     #[error("E-AUTH-001 sign-in failed")]
     SignInFailed,
-    /// The account is locked after too many wrong passwords (or an unknown ID was tried as often).
+    /// The account is locked by a master or admin (or by wrong passwords before issue 15).
     #[error("E-AUTH-002 account locked")]
     AccountLocked,
     /// No session, or it expired.
@@ -53,6 +53,16 @@ pub enum ServiceError {
     /// A state-changing request that did not come from the console's own pages.
     #[error("E-AUTH-005 cross-site request refused")]
     CrossSiteRequest,
+    /// Locked for a while after 5 wrong passwords in a row (or an unknown ID tried as often).
+    #[error("E-AUTH-006 temporarily locked until {until}")]
+    TemporarilyLocked { until: time::OffsetDateTime },
+    /// A sign-in whose login ID or password is far longer than any real one; nothing was
+    /// looked up or written.
+    #[error("E-AUTH-007 login ID or password too long")]
+    SignInTooLong,
+    /// Changing one's own password needs the current one, and it was wrong.
+    #[error("E-AUTH-008 current password wrong")]
+    WrongCurrentPassword,
     /// No user with this login ID.
     #[error("E-USER-001 no user with login ID {login_id}")]
     UserNotFound { login_id: String },
@@ -135,6 +145,9 @@ impl ServiceError {
             ServiceError::NotSignedIn => "E-AUTH-003",
             ServiceError::Forbidden => "E-AUTH-004",
             ServiceError::CrossSiteRequest => "E-AUTH-005",
+            ServiceError::TemporarilyLocked { .. } => "E-AUTH-006",
+            ServiceError::SignInTooLong => "E-AUTH-007",
+            ServiceError::WrongCurrentPassword => "E-AUTH-008",
             ServiceError::UserNotFound { .. } => "E-USER-001",
             ServiceError::UserLimit { .. } => "E-USER-002",
             ServiceError::LoginIdTaken { .. } => "E-USER-003",
@@ -163,6 +176,7 @@ impl ServiceError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             ServiceError::LoginIdTaken { .. } => Some("login_id"),
+            ServiceError::WrongCurrentPassword => Some("current_password"),
             ServiceError::Validation(v) => Some(v.field().name()),
             ServiceError::Profile(p) => Some(p.field()),
             ServiceError::NoticeSettings(e) => Some(e.field()),
@@ -212,8 +226,8 @@ impl ServiceError {
                 "Setup has not been done yet. Open the setup page in the browser first.",
             ),
             ServiceError::SignInFailed => Message::new(
-                "ログインIDまたはパスワードが正しくありません。5回続けて間違えるとアカウントは閉塞されます。",
-                "The login ID or password is incorrect. After 5 wrong passwords in a row the account is locked.",
+                "ログインIDまたはパスワードが正しくありません。5回続けて間違えるとアカウントは一時的に閉塞されます。",
+                "The login ID or password is incorrect. After 5 wrong passwords in a row the account is locked for a while.",
             ),
             ServiceError::AccountLocked => Message::new(
                 "このアカウントは閉塞されています。マスターユーザに閉塞解除を依頼してください。",
@@ -230,6 +244,21 @@ impl ServiceError {
             ServiceError::CrossSiteRequest => Message::new(
                 "他のサイトからの要求のため拒否しました。certdeskの画面から操作してください。",
                 "The request came from another site and was refused. Use certdesk's own pages.",
+            ),
+            ServiceError::TemporarilyLocked { until } => {
+                let until = certdesk_domain::notices::jst_minute(*until);
+                Message::new(
+                    format!("このアカウントは5回続けてパスワードを間違えたため一時的に閉塞中です({until} まで、日本時間)。その時刻を過ぎてから正しいパスワードでサインインするか、マスターユーザに閉塞解除を依頼してください。"),
+                    format!("This account is locked until {until} (Japan time) after 5 wrong passwords in a row. Sign in with the right password after that time, or ask a master user to unlock it."),
+                )
+            }
+            ServiceError::SignInTooLong => Message::new(
+                "ログインIDまたはパスワードが長すぎます(ログインIDは64バイト、パスワードは1,024バイトまで)。正しいログインIDとパスワードを入力してください。",
+                "The login ID or password is far too long (login ID at most 64 bytes, password at most 1,024 bytes). Enter your real login ID and password.",
+            ),
+            ServiceError::WrongCurrentPassword => Message::new(
+                "現在のパスワードが正しくありません(何も変更していません)。自分のパスワードを変えるには現在のパスワードを入力してください。5回続けて間違えると一時的に閉塞されます。",
+                "The current password is wrong; nothing was changed. Enter your current password to change your own. After 5 wrong passwords in a row the account is locked for a while.",
             ),
             ServiceError::UserNotFound { login_id } => Message::new(
                 format!("ログインID「{login_id}」のユーザはいません。ログインIDを確認してください。"),

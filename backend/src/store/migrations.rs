@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0007_ca_interface.sql",
         include_str!("../../../migrations/0007_ca_interface.sql"),
     ),
+    (
+        8,
+        "0008_sign_in_backoff.sql",
+        include_str!("../../../migrations/0008_sign_in_backoff.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.
