@@ -111,10 +111,13 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         },
         E::Setup(SetupError::AlreadySetUp | SetupError::NotSetUp) => StatusCode::CONFLICT,
         E::Auth(a) => match a {
+            AuthError::SignInTooLong => StatusCode::PAYLOAD_TOO_LARGE,
+            AuthError::WrongCurrentPassword => StatusCode::UNPROCESSABLE_ENTITY,
             AuthError::SignInFailed | AuthError::NotSignedIn => StatusCode::UNAUTHORIZED,
-            AuthError::AccountLocked | AuthError::Forbidden | AuthError::CrossSiteRequest => {
-                StatusCode::FORBIDDEN
-            }
+            AuthError::AccountLocked
+            | AuthError::TemporarilyLocked { .. }
+            | AuthError::Forbidden
+            | AuthError::CrossSiteRequest => StatusCode::FORBIDDEN,
         },
         E::User(u) => match u {
             UserError::NotFound { .. } => StatusCode::NOT_FOUND,

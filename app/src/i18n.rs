@@ -179,6 +179,13 @@ keys! {
     LoginSubmit => "サインイン", "Sign in";
     LoginExpired => "一定時間操作がなかったためサインアウトしました。もう一度サインインしてください。", "You were signed out after a period without activity. Please sign in again.";
     SignInAgain => "サインイン画面へ", "Go to sign-in";
+    LoginSessionEnded => "セッションが終了しました(一定時間操作がなかったか、サインインからの最長時間(既定12時間)が過ぎました)。もう一度サインインしてください。", "Your session ended (a period without activity, or the longest time after sign-in, 12 hours by default). Please sign in again.";
+    FieldCurrentPassword => "現在のパスワード", "Current password";
+    UsersOwnPasswordHint => "自分のパスワードを変えるには現在のパスワードが必要です。変えると、この画面以外のサインイン(他のブラウザなど)はすべて終了します。", "Changing your own password needs the current one; your other sessions (other browsers) end, this one stays.";
+    UsersLockedTemporarilyBefore => "一時的に閉塞中(日本時間 ", "Locked until ";
+    UsersLockedTemporarilyAfter => "まで)", " (Japan time)";
+    UsersLockedTemporarilyHint => "5回続けてパスワードを間違えたための一時的な閉塞です。この時刻を過ぎると正しいパスワードでサインインできます。閉塞解除ですぐに解くこともできます。", "Locked for a while after 5 wrong passwords in a row: the right password works again after this time. Unlock lifts it at once.";
+    UsersLockedPermanentHint => "マスターユーザ・管理者ユーザによる閉塞です。閉塞解除するまで続きます。", "Locked by a master or admin; it stays until someone unlocks it.";
     DashboardTitle => "ダッシュボード", "Dashboard";
     UsersTotal => "利用者数", "Users";
     UsersMasters => "マスターユーザ", "Master users";

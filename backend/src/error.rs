@@ -100,6 +100,7 @@ impl ServiceError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             ServiceError::User(e) => e.field().map(|f| f.name()),
+            ServiceError::Auth(AuthError::WrongCurrentPassword) => Some("current_password"),
             ServiceError::Validation(v) => Some(v.field().name()),
             ServiceError::Profile(p) => Some(p.field()),
             ServiceError::NoticeSettings(e) => Some(e.field()),

@@ -109,7 +109,7 @@ async fn setup_rejects_a_bad_bank_code_with_its_field_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn five_wrong_passwords_in_a_row_lock_the_account_until_unlocked() {
+async fn five_wrong_passwords_in_a_row_lock_the_account_for_a_while_or_until_unlocked() {
     let t = set_up_backend().await;
     for i in 1..=4 {
         let err = t
@@ -124,15 +124,17 @@ async fn five_wrong_passwords_in_a_row_lock_the_account_until_unlocked() {
         .sign_in("master01", "wrong password!", None)
         .await
         .expect_err("wrong");
-    assert_eq!(err.code(), "E-AUTH-002");
+    assert_eq!(err.code(), "E-AUTH-006");
     // Even the right password is refused while locked.
     let err = t
         .backend
         .sign_in("master01", PASSWORD, None)
         .await
         .expect_err("locked");
-    assert_eq!(err.code(), "E-AUTH-002");
-    assert_eq!(t.backend.user_counts().await.expect("counts").locked, 1);
+    assert_eq!(err.code(), "E-AUTH-006");
+    // A temporary lock is not the permanent 閉塞 a master or admin sets.
+    assert_eq!(t.backend.user_counts().await.expect("counts").locked, 0);
+    assert_eq!(t.backend.temporary_locks().await.expect("locks").len(), 1);
 
     t.backend
         .unlock_user("MASTER01", Actor::Cli)
@@ -148,7 +150,7 @@ async fn five_wrong_passwords_in_a_row_lock_the_account_until_unlocked() {
     let actions = audit_actions(&t.backend).await;
     let lock_at = actions
         .iter()
-        .position(|a| a.0 == "lock")
+        .position(|a| a.0 == "lock_temporary")
         .expect("lock audited");
     assert_eq!(actions[lock_at - 1], ("sign_in".into(), "failure".into()));
     assert_eq!(
@@ -206,7 +208,7 @@ async fn an_unknown_login_id_gets_the_same_answers_as_a_known_one() {
         );
     }
     assert_eq!(known, unknown);
-    assert_eq!(unknown.last(), Some(&"E-AUTH-002"));
+    assert_eq!(unknown.last(), Some(&"E-AUTH-006"));
     let malformed = t.backend.sign_in("x", "y", None).await.expect_err("x");
     assert_eq!(malformed.code(), "E-AUTH-001");
 }

@@ -34,6 +34,7 @@ pub enum AuditAction {
     CaCreate,
     CrlPublish,
     ProfileUpdate,
+    LockTemporary,
     PickupExpire,
     SecretDropped,
     BulkStart,
@@ -59,7 +60,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 46] = [
+    pub const ALL: [AuditAction; 47] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -85,6 +86,7 @@ impl AuditAction {
         AuditAction::CaCreate,
         AuditAction::CrlPublish,
         AuditAction::ProfileUpdate,
+        AuditAction::LockTemporary,
         AuditAction::PickupExpire,
         AuditAction::SecretDropped,
         AuditAction::BulkStart,
@@ -165,6 +167,7 @@ impl AuditAction {
             AuditAction::CaCreate => "ca_create",
             AuditAction::CrlPublish => "crl_publish",
             AuditAction::ProfileUpdate => "profile_update",
+            AuditAction::LockTemporary => "lock_temporary",
             AuditAction::PickupExpire => "pickup_expire",
             AuditAction::SecretDropped => "secret_dropped",
             AuditAction::BulkStart => "bulk_start",
@@ -224,6 +227,7 @@ impl AuditAction {
             AuditAction::CaCreate => ("CAの作成", "CA created"),
             AuditAction::CrlPublish => ("CRLの発行", "CRL published"),
             AuditAction::ProfileUpdate => ("発行プロファイルの変更", "Issuing profile changed"),
+            AuditAction::LockTemporary => ("一時的な閉塞", "Locked for a while"),
             AuditAction::PickupExpire => ("未受取の受取の期限切れ", "Unopened pickup expired"),
             AuditAction::SecretDropped => (
                 "宛先の変更による保存済みの秘密情報の破棄",
@@ -302,6 +306,7 @@ mod tests {
             | AuditAction::CaCreate
             | AuditAction::CrlPublish
             | AuditAction::ProfileUpdate
+            | AuditAction::LockTemporary
             | AuditAction::PickupExpire
             | AuditAction::SecretDropped
             | AuditAction::BulkStart

@@ -231,6 +231,14 @@ error_codes! {
         Forbidden = "E-AUTH-004" => "not allowed for this role",
         /// A state-changing request that did not come from the console's own pages.
         CrossSiteRequest = "E-AUTH-005" => "cross-site request refused",
+        /// Locked for a while after 5 wrong passwords in a row (growing back-off); a lock set
+        /// by a master or admin is `AccountLocked`.
+        TemporarilyLocked { until: time::OffsetDateTime } = "E-AUTH-006" => "temporarily locked until {until}",
+        /// A login ID over 64 bytes or a password over 1 KiB: refused before anything is
+        /// stored or hashed.
+        SignInTooLong = "E-AUTH-007" => "login ID or password too long",
+        /// Changing one's own password with a wrong current one.
+        WrongCurrentPassword = "E-AUTH-008" => "current password wrong",
     }
 }
 
@@ -257,6 +265,21 @@ impl AuthError {
             AuthError::CrossSiteRequest => Message::new(
                 "他のサイトからの要求のため拒否しました。certdeskの画面から操作してください。",
                 "The request came from another site and was refused. Use certdesk's own pages.",
+            ),
+            AuthError::TemporarilyLocked { until } => {
+                let until = crate::notices::jst_minute(*until);
+                Message::new(
+                    format!("このアカウントは5回続けてパスワードを間違えたため一時的に閉塞中です({until} まで、日本時間)。その時刻を過ぎてから正しいパスワードでサインインするか、マスターユーザに閉塞解除を依頼してください。"),
+                    format!("This account is locked until {until} (Japan time) after 5 wrong passwords in a row. Sign in with the right password after that time, or ask a master user to unlock it."),
+                )
+            }
+            AuthError::SignInTooLong => Message::new(
+                "ログインIDまたはパスワードが長すぎます(ログインIDは64バイト、パスワードは1,024バイトまで)。正しいログインIDとパスワードを入力してください。",
+                "The login ID or password is far too long (login ID at most 64 bytes, password at most 1,024 bytes). Enter your real login ID and password.",
+            ),
+            AuthError::WrongCurrentPassword => Message::new(
+                "現在のパスワードが正しくありません(何も変更していません)。自分のパスワードを変えるには現在のパスワードを入力してください。5回続けて間違えると一時的に閉塞されます。",
+                "The current password is wrong; nothing was changed. Enter your current password to change your own. After 5 wrong passwords in a row the account is locked for a while.",
             ),
         }
     }

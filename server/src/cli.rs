@@ -87,6 +87,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CERTDESK_SESSION_IDLE_MINUTES", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=1440))]
     pub session_idle_minutes: u32,
+    /// Hours after sign-in at which a console session ends, however busy (absolute lifetime).
+    #[arg(long, env = "CERTDESK_SESSION_MAX_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=168))]
+    pub session_max_hours: u32,
     /// Folder with `pkg/certdesk.js` and `pkg/certdesk_bg.wasm`.
     #[arg(long, env = "CERTDESK_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
@@ -234,6 +238,7 @@ fn settings(data_dir: PathBuf, serve: Option<&ServeArgs>) -> Settings {
         s.session = SessionPolicy {
             idle_timeout: Duration::minutes(i64::from(args.session_idle_minutes)),
         };
+        s.session_max_age = Duration::hours(i64::from(args.session_max_hours));
         s.secure_cookies = args
             .public_url
             .as_deref()
@@ -569,6 +574,24 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_session_lives_12_hours_unless_serve_says_otherwise() {
+        let parsed = |args: &[&str]| {
+            let cli =
+                Cli::try_parse_from(["certdesk", "serve"].iter().chain(args)).expect("parses");
+            match cli.command {
+                Some(Command::Serve(serve)) => settings(PathBuf::from("d"), Some(&serve)),
+                other => panic!("not serve: {other:?}"),
+            }
+        };
+        assert_eq!(parsed(&[]).session_max_age, Duration::hours(12));
+        assert_eq!(
+            parsed(&["--session-max-hours", "2"]).session_max_age,
+            Duration::hours(2)
+        );
+        assert!(Cli::try_parse_from(["certdesk", "serve", "--session-max-hours", "0"]).is_err());
     }
 
     #[test]

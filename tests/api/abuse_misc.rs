@@ -29,7 +29,16 @@ async fn admin_client(app: &TestApp) -> reqwest::Client {
         .await
         .expect("admin");
     app.backend
-        .set_console_password(id, PASSWORD.into(), PASSWORD.into(), Actor::Cli)
+        .set_console_password(
+            id,
+            certdesk_backend::users::PasswordChange {
+                current_password: String::new(),
+                password: PASSWORD.into(),
+                password_confirm: PASSWORD.into(),
+            },
+            Actor::Cli,
+            None,
+        )
         .await
         .expect("password");
     let admin = client();

@@ -18,7 +18,7 @@ async fn sign_in(app: &TestApp, password: &str) -> reqwest::Response {
 }
 
 #[tokio::test]
-async fn five_wrong_passwords_lock_the_account_and_only_an_unlock_opens_it() {
+async fn five_wrong_passwords_lock_the_account_until_the_lock_ends_or_an_unlock() {
     let app = signed_out_app().await;
     for _ in 0..4 {
         let r = sign_in(&app, "wrong password!").await;
@@ -27,10 +27,10 @@ async fn five_wrong_passwords_lock_the_account_and_only_an_unlock_opens_it() {
     }
     let r = sign_in(&app, "wrong password!").await;
     assert_eq!(r.status(), 403);
-    assert_eq!(error_code(r).await, "E-AUTH-002");
+    assert_eq!(error_code(r).await, "E-AUTH-006");
     assert_eq!(
         error_code(sign_in(&app, PASSWORD).await).await,
-        "E-AUTH-002"
+        "E-AUTH-006"
     );
 
     app.backend

@@ -23,7 +23,7 @@ pub fn LoginPage() -> impl IntoView {
                 <h1>{tr(Key::LoginTitle)}</h1>
                 <p>{tr(Key::LoginIntro)}</p>
                 <Show when=expired>
-                    <p class="notice" role="status">{tr(Key::LoginExpired)}</p>
+                    <p class="notice" role="status">{tr(Key::LoginSessionEnded)}</p>
                 </Show>
                 <ActionForm action=action attr:data-testid="login-form">
                     <FormErrorBanner error=error/>

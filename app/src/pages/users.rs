@@ -9,9 +9,10 @@ use crate::components::{ErrorBanner, FormErrorBanner};
 use crate::error::UiError;
 use crate::i18n::{tr, use_lang, Key};
 use crate::pages::certificates::state_key;
+use crate::server_fns::shell_info;
 use crate::server_fns::users::{
-    delete_user, import_users, lock_user, unlock_user, users_list, AddUser, SetUserPassword,
-    UpdateUser,
+    delete_user, import_users, lock_user, temporary_locks, unlock_user, users_list, AddUser,
+    SetUserPassword, TemporaryLockView, UpdateUser,
 };
 use certdesk_domain::userfile::{ImportMode, RowAction};
 use certdesk_domain::views::{date_part, ImportPreview, UserCertificates};
@@ -170,6 +171,8 @@ fn UserForm(
 #[component]
 fn PasswordForm(
     user: UserCertificates,
+    /// The signed-in user's own row: the current password is asked for.
+    own: bool,
     dialog: RwSignal<Option<Dialog>>,
     reload: RwSignal<u32>,
 ) -> impl IntoView {
@@ -186,6 +189,14 @@ fn PasswordForm(
         <ActionForm action=action attr:data-testid="password-form">
             <FormErrorBanner error=error/>
             <input type="hidden" name="user_id" value=user.user_id.to_string()/>
+            {own.then(|| view! {
+                <p class="hint">{tr(Key::UsersOwnPasswordHint)}</p>
+                <div class="field">
+                    <label for="field-current_password">{tr(Key::FieldCurrentPassword)}</label>
+                    <input id="field-current_password" name="current_password" type="password" autocomplete="current-password" required=true/>
+                    <p class="field-error" role="alert">{field_error(error, "current_password")}</p>
+                </div>
+            })}
             <div class="field">
                 <label for="field-password">{tr(Key::FieldPassword)}</label>
                 <input id="field-password" name="password" type="password" autocomplete="new-password"/>
@@ -388,6 +399,24 @@ fn ImportPanel(reload: RwSignal<u32>) -> impl IntoView {
 pub fn UsersPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let users = Resource::new(move || reload.get(), |_| users_list());
+    let temp_locks = Resource::new(move || reload.get(), |_| temporary_locks());
+    let me = Resource::new(|| (), |_| shell_info());
+    let my_login = move || {
+        me.get()
+            .and_then(Result::ok)
+            .map(|i| i.login_id)
+            .unwrap_or_default()
+    };
+    // user id -> end of the running temporary lock (JST).
+    let lock_until = move |id: i64| -> Option<String> {
+        temp_locks
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|l: &TemporaryLockView| l.user_id == id)
+            .map(|l| l.until_jst)
+    };
     let dialog = RwSignal::new(None::<Dialog>);
     let action_error = RwSignal::new(None::<UiError>);
     let search = RwSignal::new(String::new());
@@ -434,10 +463,13 @@ pub fn UsersPage() -> impl IntoView {
                     || u.name.to_lowercase().contains(&needle)
             })
             .filter(|u| role.is_none_or(|r| u.role == r))
-            .filter(|u| match state.as_str() {
-                "active" => !u.locked,
-                "locked" => u.locked,
-                _ => true,
+            .filter(|u| {
+                let locked = u.locked || lock_until(u.user_id).is_some();
+                match state.as_str() {
+                    "active" => !locked,
+                    "locked" => locked,
+                    _ => true,
+                }
             })
             .collect();
         match sort.get().as_str() {
@@ -469,8 +501,15 @@ pub fn UsersPage() -> impl IntoView {
         let login2 = u.login_id.clone();
         let (edit_u, pw_u, del_u) = (u.clone(), u.clone(), u.clone());
         let signs_in = u.role.may_sign_in_to_console();
+        let until = lock_until(u.user_id);
+        let lock_kind = match (u.locked, &until) {
+            (true, _) => "permanent",
+            (false, Some(_)) => "temporary",
+            (false, None) => "none",
+        };
+        let any_lock = u.locked || until.is_some();
         view! {
-            <tr data-login=u.login_id.clone() data-role=u.role.as_str() data-locked=u.locked.to_string()>
+            <tr data-login=u.login_id.clone() data-role=u.role.as_str() data-locked=u.locked.to_string() data-lock=lock_kind>
                 <td>{u.login_id.clone()}</td>
                 <td data-testid="user-name">{u.name.clone()}</td>
                 <td>{u.email.clone()}</td>
@@ -478,7 +517,11 @@ pub fn UsersPage() -> impl IntoView {
                     {(signs_in && !u.has_password).then(|| view! { " " <span class="badge badge-info" title=tr(Key::UsersNoPasswordHint)>{tr(Key::UsersNoPassword)}</span> })}
                 </td>
                 <td>{if u.locked {
-                        view! { <span class="badge badge-warn">{tr(Key::UsersLocked)}</span> }.into_any()
+                        view! { <span class="badge badge-warn" title=tr(Key::UsersLockedPermanentHint)>{tr(Key::UsersLocked)}</span> }.into_any()
+                    } else if let Some(until) = until {
+                        view! { <span class="badge badge-warn" title=tr(Key::UsersLockedTemporarilyHint)>
+                            {tr(Key::UsersLockedTemporarilyBefore)} {until} {tr(Key::UsersLockedTemporarilyAfter)}
+                        </span> }.into_any()
                     } else {
                         view! { <span class="badge">{tr(Key::UsersActive)}</span> }.into_any()
                     }}</td>
@@ -489,7 +532,7 @@ pub fn UsersPage() -> impl IntoView {
                     {signs_in.then(|| view! {
                         <button type="button" class="small" on:click=move |_| dialog.set(Some(Dialog::Password(pw_u.clone())))>{tr(Key::UsersSetPassword)}</button>
                     })}
-                    {if u.locked {
+                    {if any_lock {
                         view! { <button type="button" class="small" data-testid=format!("unlock-{login2}") on:click=move |_| quick("unlock", login2.clone())>{tr(Key::UsersUnlock)}</button> }.into_any()
                     } else {
                         view! { <button type="button" class="small" data-testid=format!("lock-{login2}") on:click=move |_| quick("lock", login2.clone())>{tr(Key::UsersLock)}</button> }.into_any()
@@ -505,7 +548,10 @@ pub fn UsersPage() -> impl IntoView {
             let body = match d {
                 Dialog::Add => view! { <UserForm user=None dialog reload/> }.into_any(),
                 Dialog::Edit(u) => view! { <UserForm user=Some(u) dialog reload/> }.into_any(),
-                Dialog::Password(u) => view! { <PasswordForm user=u dialog reload/> }.into_any(),
+                Dialog::Password(u) => {
+                    let own = u.login_id == my_login();
+                    view! { <PasswordForm user=u own dialog reload/> }.into_any()
+                }
                 Dialog::Delete(u) => {
                     let id = u.user_id;
                     view! {

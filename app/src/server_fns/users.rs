@@ -6,6 +6,15 @@ use crate::error::UiError;
 use certdesk_domain::views::{ImportPreview, UserCertificates};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
+use serde::{Deserialize, Serialize};
+
+/// A user's running temporary lock (一時的な閉塞), as the Users page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemporaryLockView {
+    pub user_id: i64,
+    /// `YYYY-MM-DD hh:mm`, Japan time.
+    pub until_jst: String,
+}
 
 /// Every live user with their current certificate.
 #[server(prefix = "/api", endpoint = "users_list")]
@@ -63,19 +72,44 @@ pub async fn update_user(
     Ok(())
 }
 
-/// Sets a master's or admin's console password.
+/// Sets a master's or admin's console password. For one's own, `current_password` is
+/// checked and every other session of the user ends (this one stays).
 #[server(prefix = "/api", endpoint = "set_user_password")]
 pub async fn set_user_password(
     user_id: i64,
+    #[server(default)] current_password: String,
     password: String,
     password_confirm: String,
 ) -> Result<(), UiError> {
+    use certdesk_backend::users::PasswordChange;
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
+    let change = PasswordChange {
+        current_password,
+        password,
+        password_confirm,
+    };
+    let keep = super::ssr::request_session().token;
     backend
-        .set_console_password(user_id, password, password_confirm, user.actor())
+        .set_console_password(user_id, change, user.actor(), keep)
         .await?;
     Ok(())
+}
+
+/// The running temporary locks (after wrong passwords), with their end in Japan time.
+#[server(prefix = "/api", endpoint = "temporary_locks")]
+pub async fn temporary_locks() -> Result<Vec<TemporaryLockView>, UiError> {
+    let backend = super::ssr::backend()?;
+    super::ssr::console_user()?;
+    Ok(backend
+        .temporary_locks()
+        .await?
+        .into_iter()
+        .map(|l| TemporaryLockView {
+            user_id: l.user_id,
+            until_jst: l.until_jst,
+        })
+        .collect())
 }
 
 /// Soft-deletes a user.

@@ -1,24 +1,30 @@
 //! Console sign-in, sessions and the lockout (閉塞).
 //!
 //! - Only masters and admins sign in; general users have no password.
-//! - A wrong password counts against the login ID; the 5th in a row locks the account until a
-//!   master unlocks it. Unknown login IDs are counted the same way in their own table, and a
-//!   dummy hash is verified for them, so neither the message nor the time taken tells whether
-//!   a login ID exists.
+//! - A sign-in with a login ID over 64 bytes or a password over 1 KiB is refused before anything
+//!   is looked up, hashed or written ([`lockout`]).
+//! - A wrong password counts against the login ID; the 5th in a row locks it for a while
+//!   (15 min, doubling with each lock until a successful sign-in, at most 24 h; [`lockout`]).
+//!   The permanent lock (閉塞) is set only by a master or admin. Unknown login IDs are counted
+//!   the same way in their own table (every malformed one under one key; rows are forgotten
+//!   after a quiet day), and a dummy hash is verified for them, so neither the message nor the
+//!   time taken tells whether a login ID exists.
 //! - The session token is 256 random bits in an HttpOnly cookie; the database keeps only its
 //!   SHA-256. A new token is made at every sign-in (rotation); a session ends after the idle
-//!   timeout or at sign-out.
+//!   timeout, after its absolute lifetime (12 h by default) or at sign-out.
 
+pub mod lockout;
 pub mod password;
 
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::{parse_ts, ts};
 use crate::Backend;
-use certdesk_domain::auth::FailureOutcome;
 use certdesk_domain::AuditAction;
-use certdesk_domain::{AuthError, SetupError};
-use certdesk_domain::{LockoutPolicy, LoginId, Role};
+use certdesk_domain::AuthError;
+use certdesk_domain::SetupError;
+use certdesk_domain::{LoginId, Role};
+use lockout::{Counter, Failure};
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -42,7 +48,7 @@ impl SessionToken {
         &self.0
     }
 
-    fn digest(&self) -> String {
+    pub(crate) fn digest(&self) -> String {
         hex::encode(Sha256::digest(self.0.as_bytes()))
     }
 }
@@ -100,52 +106,129 @@ pub(crate) fn create_session(
 struct Account {
     user: CurrentUser,
     hash: Option<password::PasswordHash>,
-    failed_logins: u32,
+    counter: Counter,
+    /// The permanent lock (閉塞) set by a master or admin.
     locked: bool,
 }
 
+/// Reads a wrong-password counter from its three columns.
+fn counter_from(failures: u32, step: u32, until: Option<String>) -> Result<Counter, ServiceError> {
+    Ok(Counter {
+        failures,
+        step,
+        locked_until: until.as_deref().map(parse_ts).transpose()?,
+    })
+}
+
 fn find_account(conn: &Connection, login_key: &str) -> Result<Option<Account>, ServiceError> {
-    Ok(conn
+    let row = conn
         .query_row(
-            "SELECT id, login_id, name, role, password_hash, failed_logins, locked_at IS NOT NULL
+            "SELECT id, login_id, name, role, password_hash, failed_logins, locked_at IS NOT NULL,
+                    lockout_step, locked_until
              FROM users WHERE login_key = ?1 AND deleted_at IS NULL",
             [login_key],
             |r| {
                 let role: String = r.get(3)?;
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    role,
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        role,
+                    ),
                     r.get::<_, Option<String>>(4)?,
                     r.get::<_, u32>(5)?,
                     r.get::<_, bool>(6)?,
+                    r.get::<_, u32>(7)?,
+                    r.get::<_, Option<String>>(8)?,
                 ))
             },
         )
-        .optional()?
-        .and_then(|(id, login_id, name, role, hash, failed_logins, locked)| {
-            let role = Role::parse(&role)?;
-            Some(Account {
-                user: CurrentUser {
-                    id,
-                    login_id,
-                    name,
-                    role,
-                },
-                // General users never sign in: treat them as having no password.
-                hash: hash
-                    .filter(|_| role.may_sign_in_to_console())
-                    .map(password::PasswordHash::from_stored),
-                failed_logins,
-                locked,
-            })
-        }))
+        .optional()?;
+    let Some(((id, login_id, name, role), hash, failures, locked, step, until)) = row else {
+        return Ok(None);
+    };
+    let Some(role) = Role::parse(&role) else {
+        return Ok(None);
+    };
+    Ok(Some(Account {
+        user: CurrentUser {
+            id,
+            login_id,
+            name,
+            role,
+        },
+        // General users never sign in: treat them as having no password.
+        hash: hash
+            .filter(|_| role.may_sign_in_to_console())
+            .map(password::PasswordHash::from_stored),
+        counter: counter_from(failures, step, until)?,
+        locked,
+    }))
+}
+
+/// The wrong-password counter of a console user.
+pub(crate) fn user_counter(conn: &Connection, user_id: i64) -> Result<Counter, ServiceError> {
+    let (failures, step, until) = conn.query_row(
+        "SELECT failed_logins, lockout_step, locked_until FROM users WHERE id = ?1",
+        [user_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    counter_from(failures, step, until)
+}
+
+/// Counts one wrong password against a user (no temporary lock running) inside the caller's
+/// transaction. The caller audits its own refusal, then [`audit_temporary_lock`].
+pub(crate) fn count_user_failure(
+    tx: &Connection,
+    now: OffsetDateTime,
+    user_id: i64,
+    counter: Counter,
+) -> Result<Failure, ServiceError> {
+    let failure = counter.after_failure(now);
+    let (Failure::Counted { counter: next } | Failure::LockedNow { counter: next, .. }) = failure;
+    tx.execute(
+        "UPDATE users SET failed_logins = ?1, lockout_step = ?2, locked_until = ?3 WHERE id = ?4",
+        params![next.failures, next.step, next.locked_until.map(ts), user_id],
+    )?;
+    Ok(failure)
+}
+
+/// Audits the temporary lock a failure caused (if it caused one).
+pub(crate) fn audit_temporary_lock(
+    tx: &Connection,
+    now: OffsetDateTime,
+    failure: Failure,
+    target: &str,
+) -> Result<(), ServiceError> {
+    if let Failure::LockedNow { until, counter } = failure {
+        audit::record(
+            tx,
+            now,
+            &Actor::System,
+            AuditAction::LockTemporary,
+            Some(target),
+            Outcome::Success,
+            serde_json::json!({"until": ts(until), "step": counter.step}),
+        )?;
+    }
+    Ok(())
+}
+
+/// Forgets the counters of unknown login IDs that saw no failure for a day and hold no lock.
+fn forget_old_unknown_ids(tx: &Connection, now: OffsetDateTime) -> Result<(), ServiceError> {
+    tx.execute(
+        "DELETE FROM unknown_login_failures
+         WHERE last_failed_at < ?1 AND (locked_until IS NULL OR locked_until <= ?2)",
+        params![ts(now - lockout::UNKNOWN_ID_MEMORY), ts(now)],
+    )?;
+    Ok(())
 }
 
 impl Backend {
     /// Signs a master or admin in. On success the old session (if a cookie was presented) is
-    /// deleted and a new one made. Every attempt is audited.
+    /// deleted and a new one made. Every attempt is audited, except one whose inputs are over
+    /// the limits: it is refused before anything is looked up or written.
     pub async fn sign_in(
         &self,
         login_id: &str,
@@ -153,7 +236,10 @@ impl Backend {
         previous: Option<SessionToken>,
     ) -> Result<(SessionToken, CurrentUser), ServiceError> {
         if self.needs_setup() {
-            return Err(SetupError::NotSetUp.into());
+            return Err(ServiceError::from(SetupError::NotSetUp));
+        }
+        if !lockout::within_limits(login_id, password_text) {
+            return Err(ServiceError::from(AuthError::SignInTooLong));
         }
         let typed = login_id.trim().to_string();
         let key = LoginId::parse(&typed).map(|l| l.key()).ok();
@@ -175,7 +261,6 @@ impl Backend {
             && account.as_ref().is_some_and(|a| a.hash.is_some());
 
         let now = self.clock().now();
-        let policy = LockoutPolicy::default();
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
@@ -186,10 +271,15 @@ impl Backend {
                         if acc.locked {
                             audit::record(&tx, now, &actor, AuditAction::SignIn, target, Outcome::Failure,
                                 serde_json::json!({"reason": "locked"}))?;
-                            Err(ServiceError::Auth(AuthError::AccountLocked))
+                            Err(ServiceError::from(AuthError::AccountLocked))
+                        } else if let Some(until) = acc.counter.locked_at(now) {
+                            audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target, Outcome::Failure,
+                                serde_json::json!({"reason": "locked_temporarily", "until": ts(until)}))?;
+                            Err(ServiceError::from(AuthError::TemporarilyLocked { until }))
                         } else if password_ok {
                             tx.execute(
-                                "UPDATE users SET failed_logins = 0 WHERE id = ?1",
+                                "UPDATE users SET failed_logins = 0, lockout_step = 0, locked_until = NULL
+                                 WHERE id = ?1",
                                 [acc.user.id],
                             )?;
                             if let Some(old) = previous {
@@ -203,58 +293,56 @@ impl Backend {
                                 serde_json::json!({}))?;
                             Ok((token, acc.user))
                         } else {
-                            match policy.after_failure(acc.failed_logins) {
-                                FailureOutcome::StillOpen { failures } => {
-                                    tx.execute(
-                                        "UPDATE users SET failed_logins = ?1 WHERE id = ?2",
-                                        params![failures, acc.user.id],
-                                    )?;
-                                    audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target,
-                                        Outcome::Failure,
-                                        serde_json::json!({"reason": "wrong_password", "failures": failures}))?;
-                                    Err(ServiceError::Auth(AuthError::SignInFailed))
-                                }
-                                FailureOutcome::LockedNow { failures } => {
-                                    tx.execute(
-                                        "UPDATE users SET failed_logins = ?1, locked_at = ?2 WHERE id = ?3",
-                                        params![failures, ts(now), acc.user.id],
-                                    )?;
-                                    tx.execute("DELETE FROM sessions WHERE user_id = ?1", [acc.user.id])?;
-                                    audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target,
-                                        Outcome::Failure,
-                                        serde_json::json!({"reason": "wrong_password", "failures": failures}))?;
-                                    audit::record(&tx, now, &Actor::System, AuditAction::Lock, target,
-                                        Outcome::Success,
-                                        serde_json::json!({"after_failures": failures}))?;
-                                    Err(ServiceError::Auth(AuthError::AccountLocked))
-                                }
-                            }
+                            let failure = count_user_failure(&tx, now, acc.user.id, acc.counter)?;
+                            let (Failure::Counted { counter } | Failure::LockedNow { counter, .. }) = failure;
+                            audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target,
+                                Outcome::Failure,
+                                serde_json::json!({"reason": "wrong_password", "failures": counter.failures, "step": counter.step}))?;
+                            audit_temporary_lock(&tx, now, failure, &typed)?;
+                            Err(match failure {
+                                Failure::Counted { .. } => ServiceError::from(AuthError::SignInFailed),
+                                Failure::LockedNow { until, .. } => ServiceError::from(AuthError::TemporarilyLocked { until }),
+                            })
                         }
                     }
                     _ => {
-                        // Unknown login ID (or one that may not sign in): count it the same way.
-                        let counted_key = key.unwrap_or_else(|| typed.to_ascii_lowercase());
-                        let previous: u32 = tx
+                        // Unknown login ID (or one that may not sign in): count it the same
+                        // way; every malformed one under one key.
+                        forget_old_unknown_ids(&tx, now)?;
+                        let counted_key = key.unwrap_or_else(|| lockout::MALFORMED_KEY.to_string());
+                        let stored = tx
                             .query_row(
-                                "SELECT failures FROM unknown_login_failures WHERE login_key = ?1",
+                                "SELECT failures, lockout_step, locked_until
+                                 FROM unknown_login_failures WHERE login_key = ?1",
                                 [&counted_key],
-                                |r| r.get(0),
+                                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                             )
-                            .optional()?
-                            .unwrap_or(0);
-                        let (failures, locked) = match policy.after_failure(previous) {
-                            FailureOutcome::StillOpen { failures } => (failures, false),
-                            FailureOutcome::LockedNow { failures } => (failures, true),
+                            .optional()?;
+                        let counter = match stored {
+                            Some((failures, step, until)) => counter_from(failures, step, until)?,
+                            None => Counter { failures: 0, step: 0, locked_until: None },
                         };
-                        tx.execute(
-                            "INSERT INTO unknown_login_failures (login_key, failures, last_failed_at)
-                             VALUES (?1, ?2, ?3)
-                             ON CONFLICT (login_key) DO UPDATE SET failures = ?2, last_failed_at = ?3",
-                            params![counted_key, failures, ts(now)],
-                        )?;
-                        audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target, Outcome::Failure,
-                            serde_json::json!({"reason": "unknown_login_id"}))?;
-                        Err(if locked { ServiceError::Auth(AuthError::AccountLocked) } else { ServiceError::Auth(AuthError::SignInFailed) })
+                        if let Some(until) = counter.locked_at(now) {
+                            audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target, Outcome::Failure,
+                                serde_json::json!({"reason": "unknown_login_id", "until": ts(until)}))?;
+                            Err(ServiceError::from(AuthError::TemporarilyLocked { until }))
+                        } else {
+                            let failure = counter.after_failure(now);
+                            let (Failure::Counted { counter: next } | Failure::LockedNow { counter: next, .. }) = failure;
+                            tx.execute(
+                                "INSERT INTO unknown_login_failures (login_key, failures, last_failed_at, lockout_step, locked_until)
+                                 VALUES (?1, ?2, ?3, ?4, ?5)
+                                 ON CONFLICT (login_key) DO UPDATE
+                                 SET failures = ?2, last_failed_at = ?3, lockout_step = ?4, locked_until = ?5",
+                                params![counted_key, next.failures, ts(now), next.step, next.locked_until.map(ts)],
+                            )?;
+                            audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target, Outcome::Failure,
+                                serde_json::json!({"reason": "unknown_login_id"}))?;
+                            Err(match failure {
+                                Failure::Counted { .. } => ServiceError::from(AuthError::SignInFailed),
+                                Failure::LockedNow { until, .. } => ServiceError::from(AuthError::TemporarilyLocked { until }),
+                            })
+                        }
                     }
                 };
                 // Failures are committed too: the counter and the audit row must stay.
@@ -263,35 +351,35 @@ impl Backend {
             })
             .await
     }
-
     /// Makes the dummy hash now (the server calls this at start, on a blocking thread), so
     /// that even the first failed sign-in takes no longer than the others.
     pub fn prepare_sign_in(&self) {
         self.inner_dummy_hash();
     }
 
-    fn inner_dummy_hash(&self) -> password::PasswordHash {
+    pub(crate) fn inner_dummy_hash(&self) -> password::PasswordHash {
         self.inner
             .dummy_hash
             .get_or_init(password::dummy_hash)
             .clone()
     }
 
-    /// Looks a session cookie up; a valid session's idle timer restarts, an expired one is
-    /// deleted.
+    /// Looks a session cookie up; a valid session's idle timer restarts, an expired one (idle
+    /// too long, or older than the absolute lifetime) is deleted.
     pub async fn resolve_session(
         &self,
         token: SessionToken,
     ) -> Result<SessionLookup, ServiceError> {
         let now = self.clock().now();
         let policy = self.settings().session;
+        let max_age = self.settings().session_max_age;
         self.db()
             .run(move |conn| {
                 let digest = token.digest();
                 let row = conn
                     .query_row(
                         "SELECT s.last_seen_at, u.id, u.login_id, u.name, u.role,
-                                u.locked_at IS NOT NULL OR u.deleted_at IS NOT NULL
+                                u.locked_at IS NOT NULL OR u.deleted_at IS NOT NULL, s.created_at
                          FROM sessions s JOIN users u ON u.id = s.user_id
                          WHERE s.token_sha256 = ?1",
                         [&digest],
@@ -303,15 +391,17 @@ impl Backend {
                                 r.get::<_, String>(3)?,
                                 r.get::<_, String>(4)?,
                                 r.get::<_, bool>(5)?,
+                                r.get::<_, String>(6)?,
                             ))
                         },
                     )
                     .optional()?;
-                let Some((last_seen, id, login_id, name, role, blocked)) = row else {
+                let Some((last_seen, id, login_id, name, role, blocked, created)) = row else {
                     return Ok(SessionLookup::Unknown);
                 };
                 let role = Role::parse(&role);
-                let expired = policy.is_expired(parse_ts(&last_seen)?, now);
+                let expired = policy.is_expired(parse_ts(&last_seen)?, now)
+                    || now >= parse_ts(&created)? + max_age;
                 match role {
                     Some(role) if !expired && !blocked && role.may_sign_in_to_console() => {
                         conn.execute(

@@ -40,7 +40,36 @@ pub enum Outcome {
     Failure,
 }
 
-/// Appends one audit row. `detail` is JSON and must never contain a secret.
+/// A target longer than this many characters is cut (the log is append-only, and a target
+/// may come from anyone, e.g. a typed login ID).
+pub const TARGET_MAX_CHARS: usize = 128;
+/// A detail (JSON text) longer than this many characters is cut.
+pub const DETAIL_MAX_CHARS: usize = 4096;
+
+/// The target as stored: at most [`TARGET_MAX_CHARS`] characters, a cut one ending in `…`.
+fn cut_target(target: &str) -> std::borrow::Cow<'_, str> {
+    if target.chars().count() <= TARGET_MAX_CHARS {
+        return target.into();
+    }
+    let kept: String = target.chars().take(TARGET_MAX_CHARS - 1).collect();
+    format!("{kept}…").into()
+}
+
+/// The detail as stored: the JSON text, or when too long a JSON object that says so and
+/// keeps the start of it (`{"cut": true, "chars": n, "start": "..."}`).
+fn cut_detail(detail: &serde_json::Value) -> String {
+    let text = detail.to_string();
+    let chars = text.chars().count();
+    if chars <= DETAIL_MAX_CHARS {
+        return text;
+    }
+    // Leave room for the wrapper and the escaping of the kept start.
+    let start: String = text.chars().take(DETAIL_MAX_CHARS / 4).collect();
+    serde_json::json!({"cut": true, "chars": chars, "start": start}).to_string()
+}
+
+/// Appends one audit row. `detail` is JSON and must never contain a secret. A long target or
+/// detail is cut to a fixed length and marked as cut.
 pub fn record(
     conn: &Connection,
     at: OffsetDateTime,
@@ -59,12 +88,12 @@ pub fn record(
             actor_id,
             actor_name,
             action.as_str(),
-            target,
+            target.map(cut_target),
             match outcome {
                 Outcome::Success => "success",
                 Outcome::Failure => "failure",
             },
-            detail.to_string()
+            cut_detail(&detail)
         ],
     )?;
     Ok(())
@@ -127,5 +156,27 @@ mod tests {
             let back: AuditAction = serde_json::from_value(json).expect("and reads back");
             assert_eq!(back, action);
         }
+    }
+
+    #[test]
+    fn long_targets_and_details_are_cut_and_marked() {
+        assert_eq!(cut_target("master01"), "master01");
+        let long = "é".repeat(1000);
+        let cut = cut_target(&long);
+        assert_eq!(cut.chars().count(), TARGET_MAX_CHARS);
+        assert!(cut.ends_with('…'));
+
+        let small = serde_json::json!({"reason": "x"});
+        assert_eq!(cut_detail(&small), small.to_string());
+        let big = serde_json::json!({"text": "\"".repeat(100_000)});
+        let stored = cut_detail(&big);
+        assert!(
+            stored.chars().count() <= DETAIL_MAX_CHARS,
+            "{}",
+            stored.len()
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&stored).expect("still JSON");
+        assert_eq!(parsed["cut"], true);
+        assert_eq!(parsed["chars"], big.to_string().chars().count());
     }
 }

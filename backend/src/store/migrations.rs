@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0007_ca_interface.sql"),
     ),
     (
+        8,
+        "0008_sign_in_backoff.sql",
+        include_str!("../../../migrations/0008_sign_in_backoff.sql"),
+    ),
+    (
         9,
         "0009_distribution_limits.sql",
         include_str!("../../../migrations/0009_distribution_limits.sql"),

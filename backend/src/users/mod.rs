@@ -6,6 +6,8 @@
 
 pub mod import;
 
+use crate::auth::lockout::Failure;
+use crate::auth::SessionToken;
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
@@ -169,8 +171,9 @@ impl Backend {
             .await
     }
 
-    /// Unlocks (閉塞解除) an account and clears its wrong-password count. Allowed to masters
-    /// and to the command line on the server.
+    /// Unlocks (閉塞解除) an account, the permanent lock and a temporary one alike, and clears
+    /// its wrong-password count (the back-off step stays until a successful sign-in). Allowed
+    /// to masters and to the command line on the server.
     pub async fn unlock_user(&self, login_id: &str, actor: Actor) -> Result<(), ServiceError> {
         if let Actor::User { id, .. } = &actor {
             let id = *id;
@@ -194,7 +197,7 @@ impl Backend {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 let changed = tx.execute(
-                    "UPDATE users SET locked_at = NULL, failed_logins = 0, updated_at = ?1
+                    "UPDATE users SET locked_at = NULL, locked_until = NULL, failed_logins = 0, updated_at = ?1
                      WHERE login_key = ?2 AND deleted_at IS NULL",
                     params![ts(now), key],
                 )?;
@@ -212,6 +215,44 @@ impl Backend {
                 )?;
                 tx.commit()?;
                 Ok(())
+            })
+            .await
+    }
+}
+
+/// A running temporary lock (一時的な閉塞), for the Users page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemporaryLock {
+    pub user_id: i64,
+    /// The lock's end, `YYYY-MM-DD hh:mm` in Japan time.
+    pub until_jst: String,
+}
+
+impl Backend {
+    /// The users whose temporary lock has not ended yet.
+    pub async fn temporary_locks(&self) -> Result<Vec<TemporaryLock>, ServiceError> {
+        let now = self.clock().now();
+        self.db()
+            .run(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT id, locked_until FROM users
+                     WHERE deleted_at IS NULL AND locked_until > ?1 ORDER BY id",
+                )?;
+                let rows = stmt
+                    .query_map([ts(now)], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows.into_iter()
+                    .map(|(user_id, until)| {
+                        Ok(TemporaryLock {
+                            user_id,
+                            until_jst: certdesk_domain::notices::jst_minute(
+                                crate::store::db::parse_ts(&until)?,
+                            ),
+                        })
+                    })
+                    .collect()
             })
             .await
     }
@@ -358,6 +399,34 @@ impl std::fmt::Debug for NewUser {
     }
 }
 
+/// A new console password, and for one's own the current one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordChange {
+    /// Needed (and checked) only when users change their own password.
+    pub current_password: String,
+    pub password: String,
+    pub password_confirm: String,
+}
+
+/// May `actor` set the console password of `target`? Users may set their own, masters (and
+/// the command line) anyone's; only roles that sign in have one.
+fn authorize_password_set(
+    conn: &Connection,
+    target: &Target,
+    own: bool,
+    actor: &Actor,
+) -> Result<(), ServiceError> {
+    if !own && !acts_as_master(conn, actor)? {
+        return Err(ServiceError::from(AuthError::Forbidden));
+    }
+    if !target.role.may_sign_in_to_console() {
+        return Err(ServiceError::from(UserError::RoleNotAllowed {
+            role: target.role.as_str().to_string(),
+        }));
+    }
+    Ok(())
+}
+
 /// What the Users page sends to change a user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserChanges {
@@ -474,15 +543,42 @@ impl Backend {
             .await
     }
 
-    /// Sets a master's or admin's console password (by a master, or by the user themself).
+    /// Sets a master's or admin's console password: by a master, or by the user themself. The
+    /// caller's right is checked before any password is hashed. Changing one's own password
+    /// needs the current one (a wrong one counts like a wrong sign-in) and ends every other
+    /// session of that user, keeping `keep` (the caller's own); a password set by a master ends
+    /// all of that user's sessions.
     pub async fn set_console_password(
         &self,
         user_id: i64,
-        password: String,
-        password_confirm: String,
+        change: PasswordChange,
         actor: Actor,
+        keep: Option<SessionToken>,
     ) -> Result<(), ServiceError> {
-        let password = Password::parse_new(&password, &password_confirm)?;
+        let own = matches!(&actor, Actor::User { id, .. } if *id == user_id);
+        // Who may do this, first: nothing below is worth hashing for a caller who may not.
+        let check_actor = actor.clone();
+        let (login_id, stored_hash) = self
+            .db()
+            .run(move |conn| {
+                let target = load_target(conn, user_id)?;
+                authorize_password_set(conn, &target, own, &check_actor)?;
+                let hash: Option<String> = conn.query_row(
+                    "SELECT password_hash FROM users WHERE id = ?1",
+                    [user_id],
+                    |r| r.get(0),
+                )?;
+                Ok((target.login_id, hash))
+            })
+            .await?;
+        let password = Password::parse_new(&change.password, &change.password_confirm)?;
+        if own {
+            if change.current_password.len() > crate::auth::lockout::MAX_PASSWORD_BYTES {
+                return Err(ServiceError::from(AuthError::SignInTooLong));
+            }
+            self.check_current_password(user_id, &login_id, stored_hash, change.current_password)
+                .await?;
+        }
         let hash = tokio::task::spawn_blocking(move || {
             crate::auth::password::hash(password.expose())
                 .as_stored()
@@ -494,25 +590,96 @@ impl Backend {
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
+                // Again inside the transaction that writes: the roles may have changed meanwhile.
                 let target = load_target(&tx, user_id)?;
-                let own = matches!(&actor, Actor::User { id, .. } if *id == user_id);
-                if !own && !acts_as_master(&tx, &actor)? {
-                    return Err(AuthError::Forbidden.into());
-                }
-                if !target.role.may_sign_in_to_console() {
-                    return Err(UserError::RoleNotAllowed { role: target.role.as_str().to_string() }.into());
-                }
+                authorize_password_set(&tx, &target, own, &actor)?;
                 tx.execute(
                     "UPDATE users SET password_hash = ?1, failed_logins = 0, updated_at = ?2 WHERE id = ?3",
                     params![hash, ts(now), user_id],
                 )?;
-                // Other sessions of that user end; a user changing their own keeps this one.
-                if !own {
-                    tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
-                }
-                audit::record(&tx, now, &actor, AuditAction::PasswordSet, Some(&target.login_id), Outcome::Success, serde_json::json!({}))?;
+                // Every other session of that user ends; a user changing their own keeps this one.
+                let kept = keep.filter(|_| own).map(|t| t.digest());
+                let ended = tx.execute(
+                    "DELETE FROM sessions WHERE user_id = ?1 AND token_sha256 IS NOT ?2",
+                    params![user_id, kept],
+                )?;
+                audit::record(&tx, now, &actor, AuditAction::PasswordSet, Some(&target.login_id), Outcome::Success,
+                    serde_json::json!({"own": own, "sessions_ended": ended}))?;
                 tx.commit()?;
                 Ok(())
+            })
+            .await
+    }
+
+    /// Verifies the current password of a user changing their own. A wrong one is counted
+    /// like a wrong sign-in (and may lock the account for a while); a running temporary lock
+    /// refuses without verifying.
+    async fn check_current_password(
+        &self,
+        user_id: i64,
+        login_id: &str,
+        stored_hash: Option<String>,
+        current: String,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock().now();
+        let counter = self
+            .db()
+            .run(move |conn| crate::auth::user_counter(conn, user_id))
+            .await?;
+        if let Some(until) = counter.locked_at(now) {
+            return Err(ServiceError::from(AuthError::TemporarilyLocked { until }));
+        }
+        let me = self.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            let hash = stored_hash
+                .map(crate::auth::password::PasswordHash::from_stored)
+                .unwrap_or_else(|| me.inner_dummy_hash());
+            crate::auth::password::verify(&current, &hash)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if ok {
+            return Ok(());
+        }
+        let login_id = login_id.to_string();
+        let now = self.clock().now();
+        self.db()
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                // Re-read: another request may have counted meanwhile.
+                let counter = crate::auth::user_counter(&tx, user_id)?;
+                let failure = match counter.locked_at(now) {
+                    Some(until) => Err(ServiceError::from(AuthError::TemporarilyLocked { until })),
+                    None => Ok(crate::auth::count_user_failure(&tx, now, user_id, counter)?),
+                };
+                audit::record(
+                    &tx,
+                    now,
+                    &Actor::User {
+                        id: user_id,
+                        login_id: login_id.clone(),
+                    },
+                    AuditAction::PasswordSet,
+                    Some(&login_id),
+                    Outcome::Failure,
+                    serde_json::json!({"reason": "wrong_current_password"}),
+                )?;
+                let refusal = match failure {
+                    Err(locked) => locked,
+                    Ok(failure) => {
+                        crate::auth::audit_temporary_lock(&tx, now, failure, &login_id)?;
+                        match failure {
+                            Failure::Counted { .. } => {
+                                ServiceError::from(AuthError::WrongCurrentPassword)
+                            }
+                            Failure::LockedNow { until, .. } => {
+                                ServiceError::from(AuthError::TemporarilyLocked { until })
+                            }
+                        }
+                    }
+                };
+                tx.commit()?;
+                Err(refusal)
             })
             .await
     }
