@@ -76,6 +76,8 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::AlreadySetUp | E::NotSetUp => StatusCode::CONFLICT,
         E::SignInFailed | E::NotSignedIn => StatusCode::UNAUTHORIZED,
         E::AccountLocked | E::Forbidden | E::CrossSiteRequest => StatusCode::FORBIDDEN,
+        E::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
+        E::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         E::UserNotFound { .. } => StatusCode::NOT_FOUND,
         E::UserLimit { .. } | E::LoginIdTaken { .. } | E::LastMaster => StatusCode::CONFLICT,
         E::RoleNotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -111,6 +113,9 @@ impl From<certdesk_backend::ServiceError> for UiError {
     fn from(e: certdesk_backend::ServiceError) -> Self {
         if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             opts.set_status(http_status(&e));
+            if let Some(secs) = e.retry_after_secs() {
+                opts.insert_header(axum::http::header::RETRY_AFTER, secs.into());
+            }
         }
         if e.is_internal() {
             tracing::error!(error.code = e.code(), error.detail = %e, "request failed");

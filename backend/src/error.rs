@@ -53,6 +53,12 @@ pub enum ServiceError {
     /// A state-changing request that did not come from the console's own pages.
     #[error("E-AUTH-005 cross-site request refused")]
     CrossSiteRequest,
+    /// Every password-hashing permit is taken (a flood of sign-ins); refused at once, not queued.
+    #[error("E-AUTH-006 password checking is busy")]
+    HashingBusy,
+    /// Too many sign-in, setup or pickup attempts from this address, or from everyone at once.
+    #[error("E-AUTH-007 too many attempts; retry after {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// No user with this login ID.
     #[error("E-USER-001 no user with login ID {login_id}")]
     UserNotFound { login_id: String },
@@ -135,6 +141,8 @@ impl ServiceError {
             ServiceError::NotSignedIn => "E-AUTH-003",
             ServiceError::Forbidden => "E-AUTH-004",
             ServiceError::CrossSiteRequest => "E-AUTH-005",
+            ServiceError::HashingBusy => "E-AUTH-006",
+            ServiceError::TooManyAttempts { .. } => "E-AUTH-007",
             ServiceError::UserNotFound { .. } => "E-USER-001",
             ServiceError::UserLimit { .. } => "E-USER-002",
             ServiceError::LoginIdTaken { .. } => "E-USER-003",
@@ -172,6 +180,16 @@ impl ServiceError {
             | ServiceError::ImportStale => Some("file"),
             ServiceError::P12Password(_)
             | ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
+            _ => None,
+        }
+    }
+
+    /// How many seconds the client should wait before trying again (the `Retry-After`
+    /// header), for refusals that pass by themselves.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ServiceError::HashingBusy => Some(1),
+            ServiceError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -230,6 +248,14 @@ impl ServiceError {
             ServiceError::CrossSiteRequest => Message::new(
                 "他のサイトからの要求のため拒否しました。certdeskの画面から操作してください。",
                 "The request came from another site and was refused. Use certdesk's own pages.",
+            ),
+            ServiceError::HashingBusy => Message::new(
+                "サーバが混み合っているため、パスワードを確認できませんでした。数秒待ってから、もう一度お試しください。",
+                "The server is busy and could not check the password. Wait a few seconds, then try again.",
+            ),
+            ServiceError::TooManyAttempts { retry_after_secs } => Message::new(
+                format!("短い時間に試行が多すぎます。{retry_after_secs}秒ほど待ってから、もう一度お試しください。"),
+                format!("Too many attempts in a short time. Wait about {retry_after_secs} seconds, then try again."),
             ),
             ServiceError::UserNotFound { login_id } => Message::new(
                 format!("ログインID「{login_id}」のユーザはいません。ログインIDを確認してください。"),

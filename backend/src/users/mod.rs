@@ -6,6 +6,7 @@
 
 pub mod import;
 
+use crate::auth::password::Hashers;
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
@@ -355,17 +356,24 @@ pub fn role_from_form(raw: &str) -> Result<Role, ServiceError> {
     })
 }
 
-/// Hashes a new console password, or `None` when both fields are empty.
-fn optional_password(password: &str, confirm: &str) -> Result<Option<String>, ServiceError> {
+/// Hashes a new console password (under a hashing permit), or `None` when both fields are empty.
+async fn optional_password(
+    hashers: &Hashers,
+    password: &str,
+    confirm: &str,
+) -> Result<Option<String>, ServiceError> {
     if password.is_empty() && confirm.is_empty() {
         return Ok(None);
     }
     let password = Password::parse_new(password, confirm)?;
-    Ok(Some(
-        crate::auth::password::hash(password.expose())
-            .as_stored()
-            .to_string(),
-    ))
+    hashers
+        .run(move |permit| {
+            crate::auth::password::hash(password.expose(), permit)
+                .as_stored()
+                .to_string()
+        })
+        .await
+        .map(Some)
 }
 
 impl Backend {
@@ -377,10 +385,7 @@ impl Backend {
         let email = Email::parse(&input.email)?;
         let role = input.role;
         let hash = if role.may_sign_in_to_console() {
-            let (p, c) = (input.password, input.password_confirm);
-            tokio::task::spawn_blocking(move || optional_password(&p, &c))
-                .await
-                .map_err(|e| ServiceError::Internal(e.to_string()))??
+            optional_password(self.hashers(), &input.password, &input.password_confirm).await?
         } else {
             None
         };
@@ -460,13 +465,14 @@ impl Backend {
         actor: Actor,
     ) -> Result<(), ServiceError> {
         let password = Password::parse_new(&password, &password_confirm)?;
-        let hash = tokio::task::spawn_blocking(move || {
-            crate::auth::password::hash(password.expose())
-                .as_stored()
-                .to_string()
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let hash = self
+            .hashers()
+            .run(move |permit| {
+                crate::auth::password::hash(password.expose(), permit)
+                    .as_stored()
+                    .to_string()
+            })
+            .await?;
         let now = self.clock().now();
         self.db()
             .run(move |conn| {
