@@ -1,5 +1,6 @@
 //! HTTP-level integration tests: the real router on a loopback port, a real SQLite file.
 
+mod abuse_limits;
 mod auth;
 mod bulk;
 mod certificates;
