@@ -6,7 +6,7 @@
 //! | [`public::assets`]: health, stylesheet, wasm bundle, `/ca/*` | anyone | nothing |
 //! | [`public::forms`]: pickup download | anyone | cross-site check, session, attempt limit |
 //! | [`downloads`]: certificates, CSVs, distribution files, `/ca/cfssl/*` | signed-in ([`ConsoleUser`]) | cross-site check, session |
-//! | [`console`]: pages and server functions | pages by the page rules; server functions check themselves | cross-site check, session, page rules |
+//! | [`console`]: pages and server functions | pages by the page rules; server functions check themselves | cross-site check, session, page rules; attempt limit for `sign_in`, `setup` |
 //!
 //! What the checks do is in [`access`]; the attempt limit on anonymous routes that check a
 //! secret (sign-in, setup, pickup) is in [`limits`]; every refusal and failure is a [`WebError`].
