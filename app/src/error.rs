@@ -113,6 +113,8 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::Auth(a) => match a {
             AuthError::SignInTooLong => StatusCode::PAYLOAD_TOO_LARGE,
             AuthError::WrongCurrentPassword => StatusCode::UNPROCESSABLE_ENTITY,
+            AuthError::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::SignInFailed | AuthError::NotSignedIn => StatusCode::UNAUTHORIZED,
             AuthError::AccountLocked
             | AuthError::TemporarilyLocked { .. }
@@ -167,6 +169,9 @@ impl From<certdesk_backend::ServiceError> for UiError {
     fn from(e: certdesk_backend::ServiceError) -> Self {
         if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             opts.set_status(http_status(&e));
+            if let Some(secs) = e.retry_after_secs() {
+                opts.insert_header(axum::http::header::RETRY_AFTER, secs.into());
+            }
         }
         if e.is_internal() {
             tracing::error!(error.code = e.code(), error.detail = %e, "request failed");

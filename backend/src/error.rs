@@ -114,6 +114,18 @@ impl ServiceError {
         }
     }
 
+    /// How many seconds the client should wait before trying again (the `Retry-After`
+    /// header), for refusals that pass by themselves.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ServiceError::Auth(AuthError::HashingBusy) => Some(1),
+            ServiceError::Auth(AuthError::TooManyAttempts { retry_after_secs }) => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
+    }
+
     /// True for errors whose detail must go to the log only.
     pub fn is_internal(&self) -> bool {
         matches!(self, ServiceError::Database(_) | ServiceError::Internal(_))

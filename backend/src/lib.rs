@@ -24,7 +24,7 @@ pub mod users;
 pub use auth::{CurrentUser, SessionLookup, SessionToken};
 pub use clock::Clock;
 pub use error::ServiceError;
-pub use settings::Settings;
+pub use settings::{AttemptLimits, AttemptRate, Settings};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -42,6 +42,8 @@ struct Inner {
     clock: Clock,
     /// Made at the first sign-in, not at every start (the CLI opens the backend too).
     dummy_hash: OnceLock<auth::password::PasswordHash>,
+    /// The cap on concurrent argon2 work (one permit per core).
+    hashers: auth::password::Hashers,
     master_key: Arc<store::secrets::MasterKey>,
     /// The embedded CA, once the organisation exists (see `ensure_ca`).
     ca: RwLock<Option<Arc<ca::EmbeddedCa>>>,
@@ -127,6 +129,7 @@ impl Backend {
                 settings,
                 clock,
                 dummy_hash: OnceLock::new(),
+                hashers: auth::password::Hashers::per_core(),
                 master_key,
                 ca: RwLock::new(None),
                 set_up: AtomicBool::new(set_up),
@@ -150,6 +153,10 @@ impl Backend {
     /// True until the first-run setup has created the organisation.
     pub fn needs_setup(&self) -> bool {
         !self.inner.set_up.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn hashers(&self) -> &auth::password::Hashers {
+        &self.inner.hashers
     }
 
     pub(crate) fn master_key(&self) -> Arc<store::secrets::MasterKey> {

@@ -97,9 +97,10 @@ impl Backend {
         }
         let valid = input.parse()?;
         let pw = valid.password.clone();
-        let hash = tokio::task::spawn_blocking(move || password::hash(pw.expose()))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("hashing task failed: {e}")))?;
+        let hash = self
+            .hashers()
+            .run(move |permit| password::hash(pw.expose(), permit))
+            .await?;
         let now = self.clock().now();
         let result = self
             .db()

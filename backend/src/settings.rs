@@ -2,6 +2,7 @@
 
 use certdesk_domain::SessionPolicy;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How long a console session lives at most, unless `serve --session-max-hours` says otherwise.
 pub const DEFAULT_SESSION_MAX_AGE: time::Duration = time::Duration::hours(12);
@@ -20,6 +21,9 @@ pub struct Settings {
     /// The URL people and relying parties reach the console at; certificates point their CRL
     /// distribution point at `<public_url>/ca/crl.der`. Default `http://127.0.0.1:3000`.
     pub public_url: String,
+    /// How many anonymous attempts (sign-in, setup, pickup download) are answered, per
+    /// client address and for everyone together. Default [`AttemptLimits::default`].
+    pub attempt_limits: AttemptLimits,
 }
 
 impl Settings {
@@ -30,10 +34,54 @@ impl Settings {
             session_max_age: DEFAULT_SESSION_MAX_AGE,
             secure_cookies: false,
             public_url: "http://127.0.0.1:3000".into(),
+            attempt_limits: AttemptLimits::default(),
         }
     }
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("certdesk.sqlite3")
+    }
+}
+
+/// A token bucket: `burst` attempts at once, then one more every `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptRate {
+    pub burst: u32,
+    pub period: Duration,
+}
+
+/// Per client address: a burst of 20, then 1 a second. The console is served to an office
+/// where about 100 staff may share one NAT'd address: on the morning certificates are handed
+/// out a room of people picks up at once (20 at once), and all 99 are through within two
+/// minutes at one a second. Only masters and admins sign in, a few times a day; a typo is
+/// never refused. One address guessing passwords gets 3,600 tries an hour, against the
+/// lockout of 5 per login ID.
+pub const PER_CLIENT_ATTEMPTS: AttemptRate = AttemptRate {
+    burst: 20,
+    period: Duration::from_secs(1),
+};
+
+/// Everyone together: a burst of 50, then 10 a second. Each attempt may run argon2 (19 MiB,
+/// tens of ms); 10 a second is a fraction of one core, so many addresses at once (a worm on
+/// the LAN, a misbehaving script) leave the server answering signed-in users, and a whole
+/// office arriving at once (50) still gets through.
+pub const OVERALL_ATTEMPTS: AttemptRate = AttemptRate {
+    burst: 50,
+    period: Duration::from_millis(100),
+};
+
+/// The two buckets every anonymous attempt passes: its client address's, then everyone's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptLimits {
+    pub per_client: AttemptRate,
+    pub overall: AttemptRate,
+}
+
+impl Default for AttemptLimits {
+    fn default() -> AttemptLimits {
+        AttemptLimits {
+            per_client: PER_CLIENT_ATTEMPTS,
+            overall: OVERALL_ATTEMPTS,
+        }
     }
 }

@@ -239,6 +239,10 @@ error_codes! {
         SignInTooLong = "E-AUTH-007" => "login ID or password too long",
         /// Changing one's own password with a wrong current one.
         WrongCurrentPassword = "E-AUTH-008" => "current password wrong",
+        /// Every password-hashing slot is taken: refused at once, not queued.
+        HashingBusy = "E-AUTH-009" => "password checking is busy",
+        /// Too many sign-in, setup or pickup attempts from this address, or from everyone.
+        TooManyAttempts { retry_after_secs: u64 } = "E-AUTH-010" => "too many attempts; retry after {retry_after_secs} s",
     }
 }
 
@@ -276,6 +280,14 @@ impl AuthError {
             AuthError::SignInTooLong => Message::new(
                 "ログインIDまたはパスワードが長すぎます(ログインIDは64バイト、パスワードは1,024バイトまで)。正しいログインIDとパスワードを入力してください。",
                 "The login ID or password is far too long (login ID at most 64 bytes, password at most 1,024 bytes). Enter your real login ID and password.",
+            ),
+            AuthError::HashingBusy => Message::new(
+                "サーバが混み合っているため、パスワードを確認できませんでした。数秒待ってから、もう一度お試しください。",
+                "The server is busy and could not check the password. Wait a few seconds, then try again.",
+            ),
+            AuthError::TooManyAttempts { retry_after_secs } => Message::new(
+                format!("短い時間に試行が多すぎます。{retry_after_secs}秒ほど待ってから、もう一度お試しください。"),
+                format!("Too many attempts in a short time. Wait about {retry_after_secs} seconds, then try again."),
             ),
             AuthError::WrongCurrentPassword => Message::new(
                 "現在のパスワードが正しくありません(何も変更していません)。自分のパスワードを変えるには現在のパスワードを入力してください。5回続けて間違えると一時的に閉塞されます。",

@@ -344,6 +344,8 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     tracing::info!(listen.addr = %addr, data.dir = %backend.settings().data_dir.display(), "certdesk is serving");
     println!("certdesk: http://{addr}/ で待ち受けています / listening on http://{addr}/");
+    // The peer address is the client the attempt limit counts (web::limits).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

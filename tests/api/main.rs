@@ -2,6 +2,7 @@
 
 mod abuse_auth;
 mod abuse_distribution;
+mod abuse_limits;
 mod abuse_misc;
 mod auth;
 mod bulk;

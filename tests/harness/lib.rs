@@ -20,11 +20,18 @@ pub struct TestApp {
 
 /// Starts certdesk on `127.0.0.1:0` with a fresh data directory and a clock the test moves.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings changed first (e.g. the attempt limits).
+pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let now = Arc::new(Mutex::new(OffsetDateTime::now_utc()));
     let clock_now = Arc::clone(&now);
     let clock = Clock::from_fn(move || *clock_now.lock().expect("clock"));
-    let backend = Backend::open(Settings::new(dir.path()), clock).expect("backend opens");
+    let mut settings = Settings::new(dir.path());
+    change(&mut settings);
+    let backend = Backend::open(settings, clock).expect("backend opens");
     let site_root = dir.path().join("site");
     let router = certdesk_server::web::router(backend.clone(), &site_root);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -43,8 +50,10 @@ pub async fn spawn_app() -> TestApp {
     }
 }
 
+/// Served like `certdesk serve`: with the peer address, which the attempt limit counts.
 async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
-    axum::serve(listener, router).await.expect("server runs");
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).await.expect("server runs");
 }
 
 /// A client like a browser tab: it keeps cookies and does not follow redirects (tests look

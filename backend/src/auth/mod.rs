@@ -248,16 +248,18 @@ impl Backend {
             None => None,
         };
 
-        // Verify on a blocking thread, against the dummy hash when there is nothing to verify.
+        // Verify on a blocking thread, against the dummy hash when there is nothing to verify
+        // (it takes a permit too). No permit free: refused before anything is written.
         let hash = account.as_ref().and_then(|a| a.hash.clone());
         let me = self.clone();
         let pw = password_text.to_string();
-        let password_ok = tokio::task::spawn_blocking(move || {
-            let hash = hash.unwrap_or_else(|| me.inner_dummy_hash());
-            password::verify(&pw, &hash)
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("verify task failed: {e}")))?
+        let password_ok = self
+            .hashers()
+            .run(move |permit| {
+                let hash = hash.unwrap_or_else(|| me.inner_dummy_hash(permit));
+                password::verify(&pw, &hash, permit)
+            })
+            .await?
             && account.as_ref().is_some_and(|a| a.hash.is_some());
 
         let now = self.clock().now();
@@ -353,14 +355,17 @@ impl Backend {
     }
     /// Makes the dummy hash now (the server calls this at start, on a blocking thread), so
     /// that even the first failed sign-in takes no longer than the others.
+    /// Skipped when every hashing permit is taken; the first sign-in then makes it.
     pub fn prepare_sign_in(&self) {
-        self.inner_dummy_hash();
+        if let Some(permit) = self.hashers().try_permit() {
+            self.inner_dummy_hash(&permit);
+        }
     }
 
-    pub(crate) fn inner_dummy_hash(&self) -> password::PasswordHash {
+    pub(crate) fn inner_dummy_hash(&self, permit: &password::HashPermit) -> password::PasswordHash {
         self.inner
             .dummy_hash
-            .get_or_init(password::dummy_hash)
+            .get_or_init(|| password::dummy_hash(permit))
             .clone()
     }
 

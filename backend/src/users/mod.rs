@@ -446,17 +446,24 @@ pub fn role_from_form(raw: &str) -> Result<Role, ServiceError> {
     })
 }
 
-/// Hashes a new console password, or `None` when both fields are empty.
-fn optional_password(password: &str, confirm: &str) -> Result<Option<String>, ServiceError> {
+/// Hashes a new console password (under a hashing permit), or `None` when both fields are empty.
+async fn optional_password(
+    hashers: &crate::auth::password::Hashers,
+    password: &str,
+    confirm: &str,
+) -> Result<Option<String>, ServiceError> {
     if password.is_empty() && confirm.is_empty() {
         return Ok(None);
     }
     let password = Password::parse_new(password, confirm)?;
-    Ok(Some(
-        crate::auth::password::hash(password.expose())
-            .as_stored()
-            .to_string(),
-    ))
+    hashers
+        .run(move |permit| {
+            crate::auth::password::hash(password.expose(), permit)
+                .as_stored()
+                .to_string()
+        })
+        .await
+        .map(Some)
 }
 
 impl Backend {
@@ -468,10 +475,7 @@ impl Backend {
         let email = Email::parse(&input.email)?;
         let role = input.role;
         let hash = if role.may_sign_in_to_console() {
-            let (p, c) = (input.password, input.password_confirm);
-            tokio::task::spawn_blocking(move || optional_password(&p, &c))
-                .await
-                .map_err(|e| ServiceError::Internal(e.to_string()))??
+            optional_password(self.hashers(), &input.password, &input.password_confirm).await?
         } else {
             None
         };
@@ -579,13 +583,14 @@ impl Backend {
             self.check_current_password(user_id, &login_id, stored_hash, change.current_password)
                 .await?;
         }
-        let hash = tokio::task::spawn_blocking(move || {
-            crate::auth::password::hash(password.expose())
-                .as_stored()
-                .to_string()
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let hash = self
+            .hashers()
+            .run(move |permit| {
+                crate::auth::password::hash(password.expose(), permit)
+                    .as_stored()
+                    .to_string()
+            })
+            .await?;
         let now = self.clock().now();
         self.db()
             .run(move |conn| {
@@ -630,14 +635,15 @@ impl Backend {
             return Err(ServiceError::from(AuthError::TemporarilyLocked { until }));
         }
         let me = self.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            let hash = stored_hash
-                .map(crate::auth::password::PasswordHash::from_stored)
-                .unwrap_or_else(|| me.inner_dummy_hash());
-            crate::auth::password::verify(&current, &hash)
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let ok = self
+            .hashers()
+            .run(move |permit| {
+                let hash = stored_hash
+                    .map(crate::auth::password::PasswordHash::from_stored)
+                    .unwrap_or_else(|| me.inner_dummy_hash(permit));
+                crate::auth::password::verify(&current, &hash, permit)
+            })
+            .await?;
         if ok {
             return Ok(());
         }

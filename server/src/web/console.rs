@@ -3,6 +3,7 @@
 //! the [`RequestSession`] in the request's extensions) and answer with an error code, never a
 //! redirect.
 
+use super::limits::{limit_attempts, AttemptLimiter};
 use super::AppState;
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -18,8 +19,12 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 /// Where the server functions are served (the `prefix` of every `#[server]` in `app`).
 const SERVER_FN_PREFIX: &str = "/api/";
 
+/// The server functions anyone may call that check a secret: they take the attempt limit
+/// ([`limit_attempts`]). A new one is one more name here.
+const LIMITED_SERVER_FNS: &[&str] = &["sign_in", "setup"];
+
 /// The pages, the server functions, and the not-found answer for any other path.
-pub(super) fn routes(state: &AppState) -> Router<AppState> {
+pub(super) fn routes(state: &AppState, attempts: &AttemptLimiter) -> Router<AppState> {
     let context_backend = state.backend.clone();
     let leptos_options = state.leptos_options.clone();
     Router::new()
@@ -31,9 +36,31 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         )
         .fallback(super::not_found)
         .layer(middleware::from_fn_with_state(
+            attempts.clone(),
+            limit_server_fns,
+        ))
+        .layer(middleware::from_fn_with_state(
             state.backend.clone(),
             page_rules,
         ))
+}
+
+/// Passes the server functions in [`LIMITED_SERVER_FNS`] through [`limit_attempts`].
+async fn limit_server_fns(
+    State(attempts): State<AttemptLimiter>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let limited = req
+        .uri()
+        .path()
+        .strip_prefix(SERVER_FN_PREFIX)
+        .is_some_and(|name| LIMITED_SERVER_FNS.contains(&name));
+    if limited {
+        limit_attempts(State(attempts), req, next).await
+    } else {
+        next.run(req).await
+    }
 }
 
 /// Sends a page request where it may go (see [`page_redirect`]); anything else passes.

@@ -4,7 +4,7 @@
 //! client decodes into a [`UiError`] (stable code, both languages). The detail of an
 //! internal error is logged once, by the conversion into `UiError`, and never sent.
 
-use axum::http::header;
+use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use certdesk_app::error::{http_status, UiError};
 use certdesk_backend::ServiceError;
@@ -22,9 +22,15 @@ impl From<ServiceError> for WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let status = http_status(&self.0);
+        let retry_after = self.0.retry_after_secs();
         let ui = UiError::from(self.0);
         let body = serde_json::to_string(&ui).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }
 
@@ -48,6 +54,18 @@ mod tests {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let ui: UiError = serde_json::from_str(&body).expect("a UiError");
         assert_eq!(ui.code, "E-AUTH-003");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_that_passes_by_itself_says_when_to_retry() {
+        let resp = WebError::from(ServiceError::from(
+            certdesk_domain::AuthError::TooManyAttempts {
+                retry_after_secs: 7,
+            },
+        ))
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
     }
 
     #[tokio::test]

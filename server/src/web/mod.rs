@@ -4,20 +4,23 @@
 //! | group | who | what runs before the handler |
 //! |---|---|---|
 //! | [`public::assets`]: health, stylesheet, wasm bundle, `/ca/*` | anyone | nothing |
-//! | [`public::forms`]: pickup download | anyone | cross-site check, session |
+//! | [`public::forms`]: pickup download | anyone | cross-site check, session, attempt limit |
 //! | [`downloads`]: certificates, CSVs, distribution files, `/ca/cfssl/*` | signed-in ([`ConsoleUser`]) | cross-site check, session |
-//! | [`console`]: pages and server functions | pages by the page rules; server functions check themselves | cross-site check, session, page rules |
+//! | [`console`]: pages and server functions | pages by the page rules; server functions check themselves | cross-site check, session, page rules; attempt limit for `sign_in`, `setup` |
 //!
-//! What the checks do is in [`access`]; every refusal and failure is a [`WebError`].
+//! What the checks do is in [`access`]; the attempt limit on anonymous routes that check a
+//! secret (sign-in, setup, pickup) is in [`limits`]; every refusal and failure is a [`WebError`].
 
 mod access;
 mod console;
 mod downloads;
 mod error;
+mod limits;
 mod public;
 
 pub use access::{is_same_origin, ConsoleUser, Master};
 pub use error::WebError;
+pub use limits::{limit_attempts, AttemptLimiter};
 
 use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
@@ -82,10 +85,11 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
         leptos_options,
         backend: backend.clone(),
     };
+    let attempts = AttemptLimiter::new(backend.settings().attempt_limits);
     let with_session = Router::new()
-        .merge(public::forms())
+        .merge(public::forms(&attempts))
         .merge(downloads::routes())
-        .merge(console::routes(&state))
+        .merge(console::routes(&state, &attempts))
         .layer(middleware::from_fn_with_state(
             backend,
             access::resolve_session,

@@ -4,10 +4,12 @@
 //! cross-site check and the session like every other request).
 
 use super::error::WebError;
+use super::limits::{limit_attempts, AttemptLimiter};
 use super::AppState;
 use axum::extract::{Form, Path as UrlPath, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -38,9 +40,11 @@ pub(super) fn assets(site_root: &Path) -> Router<AppState> {
         )
 }
 
-/// Forms people post without signing in to the console.
-pub(super) fn forms() -> Router<AppState> {
-    Router::new().route("/pickup/download", post(pickup_download))
+/// Forms people post without signing in to the console; each checks a secret, so each takes
+/// the attempt limit.
+pub(super) fn forms(attempts: &AttemptLimiter) -> Router<AppState> {
+    let limited = || middleware::from_fn_with_state(attempts.clone(), limit_attempts);
+    Router::new().route("/pickup/download", post(pickup_download).layer(limited()))
 }
 
 async fn stylesheet() -> impl IntoResponse {
