@@ -2,15 +2,28 @@
 //! from outside over real HTTP: oversized sign-ins, made-up login IDs, locking out the last
 //! master, sessions that never end, and password changes.
 
-use certdesk_tests::{client, error_code, spawn_app, TestApp, PASSWORD};
+use certdesk_backend::{AttemptLimits, AttemptRate};
+use certdesk_tests::{client, error_code, spawn_app_with, TestApp, PASSWORD};
 use time::macros::datetime;
 use time::Duration;
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
 /// Set up (client signed in as master01) at 2026-11-23 10:30 JST.
+/// A set-up console whose attempt limits are out of the way: these tests attack what a sign-in
+/// stores and locks (the limits have their own tests in `abuse_limits.rs`).
 async fn master_app() -> TestApp {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|s| {
+        let many = AttemptRate {
+            burst: 10_000,
+            period: std::time::Duration::from_secs(3600),
+        };
+        s.attempt_limits = AttemptLimits {
+            per_client: many,
+            overall: many,
+        };
+    })
+    .await;
     app.set_now(datetime!(2026-11-23 01:30:00 UTC));
     assert_eq!(app.set_up().await.status(), 200);
     app
