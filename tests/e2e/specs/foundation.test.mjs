@@ -68,23 +68,23 @@ test('setup, lockout, CLI unlock, sign-in and the language switch', async () => 
   await page.waitForURL(`${server.base}/login`);
   await hydrated(page);
 
-  // Five wrong passwords: four "incorrect", the fifth locks.
+  // Five wrong passwords: four "incorrect", the fifth locks for a while (until when is shown).
   const loginForm = page.getByTestId('login-form');
   const banner = loginForm.locator('.error-banner');
   for (let i = 1; i <= 5; i++) {
     await page.fill('#field-login_id', 'master01');
     await page.fill('#field-password', `wrong password ${i}`);
     await loginForm.locator('button[type=submit]').click();
-    const expected = i < 5 ? 'E-AUTH-001' : 'E-AUTH-002';
+    const expected = i < 5 ? 'E-AUTH-001' : 'E-AUTH-006';
     await loginForm.locator(`.error-banner[data-code="${expected}"]`).waitFor();
   }
-  assert.match(await banner.textContent(), /閉塞されています/);
+  assert.match(await banner.textContent(), /一時的に閉塞中です(.+ まで、日本時間)/);
 
   // Locked: even the right password is refused.
   await page.fill('#field-password', PASSWORD);
   await loginForm.locator('button[type=submit]').click();
   await page.waitForTimeout(300);
-  await loginForm.locator('.error-banner[data-code="E-AUTH-002"]').waitFor();
+  await loginForm.locator('.error-banner[data-code="E-AUTH-006"]').waitFor();
   assert.equal(new URL(page.url()).pathname, '/login');
 
   // The master's unlock, from the server's command line.
