@@ -117,7 +117,7 @@ test('setup, lockout, CLI unlock, sign-in and the language switch', async () => 
   );
   assert.deepEqual(actions, [
     'setup', 'ca_create', 'crl_publish', 'sign_out',
-    'sign_in', 'sign_in', 'sign_in', 'sign_in', 'sign_in', 'lock',
+    'sign_in', 'sign_in', 'sign_in', 'sign_in', 'sign_in', 'lock_temporary',
     'sign_in', 'unlock', 'sign_in',
   ]);
   await context.close();
