@@ -8,23 +8,39 @@
 //!
 //! Every change is one SQLite transaction together with its audit row ([`store::audit::record`]).
 
-pub mod auth;
-pub mod ca;
-pub mod certificates;
-pub mod clock;
-pub mod distribution;
-pub mod error;
+mod auth;
+mod ca;
+mod certificates;
+mod clock;
+mod distribution;
+mod error;
 pub mod jobs;
-pub mod notices;
-pub mod organisation;
-pub mod settings;
-pub mod store;
-pub mod users;
+mod notices;
+mod organisation;
+mod settings;
+mod store;
+mod users;
 
-pub use auth::{CurrentUser, SessionLookup, SessionToken};
+// What other crates may use; everything else stays inside its area (`jobs` is public as the
+// set of background jobs the server starts and tests run once).
+pub use auth::{
+    cookie_header, token_from_cookie_header, CurrentUser, RequestSession, SessionLookup,
+    SessionToken,
+};
+pub use ca::authority::Authority;
+pub use ca::cfssl::certificate_der;
+pub use ca::settings::CaBackendInput;
+pub use ca::{pem, random_serial};
+pub use certificates::Operation;
 pub use clock::Clock;
+pub use distribution::slips_csv;
 pub use error::ServiceError;
+pub use organisation::{Organisation, SetupInput};
 pub use settings::{AttemptLimits, AttemptRate, Settings};
+pub use store::audit::Actor;
+pub use store::db::{parse_ts, ts};
+pub use users::import::PlanCounts;
+pub use users::{role_from_form, NewUser, PasswordChange, UserChanges};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};

@@ -1,7 +1,7 @@
 //! Sign-in, lockout and sessions against a real SQLite file in a temporary directory.
 
-use certdesk_backend::organisation::SetupInput;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::SetupInput;
 use certdesk_backend::{Backend, Clock, ServiceError, SessionLookup, Settings};
 use certdesk_domain::UserError;
 use std::sync::{Arc, Mutex};

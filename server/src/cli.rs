@@ -2,8 +2,8 @@
 //! Messages to people are printed in Japanese, then English.
 
 use crate::web;
-use certdesk_backend::organisation::SetupInput;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::SetupInput;
 use certdesk_backend::{Backend, Clock, ServiceError, Settings};
 use certdesk_domain::userfile::{ExportEncoding, ImportMode};
 use certdesk_domain::Role;

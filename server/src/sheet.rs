@@ -2,7 +2,7 @@
 //! dashed line and handed over separately from the files. Plain HTML with print CSS, so it
 //! prints the same from any browser without JavaScript.
 
-use certdesk_backend::organisation::Organisation;
+use certdesk_backend::Organisation;
 use certdesk_domain::views::Slip;
 
 fn esc(text: &str) -> String {

@@ -219,7 +219,7 @@ async fn wrong_passwords_lock_even_the_last_master_only_for_a_while_with_a_growi
 
     // `unlock` lifts a temporary lock at once.
     app.backend
-        .unlock_user("master01", certdesk_backend::store::audit::Actor::Cli)
+        .unlock_user("master01", certdesk_backend::Actor::Cli)
         .await
         .expect("unlock");
     assert_eq!(

@@ -3,8 +3,8 @@
 //! while one is unfinished; probing pickup numbers and passwords; unopened pickups that are
 //! never collected.
 
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Operation;
 use certdesk_domain::distribution::P12Profile;
 use certdesk_domain::Role;
 use certdesk_tests::{error_code, spawn_app, TestApp};

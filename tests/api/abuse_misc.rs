@@ -3,7 +3,7 @@
 //! leak keys or reach metadata services, a CA answer without end, request bodies over the
 //! limit, test mail to strangers, and the modes of the data files.
 
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
 use certdesk_backend::{Backend, Clock, Settings};
 use certdesk_domain::Role;
 use certdesk_tests::cfssl::{fault_proxy, Fault};
@@ -31,7 +31,7 @@ async fn admin_client(app: &TestApp) -> reqwest::Client {
     app.backend
         .set_console_password(
             id,
-            certdesk_backend::users::PasswordChange {
+            certdesk_backend::PasswordChange {
                 current_password: String::new(),
                 password: PASSWORD.into(),
                 password_confirm: PASSWORD.into(),

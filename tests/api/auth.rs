@@ -1,4 +1,4 @@
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
 use certdesk_tests::{client, error_code, spawn_app, TestApp, PASSWORD};
 use time::Duration;
 

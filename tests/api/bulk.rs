@@ -1,8 +1,8 @@
 //! Bulk runs: every user gets a result, refusals are named, re-runs and resumed runs never
 //! make a second valid certificate.
 
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Operation;
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::Role;
 use certdesk_tests::spawn_app;

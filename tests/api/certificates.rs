@@ -1,7 +1,7 @@
 //! The lifecycle through the embedded CA, checked with the real `openssl` command line.
 
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Operation;
 use certdesk_domain::lifecycle::{CertificateState, RevocationReason};
 use certdesk_domain::profile::{IssuingProfile, KeyType};
 use certdesk_domain::Role;

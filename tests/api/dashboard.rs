@@ -1,8 +1,8 @@
 //! The dashboard over HTTP with certificates at known distances from expiry: the counts, the
 //! filtered list each count links to, "renew all in the window" and its CSV result.
 
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Operation;
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::profile::IssuingProfile;
 use certdesk_domain::views::{BulkStatus, DashboardView, UserCertificates};

@@ -3,8 +3,8 @@
 //! tools nobody here wrote (`tests/tools/check-p12.sh`: OpenSSL 3, NSS pk12util, Python
 //! cryptography); the 24-hour window, key erasure and the pickup lock.
 
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Operation;
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::profile::KeyType;
 use certdesk_domain::OperationKind;

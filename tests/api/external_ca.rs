@@ -2,10 +2,10 @@
 //! against cfssl's CA, and every fault between certdesk and the CA mapped to its code with
 //! nothing recorded as issued.
 
-use certdesk_backend::ca::authority::Authority;
-use certdesk_backend::ca::settings::CaBackendInput;
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Authority;
+use certdesk_backend::CaBackendInput;
+use certdesk_backend::Operation;
 use certdesk_domain::authority::{CertificateAuthority, CertificateOrder};
 use certdesk_domain::external_ca::KeySource;
 use certdesk_domain::external_ca::{CaBackendKind, CfsslSettings};
@@ -79,7 +79,7 @@ async fn verify(app: &TestApp, cfssl: &Cfssl, serial: &str) -> (bool, String) {
         .await
         .expect("der");
     let ca = std::fs::read_to_string(cfssl.ca_pem()).expect("cfssl ca.pem");
-    openssl_verify(&certdesk_backend::ca::pem("CERTIFICATE", &der), &ca, None)
+    openssl_verify(&certdesk_backend::pem("CERTIFICATE", &der), &ca, None)
 }
 
 fn issued_count(app: &TestApp) -> i64 {
@@ -575,7 +575,7 @@ fn order(cn: &str) -> CertificateOrder {
         o: "(0001)Example Co.".into(),
         ou: "(0001)Test CA - G1".into(),
         cn: cn.into(),
-        serial_hex: hex::encode(certdesk_backend::ca::random_serial().expect("serial")),
+        serial_hex: hex::encode(certdesk_backend::random_serial().expect("serial")),
         not_before: now,
         not_after: now + time::Duration::days(366),
         key_type: KeyType::EcdsaP256,
@@ -674,13 +674,13 @@ async fn both_ca_implementations_keep_the_interface_contract() {
                     .await
                     .expect("revoke");
                 let crl = ca.crl_der().await.expect("the embedded CA publishes a CRL");
-                let crl_pem = certdesk_backend::ca::pem("X509 CRL", &crl);
+                let crl_pem = certdesk_backend::pem("X509 CRL", &crl);
                 let der = app
                     .backend
                     .certificate_der(mine.serial.clone())
                     .await
                     .expect("der");
-                let cert_pem = certdesk_backend::ca::pem("CERTIFICATE", &der);
+                let cert_pem = certdesk_backend::pem("CERTIFICATE", &der);
                 let (ok, out) = openssl_verify(&cert_pem, &ca_pem, Some(&crl_pem));
                 assert!(!ok && out.contains("revoked"), "{out}");
                 let (detail, _) = app
@@ -853,11 +853,7 @@ async fn revocation_goes_to_the_ca_that_issued_the_certificate_after_a_switch() 
         .certificate_der(built_in.serial.clone())
         .await
         .expect("der");
-    let (ok, out) = openssl_verify(
-        &certdesk_backend::ca::pem("CERTIFICATE", &der),
-        &ca,
-        Some(&crl),
-    );
+    let (ok, out) = openssl_verify(&certdesk_backend::pem("CERTIFICATE", &der), &ca, Some(&crl));
     assert!(!ok && out.contains("revoked"), "{out}");
     // Back to the built-in CA: a reissue of the cfssl certificate revokes it at cfssl and
     // issues the new one from the built-in CA.
@@ -888,7 +884,7 @@ async fn revocation_goes_to_the_ca_that_issued_the_certificate_after_a_switch() 
         .certificate_der(new.serial.clone())
         .await
         .expect("der");
-    assert!(openssl_verify(&certdesk_backend::ca::pem("CERTIFICATE", &der), &ca, None).0);
+    assert!(openssl_verify(&certdesk_backend::pem("CERTIFICATE", &der), &ca, None).0);
     let kinds: Vec<(String, String)> = app
         .database()
         .prepare("SELECT serial, ca_kind FROM certificates ORDER BY id")
@@ -935,11 +931,8 @@ async fn revocation_goes_to_the_ca_that_issued_the_certificate_after_a_switch() 
             .certificate_der(serial.clone())
             .await
             .expect("der");
-        let (ok, out) = openssl_verify(
-            &certdesk_backend::ca::pem("CERTIFICATE", &der),
-            &ca,
-            Some(&crl),
-        );
+        let (ok, out) =
+            openssl_verify(&certdesk_backend::pem("CERTIFICATE", &der), &ca, Some(&crl));
         assert!(!ok && out.contains("revoked"), "{out}");
     }
     let listed = {
@@ -990,8 +983,8 @@ async fn a_crash_between_the_answer_and_the_commit_leaves_no_valid_certificate_a
         .expect("a certificate");
     // What the process had done when it stopped: the pending request row, and cfssl's
     // certificate for its serial (the answer was lost with the process).
-    let serial_hex = hex::encode(certdesk_backend::ca::random_serial().expect("serial"));
-    let now = certdesk_backend::store::db::ts(app.backend.clock().now());
+    let serial_hex = hex::encode(certdesk_backend::random_serial().expect("serial"));
+    let now = certdesk_backend::ts(app.backend.clock().now());
     app.database()
         .execute(
             "INSERT INTO ca_requests (user_id, operation, cn, public_key_sha256, proposed_serial, state, created_at)

@@ -2,8 +2,8 @@
 //! client certificate from certdesk's CA and checks certdesk's CRL; curl presents the `.p12`.
 //! Accepted while valid, refused after revocation once nginx has reloaded the new CRL.
 
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Operation;
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::OperationKind;
 use certdesk_domain::Role;

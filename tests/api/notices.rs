@@ -3,8 +3,8 @@
 //! twice at each moment (and once more from a second backend on the same database, as after
 //! a restart); exactly one mail per certificate and threshold must arrive.
 
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Operation;
 use certdesk_backend::{Backend, Clock, Settings};
 use certdesk_domain::notices::{NotificationSettings, SmtpSecurity};
 use certdesk_domain::profile::JST;
@@ -109,10 +109,7 @@ async fn issue(app: &TestApp, login: &str) -> (i64, OffsetDateTime) {
         .await
         .expect("issue")
         .expect("certificate");
-    (
-        id,
-        certdesk_backend::store::db::parse_ts(&cert.not_after).expect("ts"),
-    )
+    (id, certdesk_backend::parse_ts(&cert.not_after).expect("ts"))
 }
 
 /// Runs the job twice and sends what it queued.

@@ -1,8 +1,8 @@
 //! The Users page's server functions and the CSV import/export over real HTTP, with a real
 //! SQLite file: permissions, limits, all-or-nothing imports, both encodings.
 
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Operation;
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::OperationKind;
 use certdesk_domain::Role;

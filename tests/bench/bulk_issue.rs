@@ -36,9 +36,9 @@
 //! * `CERTDESK_BENCH_BASELINE`: path of the baseline script (default
 //!   `../shared/bench/bulk-openssl.sh` next to the workspace).
 
-use certdesk_backend::certificates::Operation;
-use certdesk_backend::organisation::SetupInput;
-use certdesk_backend::store::audit::Actor;
+use certdesk_backend::Actor;
+use certdesk_backend::Operation;
+use certdesk_backend::SetupInput;
 use certdesk_backend::{Backend, Clock, Settings};
 use certdesk_domain::distribution::P12Profile;
 use certdesk_domain::profile::{IssuingProfile, KeyType};

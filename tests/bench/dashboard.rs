@@ -29,8 +29,8 @@
 //!
 //! `CERTDESK_BENCH_REQUESTS` changes the number of timed requests (default 1,000).
 
-use certdesk_backend::store::audit::Actor;
-use certdesk_backend::store::db::ts;
+use certdesk_backend::ts;
+use certdesk_backend::Actor;
 use certdesk_domain::Role;
 use certdesk_tests::{spawn_app, TestApp};
 use rusqlite::params;

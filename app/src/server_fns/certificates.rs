@@ -128,7 +128,7 @@ pub async fn save_ca_backend(
     ca_bundle_pem: String,
     #[server(default)] key_source: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::ca::settings::CaBackendInput;
+    use certdesk_backend::CaBackendInput;
     use certdesk_backend::ServiceError;
     use certdesk_domain::external_ca::{CaBackendKind, CaSettingsError, CfsslSettings, KeySource};
     let backend = super::ssr::backend()?;

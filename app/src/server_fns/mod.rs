@@ -48,7 +48,7 @@ pub mod ssr {
     use crate::error::UiError;
     use axum::http::header::{HeaderValue, SET_COOKIE};
     use axum::http::request::Parts;
-    use certdesk_backend::auth::{cookie_header, RequestSession};
+    use certdesk_backend::{cookie_header, RequestSession};
     use certdesk_backend::{Backend, CurrentUser, ServiceError, SessionToken};
     use leptos::prelude::*;
 
@@ -104,7 +104,7 @@ pub async fn setup(
     password: String,
     password_confirm: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::{organisation::SetupInput, store::audit::Actor};
+    use certdesk_backend::{Actor, SetupInput};
     let backend = ssr::backend()?;
     let input = SetupInput {
         org_name,

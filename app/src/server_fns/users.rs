@@ -36,7 +36,7 @@ pub async fn add_user(
     password: String,
     password_confirm: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::users::{role_from_form, NewUser};
+    use certdesk_backend::{role_from_form, NewUser};
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
     let input = NewUser {
@@ -59,7 +59,7 @@ pub async fn update_user(
     email: String,
     role: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::users::{role_from_form, UserChanges};
+    use certdesk_backend::{role_from_form, UserChanges};
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
     let changes = UserChanges {
@@ -81,7 +81,7 @@ pub async fn set_user_password(
     password: String,
     password_confirm: String,
 ) -> Result<(), UiError> {
-    use certdesk_backend::users::PasswordChange;
+    use certdesk_backend::PasswordChange;
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
     let change = PasswordChange {
@@ -148,7 +148,7 @@ const MAX_FIELD_BYTES: usize = 1024;
 /// commit the preview's `sha256`, `adds`, `updates`, `unchanged`.
 #[server(prefix = "/api", endpoint = "import_users", input = MultipartFormData)]
 pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError> {
-    use certdesk_backend::users::import::PlanCounts;
+    use certdesk_backend::PlanCounts;
     use certdesk_backend::ServiceError;
     use certdesk_domain::userfile::{FileError, ImportMode, MAX_FILE_BYTES};
     use std::collections::HashMap;

@@ -17,6 +17,6 @@ pub mod settings;
 
 pub(crate) use embedded::base64_encode;
 pub use embedded::{
-    generate_key, generate_key_off_thread, key_made_here, pem, random_serial, CaName, EmbeddedCa,
-    LeafRequest, RevokedEntry,
+    generate_key, generate_key_off_thread, key_made_here, pem, random_serial, EmbeddedCa,
+    LeafRequest,
 };

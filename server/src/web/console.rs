@@ -11,8 +11,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use certdesk_app::{shell, App};
-use certdesk_backend::auth::RequestSession;
 use certdesk_backend::Backend;
+use certdesk_backend::RequestSession;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 

@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use certdesk_backend::{ca, Backend, ServiceError};
+use certdesk_backend::{pem, Backend, ServiceError};
 use certdesk_domain::external_ca::CaBackendKind;
 use certdesk_domain::userfile::ExportEncoding;
 use certdesk_domain::SetupError;
@@ -50,7 +50,7 @@ async fn certificate_pem(
     let der = b.certificate_der(serial).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/x-pem-file")],
-        ca::pem("CERTIFICATE", &der),
+        pem("CERTIFICATE", &der),
     )
         .into_response())
 }
@@ -116,7 +116,7 @@ async fn delivery_passwords(
     Ok(attachment(
         "certdesk-passwords.csv",
         "text/csv; charset=utf-8",
-        certdesk_backend::distribution::slips_csv(&slips),
+        certdesk_backend::slips_csv(&slips),
     ))
 }
 

@@ -13,8 +13,8 @@ use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use certdesk_backend::ca::cfssl::certificate_der;
-use certdesk_backend::{ca, Backend, ServiceError};
+use certdesk_backend::certificate_der;
+use certdesk_backend::{pem, Backend, ServiceError};
 use certdesk_domain::authority::CertificateAuthority;
 use certdesk_domain::external_ca::{CaBackendKind, CaError};
 use certdesk_domain::lifecycle::LifecycleError;
@@ -86,12 +86,10 @@ pub(super) async fn ca_file(
             .crl_der()
             .await
             .map(|der| ("application/pkix-crl", der)),
-        "crl.pem" => authority.crl_der().await.map(|der| {
-            (
-                "application/x-pem-file",
-                ca::pem("X509 CRL", &der).into_bytes(),
-            )
-        }),
+        "crl.pem" => authority
+            .crl_der()
+            .await
+            .map(|der| ("application/x-pem-file", pem("X509 CRL", &der).into_bytes())),
         _ => return Ok(StatusCode::NOT_FOUND.into_response()),
     };
     match answer {
