@@ -16,6 +16,10 @@ pub struct UiError {
     /// The form field's name, when the error is about one input.
     pub field: Option<String>,
     pub message: Message,
+    /// The bulk run the error is about (`E-CERT-013`: the run that has not finished), so that
+    /// the page can follow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<i64>,
 }
 
 impl UiError {
@@ -25,6 +29,7 @@ impl UiError {
             code: code.to_string(),
             field: None,
             message,
+            run: None,
         }
     }
 }
@@ -45,6 +50,7 @@ impl UiError {
                 "送信内容が大きすぎるため受け付けませんでした(何も保存していません)。入力やファイルを小さくして、もう一度お試しください。",
                 "The request is too large and was refused (nothing was saved). Send a smaller input or file and try again.",
             ),
+            run: None,
         }
     }
 }
@@ -182,6 +188,12 @@ impl From<certdesk_backend::ServiceError> for UiError {
             code: e.code().to_string(),
             field: e.field().map(str::to_string),
             message: e.message(),
+            run: match &e {
+                certdesk_backend::ServiceError::Lifecycle(
+                    certdesk_domain::lifecycle::LifecycleError::RunInProgress { job },
+                ) => Some(*job),
+                _ => None,
+            },
         }
     }
 }

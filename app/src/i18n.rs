@@ -230,6 +230,7 @@ keys! {
     CertProgressFailed => "失敗", "Failed";
     CertRunFinished => "処理が終わりました", "Finished";
     CertItemDone => "完了", "done";
+    CertFollowRun => "実行中の一括処理の進み具合を見る", "Follow the run in progress";
     CertDetailTitle => "証明書", "Certificate";
     CertBackToList => "証明書一覧へ戻る", "Back to the certificate list";
     CertSubject => "サブジェクト", "Subject";

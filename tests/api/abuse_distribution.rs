@@ -232,6 +232,7 @@ async fn a_second_run_is_refused_while_one_is_unfinished_and_names_it() {
     assert_eq!(r.status(), 409);
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["code"], "E-CERT-013");
+    assert_eq!(body["run"], job, "the page can follow the run: {body}");
     assert!(
         body["message"]["en"]
             .as_str()

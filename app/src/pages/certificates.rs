@@ -48,20 +48,20 @@ pub fn state_key(state: Option<CertificateState>) -> Key {
 }
 
 /// Polls a run until it finishes, then reloads the list.
-fn poll(job: i64, dialog: RwSignal<Option<Dialog>>, reload: RwSignal<u32>, op: Op) {
+fn poll(job: i64, dialog: RwSignal<Option<Dialog>>, reload: RwSignal<u32>) {
     leptos::task::spawn_local(async move {
         match certificate_run_status(job).await {
             Ok(status) => {
                 let finished = status.finished;
                 dialog.set(Some(Dialog::Running {
-                    op,
+                    op: status.operation,
                     status: Some(status),
                 }));
                 if finished {
                     reload.update(|n| *n += 1);
                 } else {
                     set_timeout(
-                        move || poll(job, dialog, reload, op),
+                        move || poll(job, dialog, reload),
                         std::time::Duration::from_millis(300),
                     );
                 }
@@ -118,7 +118,7 @@ pub fn CertificatesPage() -> impl IntoView {
             match start_certificate_run(ids, op, why.as_deref().and_then(RevocationReason::parse))
                 .await
             {
-                Ok(job) => poll(job, dialog, reload, op),
+                Ok(job) => poll(job, dialog, reload),
                 Err(e) => dialog.set(Some(Dialog::Failed(e))),
             }
         });
@@ -246,8 +246,13 @@ pub fn CertificatesPage() -> impl IntoView {
                     .into_any()
                 }
                 Dialog::Failed(e) => view! {
-                    <ErrorBanner error=e/>
+                    <ErrorBanner error=e.clone()/>
                     <div class="dialog-buttons">
+                        // E-CERT-013: follow the run that has not finished.
+                        {e.run.map(|job| view! {
+                            <button type="button" class="primary" data-testid="follow-run"
+                                on:click=move |_| poll(job, dialog, reload)>{tr(Key::CertFollowRun)} " #" {job}</button>
+                        })}
                         <button type="button" data-testid="close-dialog" on:click=move |_| dialog.set(None)>{tr(Key::Close)}</button>
                     </div>
                 }
