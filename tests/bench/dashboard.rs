@@ -207,7 +207,7 @@ impl Flood {
         let [checked, busy, limited, other] =
             [0, 1, 2, 3].map(|i| self.counts[i].load(Ordering::Relaxed));
         format!(
-            "{} wrong sign-ins in {:.1} s: {checked} checked (E-AUTH-001), {busy} busy (E-AUTH-006), {limited} too many (E-AUTH-007), {other} other",
+            "{} wrong sign-ins in {:.1} s: {checked} checked (E-AUTH-001), {busy} busy (E-AUTH-009), {limited} too many (E-AUTH-010), {other} other (e.g. E-AUTH-006 locked for a while)",
             checked + busy + limited + other,
             self.started.elapsed().as_secs_f64()
         )
