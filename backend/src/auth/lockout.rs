@@ -8,7 +8,7 @@
 //! steps (in their own table), so the answer never tells whether a login ID exists.
 
 use certdesk_domain::auth::FailureOutcome;
-use certdesk_domain::LockoutPolicy;
+use certdesk_domain::{AuthError, LockoutPolicy};
 use time::{Duration, OffsetDateTime};
 
 /// A sign-in with a longer login ID is refused before anything is looked up or written
@@ -62,6 +62,24 @@ pub enum Failure {
         counter: Counter,
         until: OffsetDateTime,
     },
+}
+
+impl Failure {
+    /// The counter after this failure, to be stored.
+    pub fn counter(self) -> Counter {
+        match self {
+            Failure::Counted { counter } | Failure::LockedNow { counter, .. } => counter,
+        }
+    }
+
+    /// The answer to the person: `counted` while still open, the temporary lock (with its end)
+    /// once this failure locked the login ID.
+    pub fn refusal(self, counted: AuthError) -> AuthError {
+        match self {
+            Failure::Counted { .. } => counted,
+            Failure::LockedNow { until, .. } => AuthError::TemporarilyLocked { until },
+        }
+    }
 }
 
 impl Counter {

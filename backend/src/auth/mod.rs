@@ -186,7 +186,7 @@ pub(crate) fn count_user_failure(
     counter: Counter,
 ) -> Result<Failure, ServiceError> {
     let failure = counter.after_failure(now);
-    let (Failure::Counted { counter: next } | Failure::LockedNow { counter: next, .. }) = failure;
+    let next = failure.counter();
     tx.execute(
         "UPDATE users SET failed_logins = ?1, lockout_step = ?2, locked_until = ?3 WHERE id = ?4",
         params![next.failures, next.step, next.locked_until.map(ts), user_id],
@@ -296,15 +296,12 @@ impl Backend {
                             Ok((token, acc.user))
                         } else {
                             let failure = count_user_failure(&tx, now, acc.user.id, acc.counter)?;
-                            let (Failure::Counted { counter } | Failure::LockedNow { counter, .. }) = failure;
+                            let counter = failure.counter();
                             audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target,
                                 Outcome::Failure,
                                 serde_json::json!({"reason": "wrong_password", "failures": counter.failures, "step": counter.step}))?;
                             audit_temporary_lock(&tx, now, failure, &typed)?;
-                            Err(match failure {
-                                Failure::Counted { .. } => ServiceError::from(AuthError::SignInFailed),
-                                Failure::LockedNow { until, .. } => ServiceError::from(AuthError::TemporarilyLocked { until }),
-                            })
+                            Err(failure.refusal(AuthError::SignInFailed).into())
                         }
                     }
                     _ => {
@@ -330,7 +327,7 @@ impl Backend {
                             Err(ServiceError::from(AuthError::TemporarilyLocked { until }))
                         } else {
                             let failure = counter.after_failure(now);
-                            let (Failure::Counted { counter: next } | Failure::LockedNow { counter: next, .. }) = failure;
+                            let next = failure.counter();
                             tx.execute(
                                 "INSERT INTO unknown_login_failures (login_key, failures, last_failed_at, lockout_step, locked_until)
                                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -340,10 +337,7 @@ impl Backend {
                             )?;
                             audit::record(&tx, now, &Actor::Anonymous, AuditAction::SignIn, target, Outcome::Failure,
                                 serde_json::json!({"reason": "unknown_login_id"}))?;
-                            Err(match failure {
-                                Failure::Counted { .. } => ServiceError::from(AuthError::SignInFailed),
-                                Failure::LockedNow { until, .. } => ServiceError::from(AuthError::TemporarilyLocked { until }),
-                            })
+                            Err(failure.refusal(AuthError::SignInFailed).into())
                         }
                     }
                 };

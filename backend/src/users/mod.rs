@@ -6,7 +6,6 @@
 
 pub mod import;
 
-use crate::auth::lockout::Failure;
 use crate::auth::SessionToken;
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
@@ -674,14 +673,7 @@ impl Backend {
                     Err(locked) => locked,
                     Ok(failure) => {
                         crate::auth::audit_temporary_lock(&tx, now, failure, &login_id)?;
-                        match failure {
-                            Failure::Counted { .. } => {
-                                ServiceError::from(AuthError::WrongCurrentPassword)
-                            }
-                            Failure::LockedNow { until, .. } => {
-                                ServiceError::from(AuthError::TemporarilyLocked { until })
-                            }
-                        }
+                        failure.refusal(AuthError::WrongCurrentPassword).into()
                     }
                 };
                 tx.commit()?;
