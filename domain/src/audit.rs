@@ -56,11 +56,19 @@ pub enum AuditAction {
     CertificateRenew,
     CertificateRevoke,
     CertificateReissue,
+    OtpEnrol,
+    OtpReset,
+    OtpCodeFailed,
+    OtpRecoveryCodeUsed,
+    OtpStepUp,
+    OtpSignIn,
+    OtpTimeSync,
+    OtpSettingsUpdate,
 }
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 55] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -108,6 +116,14 @@ impl AuditAction {
         AuditAction::CertificateRenew,
         AuditAction::CertificateRevoke,
         AuditAction::CertificateReissue,
+        AuditAction::OtpEnrol,
+        AuditAction::OtpReset,
+        AuditAction::OtpCodeFailed,
+        AuditAction::OtpRecoveryCodeUsed,
+        AuditAction::OtpStepUp,
+        AuditAction::OtpSignIn,
+        AuditAction::OtpTimeSync,
+        AuditAction::OtpSettingsUpdate,
     ];
 
     /// The certificate operation `operation` (`issue`, `renew`, `revoke`, `reissue`) as done.
@@ -189,6 +205,14 @@ impl AuditAction {
             AuditAction::CertificateRenew => "certificate_renew",
             AuditAction::CertificateRevoke => "certificate_revoke",
             AuditAction::CertificateReissue => "certificate_reissue",
+            AuditAction::OtpEnrol => "otp_enrol",
+            AuditAction::OtpReset => "otp_reset",
+            AuditAction::OtpCodeFailed => "otp_code_failed",
+            AuditAction::OtpRecoveryCodeUsed => "otp_recovery_code_used",
+            AuditAction::OtpStepUp => "otp_step_up",
+            AuditAction::OtpSignIn => "otp_sign_in",
+            AuditAction::OtpTimeSync => "otp_time_sync",
+            AuditAction::OtpSettingsUpdate => "otp_settings_update",
         }
     }
 
@@ -267,6 +291,14 @@ impl AuditAction {
             AuditAction::CertificateRenew => ("証明書の更新", "Certificate renewed"),
             AuditAction::CertificateRevoke => ("証明書の失効", "Certificate revoked"),
             AuditAction::CertificateReissue => ("証明書の再発行", "Certificate reissued"),
+            AuditAction::OtpEnrol => ("ワンタイムパスワードの登録", "One-time password enrolled"),
+            AuditAction::OtpReset => ("ワンタイムパスワードのリセット", "One-time password reset"),
+            AuditAction::OtpCodeFailed => ("ワンタイムパスワードの誤り", "Wrong one-time password"),
+            AuditAction::OtpRecoveryCodeUsed => ("リカバリーコードの使用", "Recovery code used"),
+            AuditAction::OtpStepUp => ("ワンタイムパスワードの再確認", "One-time password re-checked (step-up)"),
+            AuditAction::OtpSignIn => ("ワンタイムパスワードでのサインイン", "Signed in with a one-time password"),
+            AuditAction::OtpTimeSync => ("ワンタイムパスワードの時刻同期", "One-time password time sync"),
+            AuditAction::OtpSettingsUpdate => ("ワンタイムパスワード設定の変更", "One-time password settings changed"),
         };
         Message::new(ja, en)
     }
@@ -327,7 +359,15 @@ mod tests {
             | AuditAction::CertificateIssue
             | AuditAction::CertificateRenew
             | AuditAction::CertificateRevoke
-            | AuditAction::CertificateReissue => true,
+            | AuditAction::CertificateReissue
+            | AuditAction::OtpEnrol
+            | AuditAction::OtpReset
+            | AuditAction::OtpCodeFailed
+            | AuditAction::OtpRecoveryCodeUsed
+            | AuditAction::OtpStepUp
+            | AuditAction::OtpSignIn
+            | AuditAction::OtpTimeSync
+            | AuditAction::OtpSettingsUpdate => true,
         }
     }
 
@@ -337,7 +377,7 @@ mod tests {
         assert_eq!(distinct.len(), AuditAction::ALL.len());
         assert_eq!(
             AuditAction::ALL.len(),
-            47,
+            55,
             "an action was added: list it in ALL"
         );
         assert!(AuditAction::ALL.into_iter().all(listed));

@@ -24,6 +24,7 @@ pub mod lang;
 pub mod lifecycle;
 pub mod notices;
 pub mod operation;
+pub mod otp;
 pub mod profile;
 pub mod role;
 pub mod userfile;
