@@ -164,7 +164,22 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::Mail(_) => StatusCode::BAD_GATEWAY,
         E::Ca(_) => StatusCode::BAD_GATEWAY,
         E::CaSettings(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        E::Otp(o) => otp_status(o),
         E::Database(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn otp_status(e: &certdesk_domain::otp::OtpError) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    use certdesk_domain::otp::OtpError as O;
+    match e {
+        O::WrongCode | O::WrongRecoveryCode | O::NoSignInPending => StatusCode::UNAUTHORIZED,
+        O::Malformed | O::Setting { .. } | O::PairNotFound => StatusCode::UNPROCESSABLE_ENTITY,
+        O::Replayed | O::NoEnrolmentStarted | O::NotEnrolled => StatusCode::CONFLICT,
+        O::CodeRequired | O::EnrolmentRequired | O::StepUpRequired { .. } => {
+            StatusCode::FORBIDDEN
+        }
     }
 }
 

@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=SetupPage/>
                 <Route path=path!("/login") view=LoginPage/>
                 <Route path=path!("/pickup") view=PickupPage/>
+                <Route path=path!("/otp") view=OtpPage/>
                 <ParentRoute path=path!("") view=ConsoleLayout>
                     // Async: the first HTML holds every count and the chart (no JavaScript needed).
                     <Route path=path!("") view=DashboardPage ssr=leptos_router::SsrMode::Async/>

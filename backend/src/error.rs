@@ -8,6 +8,7 @@ use certdesk_domain::distribution::{DistributionError, PickupRefusal};
 use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::notices::{MailError, NoticeSettingsError};
+use certdesk_domain::otp::OtpError;
 use certdesk_domain::profile::ProfileError;
 use certdesk_domain::userfile::{ExportError, FileError};
 use certdesk_domain::{AuthError, Message, SetupError, UserError, ValidationError};
@@ -63,6 +64,9 @@ pub enum ServiceError {
     /// An external CA setting breaks its rule.
     #[error(transparent)]
     CaSettings(#[from] CaSettingsError),
+    /// A one-time password refused (`E-OTP`).
+    #[error(transparent)]
+    Otp(#[from] OtpError),
     /// SQLite failed.
     #[error("{code} database error: {0}", code = self.code())]
     Database(#[from] rusqlite::Error),
@@ -91,6 +95,7 @@ impl ServiceError {
             ServiceError::NoticeSettings(e) => e.code(),
             ServiceError::Ca(e) => e.code(),
             ServiceError::CaSettings(e) => e.code(),
+            ServiceError::Otp(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -109,6 +114,7 @@ impl ServiceError {
             | ServiceError::ImportHasProblems { .. }
             | ServiceError::ImportStale => Some("file"),
             ServiceError::Distribution(e) => e.field(),
+            ServiceError::Otp(e) => e.field(),
             ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
             _ => None,
         }
@@ -156,6 +162,7 @@ impl ServiceError {
             ServiceError::NoticeSettings(e) => e.message(),
             ServiceError::Ca(e) => e.message(),
             ServiceError::CaSettings(e) => e.message(),
+            ServiceError::Otp(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

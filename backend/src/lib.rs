@@ -23,9 +23,10 @@ mod users;
 
 // What other crates may use; everything else stays inside its area (`jobs` is public as the
 // set of background jobs the server starts and tests run once).
+pub use auth::otp::{OtpEnrolment, OtpSettings, OtpStatus};
 pub use auth::{
-    cookie_header, token_from_cookie_header, CurrentUser, RequestSession, SessionLookup,
-    SessionToken,
+    cookie_header, token_from_cookie_header, CurrentUser, PendingSignIn, RequestSession,
+    SessionLookup, SessionToken,
 };
 pub use ca::authority::Authority;
 pub use ca::cfssl::certificate_der;

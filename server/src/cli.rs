@@ -1,4 +1,5 @@
-//! The command line: `certdesk [serve]`, `certdesk setup`, `certdesk users unlock`.
+//! The command line: `certdesk [serve]`, `certdesk setup`, `certdesk users unlock`,
+//! `certdesk users reset-otp`.
 //! Messages to people are printed in Japanese, then English.
 
 use crate::web;
@@ -145,6 +146,12 @@ pub enum UsersCommand {
         /// The login ID to unlock.
         login_id: String,
     },
+    /// Remove a user's one-time password and recovery codes (e.g. the last master lost the
+    /// device); the user enrols again at the next sign-in when the policy requires it.
+    ResetOtp {
+        /// The login ID whose one-time password is removed.
+        login_id: String,
+    },
     /// Import users from a CSV file (UTF-8 or Shift_JIS). Without --yes only the preview is
     /// printed and nothing is written.
     Import {
@@ -260,6 +267,9 @@ pub async fn run(cli: Cli) -> i32 {
         Some(Command::Users {
             command: UsersCommand::Unlock { login_id },
         }) => unlock(cli.data_dir, &login_id).await,
+        Some(Command::Users {
+            command: UsersCommand::ResetOtp { login_id },
+        }) => reset_otp(cli.data_dir, &login_id).await,
         Some(Command::Users {
             command:
                 UsersCommand::Add {
@@ -461,6 +471,16 @@ async fn unlock(data_dir: PathBuf, login_id: &str) -> Result<(), ServiceError> {
     backend.unlock_user(login_id, Actor::Cli).await?;
     println!(
         "「{0}」の閉塞を解除しました。\nUnlocked '{0}'.",
+        login_id.trim()
+    );
+    Ok(())
+}
+
+async fn reset_otp(data_dir: PathBuf, login_id: &str) -> Result<(), ServiceError> {
+    let backend = Backend::open(settings(data_dir, None), Clock::system())?;
+    backend.reset_otp(login_id, Actor::Cli).await?;
+    println!(
+        "「{0}」のワンタイムパスワードをリセットしました。次回のサインイン後に登録し直してください。\nReset the one-time password of '{0}'. Set it up again after the next sign-in.",
         login_id.trim()
     );
     Ok(())

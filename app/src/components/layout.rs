@@ -49,6 +49,7 @@ pub fn ConsoleLayout() -> impl IntoView {
     let lang = use_lang();
     let info = Resource::new(|| (), |_| shell_info());
     let sign_out = ServerAction::<SignOut>::new();
+    super::StepUp::provide();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
             navigate_hard("/login");
@@ -102,5 +103,6 @@ pub fn ConsoleLayout() -> impl IntoView {
         <main class="content">
             <Outlet/>
         </main>
+        <super::StepUpDialog/>
     }
 }

@@ -114,8 +114,11 @@ pub fn CertificatesPage() -> impl IntoView {
         let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
         let why = needs_reason(op).then(|| reason.get_untracked());
         dialog.set(Some(Dialog::Running { op, status: None }));
+        let step_up = crate::components::StepUp::get();
         leptos::task::spawn_local(async move {
-            match start_certificate_run(ids, op, why.as_deref().and_then(RevocationReason::parse))
+            let reason = why.as_deref().and_then(RevocationReason::parse);
+            match step_up
+                .guard(|| start_certificate_run(ids.clone(), op, reason))
                 .await
             {
                 Ok(job) => poll(job, dialog, reload),

@@ -123,6 +123,7 @@ pub fn DistributionPage() -> impl IntoView {
     let typed = RwSignal::new(String::new());
     let saved = RwSignal::new(false);
     let page_error = RwSignal::new(None::<UiError>);
+    let step_up = crate::components::StepUp::get();
 
     let chosen_profile = move || {
         profile.get().unwrap_or_else(|| {
@@ -144,11 +145,18 @@ pub fn DistributionPage() -> impl IntoView {
         let p = chosen_profile().as_str().to_string();
         dialog.set(Some(Dialog::Working));
         leptos::task::spawn_local(async move {
-            let r = if pickup {
-                prepare_pickups(ids, p).await
-            } else {
-                prepare_bundle(ids, p).await
-            };
+            let r = step_up
+                .guard(|| {
+                    let (ids, p) = (ids.clone(), p.clone());
+                    async move {
+                        if pickup {
+                            prepare_pickups(ids, p).await
+                        } else {
+                            prepare_bundle(ids, p).await
+                        }
+                    }
+                })
+                .await;
             finish(r);
         });
     };
@@ -157,7 +165,10 @@ pub fn DistributionPage() -> impl IntoView {
         let password = typed.get_untracked();
         dialog.set(Some(Dialog::Working));
         leptos::task::spawn_local(async move {
-            finish(prepare_single(user_id, p, password).await);
+            let r = step_up
+                .guard(|| prepare_single(user_id, p.clone(), password.clone()))
+                .await;
+            finish(r);
         });
     };
 

@@ -126,8 +126,10 @@ fn NotificationsForm(settings: NotificationSettings) -> impl IntoView {
     let saved = move || matches!(action.value().get(), Some(Ok(())));
     let test = ServerAction::<SendTestMail>::new();
     let s = settings;
+    let form = NodeRef::<leptos::html::Form>::new();
+    crate::components::resubmit_after_step_up(move || action.value().get(), form);
     view! {
-        <ActionForm action=action attr:data-testid="notifications-form">
+        <ActionForm action=action node_ref=form attr:data-testid="notifications-form">
             <FormErrorBanner error=error/>
             <CheckField label=Key::NotifyEmailEnabled name="email_enabled" checked=s.email_enabled/>
             <NumberField label=Key::NotifyFirstDays name="first_days" value=s.first_days error=error/>
@@ -187,8 +189,10 @@ fn CaBackendForm(view_: CaBackendView) -> impl IntoView {
         }
     };
     let c = view_.cfssl.clone();
+    let form = NodeRef::<leptos::html::Form>::new();
+    crate::components::resubmit_after_step_up(move || save.value().get(), form);
     view! {
-        <ActionForm action=save attr:data-testid="ca-backend-form">
+        <ActionForm action=save node_ref=form attr:data-testid="ca-backend-form">
             <FormErrorBanner error=error/>
             <div class="field">
                 <label for="field-kind">{tr(Key::ExtCaKind)}</label>
@@ -254,6 +258,7 @@ pub fn SettingsPage() -> impl IntoView {
     let notifications = Resource::new(|| (), |_| load_notification_settings());
     view! {
         <h1>{tr(Key::SettingsTitle)}</h1>
+        <p data-testid="otp-link"><a href="/otp" rel="external">{crate::components::bi("ワンタイムパスワード(二要素認証)の設定", "One-time password (two-factor sign-in)")}</a></p>
         <section>
             <h2>{tr(Key::ProfileTitle)}</h2>
             <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>

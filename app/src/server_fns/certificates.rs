@@ -33,6 +33,10 @@ pub async fn start_certificate_run(
 ) -> Result<i64, UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
+    // Issue, reissue and revoke (one or many) need a fresh one-time password; renewal does not.
+    if operation != OperationKind::Renew {
+        super::ssr::require_step_up(&user).await?;
+    }
     let op = certdesk_domain::Operation::new(operation, reason);
     Ok(backend.start_bulk(user_ids, op, user.actor()).await?)
 }
@@ -133,6 +137,7 @@ pub async fn save_ca_backend(
     use certdesk_domain::external_ca::{CaBackendKind, CaSettingsError, CfsslSettings, KeySource};
     let backend = super::ssr::backend()?;
     let user = super::ssr::master_user()?;
+    super::ssr::require_step_up(&user).await?;
     let seconds = |text: &str| {
         text.trim()
             .parse::<u32>()

@@ -72,6 +72,7 @@ pub async fn save_notification_settings(
     if user.role != Role::Master {
         return Err(ServiceError::Auth(certdesk_domain::AuthError::Forbidden).into());
     }
+    super::ssr::require_step_up(&user).await?;
     fn number<T: std::str::FromStr>(text: &str, e: E) -> Result<T, ServiceError> {
         text.trim().parse::<T>().map_err(|_| ServiceError::from(e))
     }

@@ -52,7 +52,7 @@ pub async fn prepare_single(
     password: String,
 ) -> Result<DeliveryCreated, UiError> {
     let backend = super::ssr::backend()?;
-    let user = super::ssr::console_user()?;
+    let user = super::ssr::stepped_up_user().await?;
     let profile = self::profile(&profile)?;
     let typed = Some(password).filter(|p| !p.is_empty());
     Ok(backend
@@ -67,7 +67,7 @@ pub async fn prepare_bundle(
     profile: String,
 ) -> Result<DeliveryCreated, UiError> {
     let backend = super::ssr::backend()?;
-    let user = super::ssr::console_user()?;
+    let user = super::ssr::stepped_up_user().await?;
     let profile = self::profile(&profile)?;
     Ok(backend
         .prepare_bundle(user_ids, profile, user.actor())
@@ -81,7 +81,7 @@ pub async fn prepare_pickups(
     profile: String,
 ) -> Result<DeliveryCreated, UiError> {
     let backend = super::ssr::backend()?;
-    let user = super::ssr::console_user()?;
+    let user = super::ssr::stepped_up_user().await?;
     let profile = self::profile(&profile)?;
     Ok(backend
         .prepare_pickups(user_ids, profile, user.actor())

@@ -64,11 +64,32 @@ pub mod ssr {
             .unwrap_or_default()
     }
 
-    /// The signed-in master or admin, or `E-AUTH-003`.
+    /// The signed-in master or admin, or `E-AUTH-003`; a session that still waits for the
+    /// one-time password (`E-OTP-004`) or its enrolment (`E-OTP-005`) serves nothing else.
     pub fn console_user() -> Result<CurrentUser, UiError> {
-        request_session()
+        let session = request_session();
+        if let Some(pending) = session.pending {
+            return Err(ServiceError::from(super::otp::pending_refusal(pending.next)).into());
+        }
+        session
             .user
             .ok_or_else(|| ServiceError::Auth(certdesk_domain::AuthError::NotSignedIn).into())
+    }
+
+    /// The signed-in user, after a one-time password checked within the step-up window
+    /// (`E-OTP-006` otherwise): for issuing, reissuing, revoking, exporting keys and changing
+    /// the CA, mail or OTP settings.
+    pub async fn stepped_up_user() -> Result<CurrentUser, UiError> {
+        let user = console_user()?;
+        require_step_up(&user).await?;
+        Ok(user)
+    }
+
+    /// [`stepped_up_user`]'s check, for a user already found (e.g. by [`master_user`]).
+    pub async fn require_step_up(user: &CurrentUser) -> Result<(), UiError> {
+        Ok(backend()?
+            .require_fresh_otp(user, request_session().token)
+            .await?)
     }
 
     /// The signed-in master, or `E-AUTH-003` / `E-AUTH-004`.
@@ -121,14 +142,23 @@ pub async fn setup(
     Ok(())
 }
 
-/// Signs a master or admin in; a new session cookie replaces any old one.
+/// Signs a master or admin in; a new session cookie replaces any old one. The answer says
+/// what comes next: nothing, the one-time password, or its enrolment (policy).
 #[server(prefix = "/api", endpoint = "sign_in")]
-pub async fn sign_in(login_id: String, password: String) -> Result<(), UiError> {
+pub async fn sign_in(
+    login_id: String,
+    password: String,
+) -> Result<certdesk_domain::otp::SignInNext, UiError> {
+    use certdesk_backend::SessionLookup;
+    use certdesk_domain::otp::SignInNext;
     let backend = ssr::backend()?;
     let previous = ssr::request_session().token;
     let (token, _) = backend.sign_in(&login_id, &password, previous).await?;
     ssr::set_session_cookie(&backend, Some(&token));
-    Ok(())
+    Ok(match backend.resolve_session(token).await? {
+        SessionLookup::Pending(p) => p.next,
+        _ => SignInNext::Done,
+    })
 }
 
 /// Ends the session.
@@ -136,7 +166,8 @@ pub async fn sign_in(login_id: String, password: String) -> Result<(), UiError> 
 pub async fn sign_out() -> Result<(), UiError> {
     let backend = ssr::backend()?;
     let session = ssr::request_session();
-    if let (Some(token), Some(user)) = (session.token, session.user) {
+    let user = session.user.or(session.pending.map(|p| p.user));
+    if let (Some(token), Some(user)) = (session.token, user) {
         backend.sign_out(token, user).await?;
     }
     ssr::set_session_cookie(&backend, None);
@@ -200,4 +231,5 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
 pub mod certificates;
 pub mod dashboard;
 pub mod distribution;
+pub mod otp;
 pub mod users;

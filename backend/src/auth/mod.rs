@@ -14,6 +14,7 @@
 //!   timeout, after its absolute lifetime (12 h by default) or at sign-out.
 
 pub mod lockout;
+pub mod otp;
 pub mod password;
 
 use crate::error::ServiceError;
@@ -85,6 +86,16 @@ pub enum SessionLookup {
     Expired,
     /// Unknown token (signed out, rotated, or made up).
     Unknown,
+    /// The password was right, but the session serves only the next step: the one-time
+    /// password, or (when the policy requires one and the user has none) its enrolment.
+    Pending(PendingSignIn),
+}
+
+/// A session that waits for the one-time password or its enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignIn {
+    pub user: CurrentUser,
+    pub next: certdesk_domain::otp::SignInNext,
 }
 
 pub(crate) fn create_session(
@@ -279,11 +290,15 @@ impl Backend {
                                 serde_json::json!({"reason": "locked_temporarily", "until": ts(until)}))?;
                             Err(ServiceError::from(AuthError::TemporarilyLocked { until }))
                         } else if password_ok {
-                            tx.execute(
-                                "UPDATE users SET failed_logins = 0, lockout_step = 0, locked_until = NULL
-                                 WHERE id = ?1",
-                                [acc.user.id],
-                            )?;
+                            // With a one-time password, only the code resets the count (otp.rs).
+                            let enrolled = otp::is_enrolled(&tx, acc.user.id)?;
+                            if !enrolled {
+                                tx.execute(
+                                    "UPDATE users SET failed_logins = 0, lockout_step = 0, locked_until = NULL
+                                     WHERE id = ?1",
+                                    [acc.user.id],
+                                )?;
+                            }
                             if let Some(old) = previous {
                                 tx.execute(
                                     "DELETE FROM sessions WHERE token_sha256 = ?1",
@@ -291,8 +306,14 @@ impl Backend {
                                 )?;
                             }
                             let token = create_session(&tx, acc.user.id, now)?;
+                            let detail = if enrolled {
+                                otp::mark_pending(&tx, &token)?;
+                                serde_json::json!({"next": "one_time_password"})
+                            } else {
+                                serde_json::json!({})
+                            };
                             audit::record(&tx, now, &actor, AuditAction::SignIn, target, Outcome::Success,
-                                serde_json::json!({}))?;
+                                detail)?;
                             Ok((token, acc.user))
                         } else {
                             let failure = count_user_failure(&tx, now, acc.user.id, acc.counter)?;
@@ -378,7 +399,10 @@ impl Backend {
                 let row = conn
                     .query_row(
                         "SELECT s.last_seen_at, u.id, u.login_id, u.name, u.role,
-                                u.locked_at IS NOT NULL OR u.deleted_at IS NOT NULL, s.created_at
+                                u.locked_at IS NOT NULL OR u.deleted_at IS NOT NULL, s.created_at,
+                                s.otp_pending,
+                                EXISTS (SELECT 1 FROM otp_enrolments o
+                                        WHERE o.user_id = u.id AND o.secret_sealed IS NOT NULL)
                          FROM sessions s JOIN users u ON u.id = s.user_id
                          WHERE s.token_sha256 = ?1",
                         [&digest],
@@ -391,11 +415,12 @@ impl Backend {
                                 r.get::<_, String>(4)?,
                                 r.get::<_, bool>(5)?,
                                 r.get::<_, String>(6)?,
+                                (r.get::<_, bool>(7)?, r.get::<_, bool>(8)?),
                             ))
                         },
                     )
                     .optional()?;
-                let Some((last_seen, id, login_id, name, role, blocked, created)) = row else {
+                let Some((last_seen, id, login_id, name, role, blocked, created, (otp_pending, enrolled))) = row else {
                     return Ok(SessionLookup::Unknown);
                 };
                 let role = Role::parse(&role);
@@ -407,12 +432,24 @@ impl Backend {
                             "UPDATE sessions SET last_seen_at = ?1 WHERE token_sha256 = ?2",
                             params![ts(now), digest],
                         )?;
-                        Ok(SessionLookup::Valid(CurrentUser {
+                        let user = CurrentUser {
                             id,
                             login_id,
                             name,
                             role,
-                        }))
+                        };
+                        use certdesk_domain::otp::SignInNext;
+                        let next = if otp_pending {
+                            SignInNext::Code
+                        } else if !enrolled && otp::load_settings(conn)?.policy.requires(role) {
+                            SignInNext::Enrol
+                        } else {
+                            SignInNext::Done
+                        };
+                        Ok(match next {
+                            SignInNext::Done => SessionLookup::Valid(user),
+                            next => SessionLookup::Pending(PendingSignIn { user, next }),
+                        })
                     }
                     _ => {
                         conn.execute("DELETE FROM sessions WHERE token_sha256 = ?1", [digest])?;
@@ -462,6 +499,8 @@ pub struct RequestSession {
     pub user: Option<CurrentUser>,
     /// The cookie named a session that had just expired.
     pub expired: bool,
+    /// The session waits for the one-time password or its enrolment (`user` is then `None`).
+    pub pending: Option<PendingSignIn>,
 }
 
 /// The `Set-Cookie` value for the session cookie: HttpOnly, SameSite=Strict, Path=/, Secure

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0009_distribution_limits.sql",
         include_str!("../../../migrations/0009_distribution_limits.sql"),
     ),
+    (
+        10,
+        "0010_otp.sql",
+        include_str!("../../../migrations/0010_otp.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

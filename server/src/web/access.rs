@@ -71,6 +71,7 @@ pub async fn resolve_session(
             Ok(SessionLookup::Valid(user)) => session.user = Some(user),
             Ok(SessionLookup::Expired) => session.expired = true,
             Ok(SessionLookup::Unknown) => {}
+            Ok(SessionLookup::Pending(pending)) => session.pending = Some(pending),
             Err(e) => return WebError::from(e).into_response(),
         }
     }

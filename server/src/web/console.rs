@@ -13,6 +13,7 @@ use axum::Router;
 use certdesk_app::{shell, App};
 use certdesk_backend::Backend;
 use certdesk_backend::RequestSession;
+use certdesk_domain::otp::SignInNext;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
@@ -21,7 +22,7 @@ const SERVER_FN_PREFIX: &str = "/api/";
 
 /// The server functions anyone may call that check a secret: they take the attempt limit
 /// ([`limit_attempts`]). A new one is one more name here.
-const LIMITED_SERVER_FNS: &[&str] = &["sign_in", "setup"];
+const LIMITED_SERVER_FNS: &[&str] = &["sign_in", "setup", "otp_sign_in", "otp_resync"];
 
 /// The pages, the server functions, and the not-found answer for any other path.
 pub(super) fn routes(state: &AppState, attempts: &AttemptLimiter) -> Router<AppState> {
@@ -68,6 +69,12 @@ async fn page_rules(State(backend): State<Backend>, req: Request, next: Next) ->
     let path = req.uri().path();
     if req.method() == Method::GET && !path.starts_with(SERVER_FN_PREFIX) {
         let session = req.extensions().get::<RequestSession>();
+        if let Some(pending) = session.and_then(|s| s.pending.as_ref()) {
+            if let Some(target) = pending_redirect(path, pending.next) {
+                return Redirect::to(target).into_response();
+            }
+            return next.run(req).await;
+        }
         let signed_in = session.is_some_and(|s| s.user.is_some());
         let expired = session.is_some_and(|s| s.expired);
         if let Some(target) = page_redirect(path, backend.needs_setup(), signed_in, expired) {
@@ -105,9 +112,27 @@ fn page_redirect(
     }
 }
 
+/// Where a session that passed the password but waits for the one-time password (sign-in
+/// page, code step) or its enrolment (the One-time password page) may go: nowhere else.
+fn pending_redirect(path: &str, next: SignInNext) -> Option<&'static str> {
+    match next {
+        SignInNext::Enrol => (path != "/otp").then_some("/otp"),
+        SignInNext::Code | SignInNext::Done => (path != "/login").then_some("/login?step=code"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::page_redirect;
+
+    #[test]
+    fn a_session_waiting_for_its_one_time_password_reaches_only_its_step() {
+        use super::{pending_redirect, SignInNext};
+        assert_eq!(pending_redirect("/", SignInNext::Code), Some("/login?step=code"));
+        assert_eq!(pending_redirect("/login", SignInNext::Code), None);
+        assert_eq!(pending_redirect("/users", SignInNext::Enrol), Some("/otp"));
+        assert_eq!(pending_redirect("/otp", SignInNext::Enrol), None);
+    }
 
     #[test]
     fn before_setup_every_page_leads_to_setup() {
