@@ -12,6 +12,7 @@ mod distribution;
 mod external_ca;
 mod mtls;
 mod notices;
+mod otp;
 mod pages;
 mod setup;
 mod users;
