@@ -177,9 +177,7 @@ fn otp_status(e: &certdesk_domain::otp::OtpError) -> axum::http::StatusCode {
         O::WrongCode | O::WrongRecoveryCode | O::NoSignInPending => StatusCode::UNAUTHORIZED,
         O::Malformed | O::Setting { .. } | O::PairNotFound => StatusCode::UNPROCESSABLE_ENTITY,
         O::Replayed | O::NoEnrolmentStarted | O::NotEnrolled => StatusCode::CONFLICT,
-        O::CodeRequired | O::EnrolmentRequired | O::StepUpRequired { .. } => {
-            StatusCode::FORBIDDEN
-        }
+        O::CodeRequired | O::EnrolmentRequired | O::StepUpRequired { .. } => StatusCode::FORBIDDEN,
     }
 }
 

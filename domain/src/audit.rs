@@ -295,10 +295,22 @@ impl AuditAction {
             AuditAction::OtpReset => ("ワンタイムパスワードのリセット", "One-time password reset"),
             AuditAction::OtpCodeFailed => ("ワンタイムパスワードの誤り", "Wrong one-time password"),
             AuditAction::OtpRecoveryCodeUsed => ("リカバリーコードの使用", "Recovery code used"),
-            AuditAction::OtpStepUp => ("ワンタイムパスワードの再確認", "One-time password re-checked (step-up)"),
-            AuditAction::OtpSignIn => ("ワンタイムパスワードでのサインイン", "Signed in with a one-time password"),
-            AuditAction::OtpTimeSync => ("ワンタイムパスワードの時刻同期", "One-time password time sync"),
-            AuditAction::OtpSettingsUpdate => ("ワンタイムパスワード設定の変更", "One-time password settings changed"),
+            AuditAction::OtpStepUp => (
+                "ワンタイムパスワードの再確認",
+                "One-time password re-checked (step-up)",
+            ),
+            AuditAction::OtpSignIn => (
+                "ワンタイムパスワードでのサインイン",
+                "Signed in with a one-time password",
+            ),
+            AuditAction::OtpTimeSync => (
+                "ワンタイムパスワードの時刻同期",
+                "One-time password time sync",
+            ),
+            AuditAction::OtpSettingsUpdate => (
+                "ワンタイムパスワード設定の変更",
+                "One-time password settings changed",
+            ),
         };
         Message::new(ja, en)
     }

@@ -76,7 +76,8 @@ pub fn matching_step(secret: &[u8], code: &Code, expected: i64) -> Option<i64> {
     let mut found = None;
     for delta in [0, -1, 1] {
         let step = expected + delta;
-        let same = code_at(secret, step).is_some_and(|c| constant_eq(c.as_bytes(), code.0.as_bytes()));
+        let same =
+            code_at(secret, step).is_some_and(|c| constant_eq(c.as_bytes(), code.0.as_bytes()));
         if same && found.is_none() {
             found = Some(step);
         }
@@ -150,11 +151,8 @@ pub fn normalise_recovery(typed: &str) -> Option<String> {
         .filter(|c| !c.is_whitespace() && *c != '-')
         .flat_map(char::to_uppercase)
         .collect();
-    (text.len() == RECOVERY_LEN
-        && text
-            .bytes()
-            .all(|b| RECOVERY_ALPHABET.contains(&b)))
-    .then_some(text)
+    (text.len() == RECOVERY_LEN && text.bytes().all(|b| RECOVERY_ALPHABET.contains(&b)))
+        .then_some(text)
 }
 
 /// A recovery code made from `RECOVERY_LEN` random bytes, shown as `XXXXX-XXXXX`.
@@ -266,7 +264,9 @@ impl OtpPolicy {
 
     pub fn label(self) -> Message {
         match self {
-            OtpPolicy::Optional => Message::new("任意(利用者が選ぶ)", "Optional (each user chooses)"),
+            OtpPolicy::Optional => {
+                Message::new("任意(利用者が選ぶ)", "Optional (each user chooses)")
+            }
             OtpPolicy::Masters => Message::new("マスターユーザは必須", "Required for masters"),
             OtpPolicy::MastersAndAdmins => Message::new(
                 "マスターユーザと管理者ユーザは必須",
@@ -428,18 +428,27 @@ mod tests {
     #[test]
     fn base32_round_trips_and_matches_rfc_4648() {
         assert_eq!(base32_encode(b"foobar"), "MZXW6YTBOI");
-        assert_eq!(base32_encode(RFC_SECRET), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(
+            base32_encode(RFC_SECRET),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        );
         assert_eq!(
             base32_decode("gezd gnbv gy3t qojq gezd gnbv gy3t qojq").expect("decodes"),
             RFC_SECRET
         );
-        assert_eq!(base32_decode("MZXW6YTBOI======").expect("padding"), b"foobar");
+        assert_eq!(
+            base32_decode("MZXW6YTBOI======").expect("padding"),
+            b"foobar"
+        );
         assert_eq!(base32_decode("MZ1"), None);
     }
 
     #[test]
     fn codes_are_6_digits_and_full_width_digits_are_normalised() {
-        assert_eq!(Code::parse("１２３４５６").expect("full width").as_str(), "123456");
+        assert_eq!(
+            Code::parse("１２３４５６").expect("full width").as_str(),
+            "123456"
+        );
         assert_eq!(Code::parse(" 123 456 ").expect("spaces").as_str(), "123456");
         assert_eq!(Code::parse("123-456").expect("hyphen").as_str(), "123456");
         for bad in ["12345", "1234567", "12345a", "", "１２３４５"] {
@@ -477,7 +486,11 @@ mod tests {
         let (a, b) = pair(now + 40);
         assert_eq!(resync_step(RFC_SECRET, &a, &b, now), None);
         let (a, _) = pair(now);
-        assert_eq!(resync_step(RFC_SECRET, &a, &a, now), None, "not consecutive");
+        assert_eq!(
+            resync_step(RFC_SECRET, &a, &a, now),
+            None,
+            "not consecutive"
+        );
     }
 
     #[test]
@@ -493,7 +506,10 @@ mod tests {
             SecondFactor::parse(&code),
             Ok(SecondFactor::Recovery(_))
         ));
-        assert!(matches!(SecondFactor::parse("０１２３４５"), Ok(SecondFactor::Code(_))));
+        assert!(matches!(
+            SecondFactor::parse("０１２３４５"),
+            Ok(SecondFactor::Code(_))
+        ));
         assert_eq!(SecondFactor::parse("short"), Err(OtpError::Malformed));
     }
 

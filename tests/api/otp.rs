@@ -32,10 +32,7 @@ async fn enrolled_app() -> (TestApp, Vec<u8>, Vec<String>) {
     let started = ok_json(app.post("otp_enrol_start", &[]).await).await;
     let secret = base32_decode(started["secret"].as_str().expect("secret")).expect("base32");
     assert_eq!(secret.len(), 20);
-    assert!(started["qr_svg"]
-        .as_str()
-        .expect("svg")
-        .starts_with("<svg"));
+    assert!(started["qr_svg"].as_str().expect("svg").starts_with("<svg"));
     let codes = ok_json(
         app.post("otp_enrol_confirm", &[("code", &code(&app, &secret, 0))])
             .await,
@@ -85,7 +82,10 @@ async fn enrolment_needs_one_correct_code_and_a_wrong_one_keeps_the_old_state() 
     );
     let started = ok_json(app.post("otp_enrol_start", &[]).await).await;
     let secret = base32_decode(started["secret"].as_str().expect("secret")).expect("base32");
-    let wrong = format!("{:06}", (code(&app, &secret, 0).parse::<u32>().expect("n") + 1) % 1_000_000);
+    let wrong = format!(
+        "{:06}",
+        (code(&app, &secret, 0).parse::<u32>().expect("n") + 1) % 1_000_000
+    );
     let r = app.post("otp_enrol_confirm", &[("code", &wrong)]).await;
     assert_eq!(r.status(), 401);
     assert_eq!(error_code(r).await, "E-OTP-001");
@@ -206,9 +206,15 @@ async fn wrong_codes_count_toward_the_temporary_lock_of_wrong_passwords() {
         .await;
     assert_eq!(error_code(r).await, "E-AUTH-001");
     assert_eq!(sign_in(&app).await, "code");
-    let wrong = format!("{:06}", (code(&app, &secret, 0).parse::<u32>().expect("n") + 7) % 1_000_000);
+    let wrong = format!(
+        "{:06}",
+        (code(&app, &secret, 0).parse::<u32>().expect("n") + 7) % 1_000_000
+    );
     for _ in 0..3 {
-        assert_eq!(error_code(second_step(&app, &wrong).await).await, "E-OTP-001");
+        assert_eq!(
+            error_code(second_step(&app, &wrong).await).await,
+            "E-OTP-001"
+        );
     }
     let r = second_step(&app, &wrong).await;
     assert_eq!(r.status(), 403);
@@ -293,7 +299,10 @@ async fn a_required_policy_blocks_every_server_function_but_enrolment() {
         ("issuing_profile", &[]),
         ("ca_backend", &[]),
         ("notification_settings", &[]),
-        ("save_otp_settings", &[("policy", "optional"), ("step_up_minutes", "10")]),
+        (
+            "save_otp_settings",
+            &[("policy", "optional"), ("step_up_minutes", "10")],
+        ),
         ("otp_step_up", &[("code", "123456")]),
     ];
     for (function, form) in blocked {
@@ -360,7 +369,10 @@ async fn step_up_refuses_prepare_bundle_without_a_fresh_code_and_accepts_it_afte
     assert_eq!(error_code(r).await, "E-OTP-006");
     assert_eq!(audit_count(&app, "delivery_bundle"), 0);
 
-    let wrong = format!("{:06}", (code(&app, &secret, 0).parse::<u32>().expect("n") + 1) % 1_000_000);
+    let wrong = format!(
+        "{:06}",
+        (code(&app, &secret, 0).parse::<u32>().expect("n") + 1) % 1_000_000
+    );
     assert_eq!(
         error_code(app.post("otp_step_up", &[("code", &wrong)]).await).await,
         "E-OTP-001"

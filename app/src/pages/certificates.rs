@@ -107,6 +107,7 @@ pub fn CertificatesPage() -> impl IntoView {
             .collect();
         open(op, users);
     };
+    let step_up = crate::components::StepUp::get();
     let confirm = move |_| {
         let Some(Dialog::Confirm { op, users }) = dialog.get_untracked() else {
             return;
@@ -114,7 +115,6 @@ pub fn CertificatesPage() -> impl IntoView {
         let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
         let why = needs_reason(op).then(|| reason.get_untracked());
         dialog.set(Some(Dialog::Running { op, status: None }));
-        let step_up = crate::components::StepUp::get();
         leptos::task::spawn_local(async move {
             let reason = why.as_deref().and_then(RevocationReason::parse);
             match step_up

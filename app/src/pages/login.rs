@@ -100,7 +100,8 @@ pub fn LoginPage() -> impl IntoView {
     let expired = move || query.read().get("expired").is_some() && action.value().get().is_none();
     let code_step = move || {
         matches!(action.value().get(), Some(Ok(SignInNext::Code)))
-            || (query.read().get("step").as_deref() == Some("code") && action.value().get().is_none())
+            || (query.read().get("step").as_deref() == Some("code")
+                && action.value().get().is_none())
     };
     Effect::new(move |_| match action.value().get() {
         Some(Ok(SignInNext::Done)) => navigate_hard("/"),

@@ -36,9 +36,7 @@ pub struct SecondStepDone {
 
 /// Why a waiting session refuses everything else.
 #[cfg(feature = "ssr")]
-pub fn pending_refusal(
-    next: certdesk_domain::otp::SignInNext,
-) -> certdesk_domain::otp::OtpError {
+pub fn pending_refusal(next: certdesk_domain::otp::SignInNext) -> certdesk_domain::otp::OtpError {
     use certdesk_domain::otp::{OtpError, SignInNext};
     match next {
         SignInNext::Enrol => OtpError::EnrolmentRequired,
@@ -177,7 +175,9 @@ pub async fn reset_otp(login_id: String) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::stepped_up_user().await?;
     if user.role != certdesk_domain::Role::Master {
-        return Err(certdesk_backend::ServiceError::Auth(certdesk_domain::AuthError::Forbidden).into());
+        return Err(
+            certdesk_backend::ServiceError::Auth(certdesk_domain::AuthError::Forbidden).into(),
+        );
     }
     backend.reset_otp(&login_id, user.actor()).await?;
     Ok(())

@@ -420,7 +420,17 @@ impl Backend {
                         },
                     )
                     .optional()?;
-                let Some((last_seen, id, login_id, name, role, blocked, created, (otp_pending, enrolled))) = row else {
+                let Some((
+                    last_seen,
+                    id,
+                    login_id,
+                    name,
+                    role,
+                    blocked,
+                    created,
+                    (otp_pending, enrolled),
+                )) = row
+                else {
                     return Ok(SessionLookup::Unknown);
                 };
                 let role = Role::parse(&role);

@@ -170,7 +170,10 @@ fn check_factor(
                     [user.id],
                     |r| r.get(0),
                 )?;
-                (Some(Checked::Recovery { left }), OtpError::WrongRecoveryCode)
+                (
+                    Some(Checked::Recovery { left }),
+                    OtpError::WrongRecoveryCode,
+                )
             } else {
                 (None, OtpError::WrongRecoveryCode)
             }
@@ -183,7 +186,10 @@ fn check_factor(
                     "UPDATE otp_enrolments SET last_step = ?1, offset_steps = ?2 WHERE user_id = ?3",
                     params![step, offset_steps, user.id],
                 )?;
-                (Some(Checked::Resynced { offset_steps }), OtpError::PairNotFound)
+                (
+                    Some(Checked::Resynced { offset_steps }),
+                    OtpError::PairNotFound,
+                )
             }
             None => (None, OtpError::PairNotFound),
         },
@@ -593,8 +599,15 @@ impl Backend {
                     "DELETE FROM sessions WHERE user_id = ?1 AND otp_pending = 1",
                     [id],
                 )?;
-                audit::record(&tx, now, &actor, AuditAction::OtpReset, Some(&target), Outcome::Success,
-                    serde_json::json!({}))?;
+                audit::record(
+                    &tx,
+                    now,
+                    &actor,
+                    AuditAction::OtpReset,
+                    Some(&target),
+                    Outcome::Success,
+                    serde_json::json!({}),
+                )?;
                 tx.commit()?;
                 Ok(())
             })

@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn a_session_waiting_for_its_one_time_password_reaches_only_its_step() {
         use super::{pending_redirect, SignInNext};
-        assert_eq!(pending_redirect("/", SignInNext::Code), Some("/login?step=code"));
+        assert_eq!(
+            pending_redirect("/", SignInNext::Code),
+            Some("/login?step=code")
+        );
         assert_eq!(pending_redirect("/login", SignInNext::Code), None);
         assert_eq!(pending_redirect("/users", SignInNext::Enrol), Some("/otp"));
         assert_eq!(pending_redirect("/otp", SignInNext::Enrol), None);
