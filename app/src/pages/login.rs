@@ -39,12 +39,13 @@ fn CodeStep() -> impl IntoView {
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
     let resync_error = Signal::derive(move || resync.value().get().and_then(Result::err));
     let recovery_left = RwSignal::new(None::<u32>);
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(done)) => match done.recovery_left {
-            Some(left) => recovery_left.set(Some(left)),
-            None => navigate_hard("/"),
-        },
-        _ => {}
+    Effect::new(move |_| {
+        if let Some(Ok(done)) = action.value().get() {
+            match done.recovery_left {
+                Some(left) => recovery_left.set(Some(left)),
+                None => navigate_hard("/"),
+            }
+        }
     });
     Effect::new(move |_| {
         if let Some(Ok(())) = resync.value().get() {
