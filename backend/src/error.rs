@@ -110,6 +110,9 @@ impl ServiceError {
             | ServiceError::ImportStale => Some("file"),
             ServiceError::Distribution(e) => e.field(),
             ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
+            ServiceError::Setup(SetupError::TokenMissing | SetupError::TokenWrong) => {
+                Some("setup_token")
+            }
             _ => None,
         }
     }

@@ -17,15 +17,17 @@ mod error;
 pub mod jobs;
 mod notices;
 mod organisation;
+mod serving;
 mod settings;
+mod setup_token;
 mod store;
 mod users;
 
 // What other crates may use; everything else stays inside its area (`jobs` is public as the
 // set of background jobs the server starts and tests run once).
 pub use auth::{
-    cookie_header, token_from_cookie_header, CurrentUser, RequestSession, SessionLookup,
-    SessionToken,
+    cookie_header, session_cookie_name, token_from_cookie_header, CurrentUser, RequestSession,
+    SessionLookup, SessionToken,
 };
 pub use ca::authority::Authority;
 pub use ca::cfssl::certificate_der;
@@ -36,7 +38,9 @@ pub use clock::Clock;
 pub use distribution::slips_csv;
 pub use error::ServiceError;
 pub use organisation::{Organisation, SetupInput};
+pub use serving::Serving;
 pub use settings::{AttemptLimits, AttemptRate, Settings};
+pub use setup_token::SETUP_TOKEN_FILE;
 pub use store::audit::Actor;
 pub use store::db::{parse_ts, ts};
 pub use users::import::PlanCounts;
