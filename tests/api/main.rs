@@ -13,5 +13,6 @@ mod external_ca;
 mod mtls;
 mod notices;
 mod pages;
+mod serving;
 mod setup;
 mod users;
