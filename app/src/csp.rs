@@ -44,7 +44,7 @@ mod tests {
         let script_src = p
             .split(';')
             .find(|d| d.trim().starts_with("script-src"))
-            .unwrap();
+            .expect("script-src");
         assert!(!script_src.contains("unsafe-inline"));
         assert!(content_security_policy(None).contains("script-src 'self' 'wasm-unsafe-eval';"));
     }

@@ -38,7 +38,7 @@ async fn a_request_for_a_foreign_host_is_answered_421_before_any_handler() {
         ("/setup", "127.0.0.1".to_string()),
         (
             "/ca/ca.pem",
-            format!("127.0.0.1:{}", port.parse::<u16>().unwrap() + 1),
+            format!("127.0.0.1:{}", port.parse::<u16>().expect("port") + 1),
         ),
         ("/pkg/certdesk.js", format!("192.168.1.5:{port}")),
     ] {
@@ -123,7 +123,12 @@ async fn post_setup(app: &TestApp, origin: Option<&str>, site: Option<&str>) -> 
 #[tokio::test]
 async fn an_origin_that_differs_in_scheme_or_port_is_refused() {
     let app = spawn_app().await;
-    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    let port: u16 = app
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
     let other_port = format!("http://127.0.0.1:{}", port + 1);
     let https = app.base.replace("http://", "https://");
     for origin in [
@@ -422,14 +427,10 @@ async fn a_console_other_machines_reach_is_set_up_only_with_the_token_serve_prin
         let body: serde_json::Value = r.json().await.expect("json");
         assert_eq!(body["code"], code, "{what}");
         assert_eq!(body["field"], "setup_token", "{what}");
-        assert!(body["message"]["ja"]
-            .as_str()
-            .unwrap()
-            .contains("setup-token"));
-        assert!(body["message"]["en"]
-            .as_str()
-            .unwrap()
-            .contains("setup-token"));
+        for lang in ["ja", "en"] {
+            let text = body["message"][lang].as_str().expect("message");
+            assert!(text.contains("setup-token"), "{what}: {text}");
+        }
         assert!(app.backend.needs_setup(), "{what}: nothing created");
         assert_eq!(users_in(&app), 0, "{what}");
     }
