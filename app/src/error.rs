@@ -55,6 +55,21 @@ impl UiError {
     }
 }
 
+impl UiError {
+    /// `E-WEB-005`: the request's `Host` is not this console's address (a DNS rebinding page,
+    /// a mistyped or stale address); answered with 421 before any handler runs. `host` is
+    /// what the request named, `url` the address to use.
+    pub fn misdirected(host: &str, url: &str) -> UiError {
+        UiError::transport(
+            "E-WEB-005",
+            Message::new(
+                format!("このアドレス(Host: {host})では certdesk を開けません。管理者が案内した URL({url})で開き直してください。"),
+                format!("certdesk does not answer at this address (Host: {host}). Open it again at the URL your administrator gave ({url})."),
+            ),
+        )
+    }
+}
+
 impl FromServerFnError for UiError {
     type Encoder = JsonEncoding;
 
@@ -116,6 +131,7 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
             | LifecycleError::ReasonRequired => StatusCode::CONFLICT,
         },
         E::Setup(SetupError::AlreadySetUp | SetupError::NotSetUp) => StatusCode::CONFLICT,
+        E::Setup(SetupError::TokenMissing | SetupError::TokenWrong) => StatusCode::FORBIDDEN,
         E::Auth(a) => match a {
             AuthError::SignInTooLong => StatusCode::PAYLOAD_TOO_LARGE,
             AuthError::WrongCurrentPassword => StatusCode::UNPROCESSABLE_ENTITY,

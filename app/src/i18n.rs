@@ -174,6 +174,10 @@ keys! {
     FieldPasswordHint => "12文字以上", "At least 12 characters";
     FieldPasswordConfirm => "パスワード(確認)", "Password (again)";
     SetupSubmit => "登録して始める", "Register and start";
+    SetupTokenLegend => "セットアップトークン", "Setup token";
+    SetupTokenIntro => "このコンソールは他のPCからも開けるため、初期設定にはトークンが必要です。certdesk serve を起動した端末に表示されたトークン(データディレクトリの setup-token ファイルにもあります)を入力してください。", "This console can be reached from other PCs, so setup needs a token: enter the one certdesk serve printed on its terminal (it is also in the setup-token file in the data directory).";
+    FieldSetupToken => "セットアップトークン", "Setup token";
+    FieldSetupTokenHint => "例: 7K2MP-9QXDR-4HT6W-B3NZA(大文字・小文字、ハイフンは区別しません)", "e.g. 7K2MP-9QXDR-4HT6W-B3NZA (case and dashes do not matter)";
     LoginTitle => "サインイン", "Sign in";
     LoginIntro => "マスターユーザまたは管理者ユーザのログインIDでサインインしてください。", "Sign in with the login ID of a master or admin user.";
     LoginSubmit => "サインイン", "Sign in";

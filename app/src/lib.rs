@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod components;
+pub mod csp;
 pub mod error;
 pub mod i18n;
 pub mod pages;
@@ -19,6 +20,8 @@ use pages::*;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    csp::set_page_policy();
     let lang = i18n::initial_lang();
     view! {
         <!DOCTYPE html>

@@ -116,6 +116,9 @@ impl ServiceError {
             ServiceError::Distribution(e) => e.field(),
             ServiceError::Otp(e) => e.field(),
             ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
+            ServiceError::Setup(SetupError::TokenMissing | SetupError::TokenWrong) => {
+                Some("setup_token")
+            }
             _ => None,
         }
     }

@@ -17,7 +17,9 @@ mod error;
 pub mod jobs;
 mod notices;
 mod organisation;
+mod serving;
 mod settings;
+mod setup_token;
 mod store;
 mod users;
 
@@ -25,7 +27,8 @@ mod users;
 // set of background jobs the server starts and tests run once).
 pub use auth::otp::{OtpEnrolment, OtpSettings, OtpStatus};
 pub use auth::{
-    cookie_header, token_from_cookie_header, CurrentUser, PendingSignIn, RequestSession,
+    cookie_header, session_cookie_name, token_from_cookie_header, CurrentUser, PendingSignIn,
+    RequestSession,
     SessionLookup, SessionToken,
 };
 pub use ca::authority::Authority;
@@ -37,7 +40,9 @@ pub use clock::Clock;
 pub use distribution::slips_csv;
 pub use error::ServiceError;
 pub use organisation::{Organisation, SetupInput};
+pub use serving::Serving;
 pub use settings::{AttemptLimits, AttemptRate, Settings};
+pub use setup_token::SETUP_TOKEN_FILE;
 pub use store::audit::Actor;
 pub use store::db::{parse_ts, ts};
 pub use users::import::PlanCounts;

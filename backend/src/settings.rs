@@ -1,6 +1,8 @@
 //! Run-time settings of one installation, from the command line or the environment.
 
+use crate::serving::Serving;
 use certdesk_domain::SessionPolicy;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,6 +26,9 @@ pub struct Settings {
     /// How many anonymous attempts (sign-in, setup, pickup download) are answered, per
     /// client address and for everyone together. Default [`AttemptLimits::default`].
     pub attempt_limits: AttemptLimits,
+    /// Who may address the console (`Host`, `Origin`), over TLS or not, reachable from other
+    /// machines or not. Set with [`Settings::serve_at`]; default `127.0.0.1:3000`.
+    pub serving: Serving,
 }
 
 impl Settings {
@@ -35,7 +40,18 @@ impl Settings {
             secure_cookies: false,
             public_url: "http://127.0.0.1:3000".into(),
             attempt_limits: AttemptLimits::default(),
+            serving: Serving::default(),
         }
+    }
+
+    /// The console listens on `listen` and people reach it at `public_url` (none: at the
+    /// listen address): sets the public URL, `Secure` cookies and [`Settings::serving`].
+    pub fn serve_at(&mut self, listen: SocketAddr, public_url: Option<&str>) {
+        self.serving = Serving::new(listen, public_url);
+        self.secure_cookies = self.serving.tls();
+        self.public_url = public_url
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("http://{listen}"));
     }
 
     pub fn database_path(&self) -> PathBuf {

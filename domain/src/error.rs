@@ -197,6 +197,11 @@ error_codes! {
         AlreadySetUp = "E-SETUP-001" => "the organisation is already set up",
         /// An action needs the organisation, and setup has not run yet.
         NotSetUp = "E-SETUP-002" => "the organisation is not set up yet",
+        /// The console is reachable from other machines and the setup form came without the
+        /// one-time setup token.
+        TokenMissing = "E-SETUP-003" => "the setup token is missing",
+        /// The setup token does not match the one `serve` printed.
+        TokenWrong = "E-SETUP-004" => "the setup token is wrong",
     }
 }
 
@@ -211,6 +216,14 @@ impl SetupError {
             SetupError::NotSetUp => Message::new(
                 "初期設定がまだです。ブラウザで初期設定ページを開いてください。",
                 "Setup has not been done yet. Open the setup page in the browser first.",
+            ),
+            SetupError::TokenMissing => Message::new(
+                "セットアップトークンを入力してください。certdesk serve を起動した端末に表示されたトークン、またはデータディレクトリの setup-token ファイルの内容です(何も登録していません)。",
+                "Enter the setup token: the one certdesk serve printed on its terminal, also in the setup-token file in the data directory (nothing was created).",
+            ),
+            SetupError::TokenWrong => Message::new(
+                "セットアップトークンが違います。certdesk serve を起動した端末に表示された最新のトークン(データディレクトリの setup-token ファイル)を入力してください。再起動すると新しいトークンになります(何も登録していません)。",
+                "The setup token is wrong. Enter the latest token certdesk serve printed on its terminal (also in the setup-token file in the data directory); a restart makes a new one (nothing was created).",
             ),
         }
     }
@@ -395,7 +408,10 @@ mod tests {
 
     #[test]
     fn codes_lists_every_code_in_declaration_order() {
-        assert_eq!(SetupError::CODES, &["E-SETUP-001", "E-SETUP-002"]);
+        assert_eq!(
+            SetupError::CODES,
+            &["E-SETUP-001", "E-SETUP-002", "E-SETUP-003", "E-SETUP-004"]
+        );
         assert_eq!(ValidationError::CODES.len(), 9);
         assert_eq!(
             ValidationError::CODES[8],

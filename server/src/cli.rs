@@ -246,14 +246,7 @@ fn settings(data_dir: PathBuf, serve: Option<&ServeArgs>) -> Settings {
             idle_timeout: Duration::minutes(i64::from(args.session_idle_minutes)),
         };
         s.session_max_age = Duration::hours(i64::from(args.session_max_hours));
-        s.secure_cookies = args
-            .public_url
-            .as_deref()
-            .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
-        s.public_url = args
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", args.listen));
+        s.serve_at(args.listen, args.public_url.as_deref());
     }
     s
 }
@@ -341,6 +334,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     tokio::task::spawn_blocking(move || warm.prepare_sign_in());
     backend.ensure_ca(Actor::System).await?;
     certdesk_backend::jobs::start(&backend).await?;
+    print_setup_token(&backend)?;
     let site_root = args
         .site_root
         .clone()
@@ -360,6 +354,22 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| ServiceError::Internal(format!("server failed: {e}")))
+}
+
+/// Before setup, on a console other machines can reach: a new one-time setup token, printed
+/// here only (and kept in `<data dir>/setup-token`) for whoever started `serve`.
+fn print_setup_token(backend: &Backend) -> Result<(), ServiceError> {
+    if let Some(token) = backend.issue_setup_token()? {
+        let file = backend
+            .settings()
+            .data_dir
+            .join(certdesk_backend::SETUP_TOKEN_FILE);
+        println!(
+            "初期設定にはセットアップトークンが必要です: {token}\n(ファイル {0} にもあります。初期設定が終わると削除されます)\nThe setup page asks for this setup token: {token}\n(also in {0}; deleted once setup is done)",
+            file.display()
+        );
+    }
+    Ok(())
 }
 
 async fn notices_run(data_dir: PathBuf, clock: Clock) -> Result<(), ServiceError> {

@@ -1,9 +1,27 @@
 //! The printable password sheet of a bundle or pickup: one slip per user, cut along the
 //! dashed line and handed over separately from the files. Plain HTML with print CSS, so it
-//! prints the same from any browser without JavaScript.
+//! prints the same from any browser without JavaScript; the print button's one line of script
+//! is a file ([`PRINT_SCRIPT_PATH`]), since the Content-Security-Policy runs no inline script
+//! or handler.
 
 use certdesk_backend::Organisation;
 use certdesk_domain::views::Slip;
+
+/// Where the sheet's print button script is served (anyone; it holds nothing).
+pub const PRINT_SCRIPT_PATH: &str = "/sheet/print.js";
+
+const PRINT_SCRIPT: &str = "document.querySelectorAll('[data-print]').forEach(function (b) {\n  b.addEventListener('click', function () { window.print(); });\n});\n";
+
+/// The print button's script.
+pub async fn print_script() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        PRINT_SCRIPT,
+    )
+}
 
 fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -51,10 +69,10 @@ table{border-collapse:collapse}th,td{text-align:left;padding:.2rem .8rem .2rem 0
 .pw{font-family:monospace;font-size:1.3rem;letter-spacing:.12em}\
 .en{color:#444;font-size:.85rem}ol{margin:.5rem 0 .3rem 1.2rem;padding:0;font-size:.9rem}\
 @media print{.noprint{display:none}.slip{page-break-after:always}}\
-</style></head><body>",
+</style><script src=\"/sheet/print.js\" defer></script></head><body>",
     );
     html.push_str(&format!(
-        "<p class=\"noprint\">{} — {} / {}. <button onclick=\"window.print()\">印刷 / Print</button></p>",
+        "<p class=\"noprint\">{} — {} / {}. <button type=\"button\" data-print>印刷 / Print</button></p>",
         esc(&org.name),
         slips.len(),
         "枚 slips",
@@ -120,5 +138,10 @@ mod tests {
         assert!(html.contains("Abc&amp;def"));
         assert!(html.contains("証明書のインポート"));
         assert!(!html.contains("<太郎>"));
+        assert!(
+            !html.contains("onclick"),
+            "no inline handler (the CSP would block it)"
+        );
+        assert!(html.contains("<script src=\"/sheet/print.js\" defer></script>"));
     }
 }

@@ -113,13 +113,15 @@ async fn an_issued_certificate_verifies_with_openssl_and_fails_after_revocation(
             "x509", "-in", "cert.pem", "-noout", "-text", "-nameopt", "utf8",
         ],
     );
+    // The CRL distribution point is the public URL's (the harness serves at its own port).
+    let crl_uri = format!("URI:{}/ca/crl.der", app.base);
     for expected in [
         "CA:FALSE",
         "Digital Signature",
         "TLS Web Client Authentication",
         "X509v3 Authority Key Identifier",
         "X509v3 Subject Key Identifier",
-        "URI:http://127.0.0.1:3000/ca/crl.der",
+        crl_uri.as_str(),
         "O=(0001)株式会社テスト商事, OU=(0001)certdesk CA - G1, CN=taro0001 A001 ",
         "Public-Key: (2048 bit)",
     ] {

@@ -14,5 +14,6 @@ mod mtls;
 mod notices;
 mod otp;
 mod pages;
+mod serving;
 mod setup;
 mod users;

@@ -11,7 +11,10 @@ use time::{Duration, OffsetDateTime};
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
+    /// Where the server listens: `http://127.0.0.1:PORT`.
     pub base: String,
+    /// The `Origin` its own pages send: the public URL's (`base` unless set otherwise).
+    pub origin: String,
     pub backend: Backend,
     pub client: reqwest::Client,
     now: Arc<Mutex<OffsetDateTime>>,
@@ -23,31 +26,90 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// [`spawn_app`] with settings changed first (e.g. the attempt limits).
+/// [`spawn_app`] with settings changed first (e.g. the attempt limits). The settings come
+/// served like `certdesk serve --listen 127.0.0.1:PORT` without a public URL
+/// ([`Settings::serve_at`]); `change` may serve them otherwise (see [`spawn_app_at`]).
 pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let now = Arc::new(Mutex::new(OffsetDateTime::now_utc()));
     let clock_now = Arc::clone(&now);
     let clock = Clock::from_fn(move || *clock_now.lock().expect("clock"));
-    let mut settings = Settings::new(dir.path());
-    change(&mut settings);
-    let backend = Backend::open(settings, clock).expect("backend opens");
-    let site_root = dir.path().join("site");
-    let router = certdesk_server::web::router(backend.clone(), &site_root);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("addr");
+    let mut settings = Settings::new(dir.path());
+    settings.serve_at(addr, None);
+    change(&mut settings);
+    let backend = Backend::open(settings, clock).expect("backend opens");
+    // As `serve` does at start: the one-time setup token, when other machines can reach it.
+    backend.issue_setup_token().expect("setup token");
+    let site_root = dir.path().join("site");
+    let router = certdesk_server::web::router(backend.clone(), &site_root);
     tokio::spawn(async move {
         axum_serve(listener, router).await;
     });
+    let origin = origin_of(&backend.settings().public_url);
     TestApp {
         base: format!("http://{addr}"),
+        origin,
         backend,
         client: client(),
         now,
         _dir: dir,
     }
+}
+
+/// [`spawn_app`] reached at the public URL `public_url(listen address)` (e.g.
+/// `https://127.0.0.1:PORT`, or a name the tests send as `Host`). The server still speaks
+/// plain HTTP on the loopback port (`base`); requests carry the public URL's `Origin`.
+pub async fn spawn_app_at(public_url: impl FnOnce(std::net::SocketAddr) -> String) -> TestApp {
+    spawn_app_with(|s| {
+        let listen: std::net::SocketAddr = s
+            .public_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("listen address");
+        s.serve_at(listen, Some(&public_url(listen)));
+    })
+    .await
+}
+
+/// [`spawn_app_with`] reached at `http://{host}:PORT`, as from another PC on the LAN: the
+/// client resolves `host` to the loopback port, so requests name it in `Host` and `Origin`,
+/// and `base` is that URL. A non-loopback host makes the console reachable from other
+/// machines (the setup page then needs the setup token).
+pub async fn spawn_app_named(host: &str, change: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut app = spawn_app_with(|s| {
+        let listen: std::net::SocketAddr = s
+            .public_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("listen address");
+        s.serve_at(listen, Some(&format!("http://{host}:{}", listen.port())));
+        change(s);
+    })
+    .await;
+    let listen: std::net::SocketAddr = app
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("listen address");
+    app.base = format!("http://{host}:{}", listen.port());
+    app.client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(host, listen)
+        .build()
+        .expect("client");
+    app
+}
+
+/// `scheme://host[:port]` of a URL, as a browser sends it in `Origin`.
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let authority = rest.split('/').next().unwrap_or_default();
+    format!("{scheme}://{authority}")
 }
 
 /// Served like `certdesk serve`: with the peer address, which the attempt limit counts.
@@ -85,7 +147,7 @@ impl TestApp {
     pub async fn post_json(&self, function: &str, body: serde_json::Value) -> reqwest::Response {
         self.client
             .post(format!("{}/api/{function}", self.base))
-            .header("origin", &self.base)
+            .header("origin", &self.origin)
             .json(&body)
             .send()
             .await
@@ -105,7 +167,7 @@ impl TestApp {
     ) -> reqwest::Response {
         client
             .post(format!("{}/api/{function}", self.base))
-            .header("origin", &self.base)
+            .header("origin", &self.origin)
             .form(form)
             .send()
             .await

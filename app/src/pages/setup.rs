@@ -1,6 +1,6 @@
 use crate::components::{navigate_hard, FormErrorBanner, StandaloneHeader, TextField};
 use crate::i18n::{tr, Key};
-use crate::server_fns::Setup;
+use crate::server_fns::{setup_token_required, Setup};
 use leptos::prelude::*;
 
 /// First run: the organisation and its master user. The server sends everyone here until
@@ -9,6 +9,8 @@ use leptos::prelude::*;
 pub fn SetupPage() -> impl IntoView {
     let action = ServerAction::<Setup>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    // Rendered on the server, so the first HTML already has the field when it is needed.
+    let token_required = Resource::new(|| (), |_| setup_token_required());
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {
             navigate_hard("/");
@@ -22,6 +24,15 @@ pub fn SetupPage() -> impl IntoView {
                 <p>{tr(Key::SetupIntro)}</p>
                 <ActionForm action=action attr:novalidate=true attr:data-testid="setup-form">
                     <FormErrorBanner error=error/>
+                    <Suspense fallback=|| ()>
+                        <Show when=move || matches!(token_required.get(), Some(Ok(true)))>
+                            <fieldset data-testid="setup-token">
+                                <legend>{tr(Key::SetupTokenLegend)}</legend>
+                                <p>{tr(Key::SetupTokenIntro)}</p>
+                                <TextField label=Key::FieldSetupToken name="setup_token" error=error hint=Key::FieldSetupTokenHint required=true/>
+                            </fieldset>
+                        </Show>
+                    </Suspense>
                     <fieldset>
                         <legend>{tr(Key::SetupOrganisation)}</legend>
                         <TextField label=Key::FieldOrgName name="org_name" error=error required=true/>

@@ -114,6 +114,8 @@ pub mod ssr {
 }
 
 /// First-run setup: creates the organisation and its master user and signs the master in.
+/// `setup_token` is needed when the console is reachable from other machines
+/// ([`setup_token_required`]); the form sends it only then.
 #[server(prefix = "/api", endpoint = "setup")]
 pub async fn setup(
     org_name: String,
@@ -124,6 +126,7 @@ pub async fn setup(
     email: String,
     password: String,
     password_confirm: String,
+    #[server(default)] setup_token: Option<String>,
 ) -> Result<(), UiError> {
     use certdesk_backend::{Actor, SetupInput};
     let backend = ssr::backend()?;
@@ -137,9 +140,18 @@ pub async fn setup(
         password,
         password_confirm,
     };
-    let (token, _) = backend.set_up(input, Actor::Anonymous).await?;
+    let (token, _) = backend
+        .set_up_from_page(input, setup_token.as_deref(), Actor::Anonymous)
+        .await?;
     ssr::set_session_cookie(&backend, Some(&token));
     Ok(())
+}
+
+/// True when the setup page must ask for the one-time setup token (the console is reachable
+/// from other machines and setup is pending).
+#[server(prefix = "/api", endpoint = "setup_token_required")]
+pub async fn setup_token_required() -> Result<bool, UiError> {
+    Ok(ssr::backend()?.setup_token_required())
 }
 
 /// Signs a master or admin in; a new session cookie replaces any old one. The answer says

@@ -32,8 +32,21 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-/// The name of the session cookie.
+/// The name of the session cookie over plain HTTP (loopback only).
 pub const SESSION_COOKIE: &str = "certdesk_session";
+
+/// The name of the session cookie over TLS: the `__Host-` prefix makes the browser keep it
+/// only if it is `Secure`, `Path=/` and has no `Domain`, so no other host can set or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-certdesk_session";
+
+/// The session cookie's name: [`SECURE_SESSION_COOKIE`] over TLS, else [`SESSION_COOKIE`].
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// A session token as the cookie carries it. Not `Serialize`; its `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
@@ -513,25 +526,28 @@ pub struct RequestSession {
     pub pending: Option<PendingSignIn>,
 }
 
-/// The `Set-Cookie` value for the session cookie: HttpOnly, SameSite=Strict, Path=/, Secure
-/// when the console is served over TLS. With `None` it clears the cookie.
+/// The `Set-Cookie` value for the session cookie: HttpOnly, SameSite=Strict, Path=/; over
+/// TLS `Secure` and named `__Host-certdesk_session`. With `None` it clears the cookie.
 pub fn cookie_header(token: Option<&SessionToken>, secure: bool) -> String {
+    let name = session_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
     match token {
         Some(t) => format!(
-            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
+            "{name}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
             t.expose()
         ),
-        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
 }
 
-/// Reads the session cookie out of a `Cookie:` header value.
-pub fn token_from_cookie_header(header: &str) -> Option<SessionToken> {
+/// Reads the session cookie out of a `Cookie:` header value: only the name used over TLS
+/// (`secure`) or only the plain one, never the other.
+pub fn token_from_cookie_header(header: &str, secure: bool) -> Option<SessionToken> {
+    let wanted = session_cookie_name(secure);
     header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .and_then(|(_, value)| SessionToken::from_cookie(value))
 }
 
@@ -550,21 +566,36 @@ mod tests {
                 "a".repeat(64)
             )
         );
-        assert!(cookie_header(Some(&token), true).ends_with("; Secure"));
+        let tls = cookie_header(Some(&token), true);
+        assert!(tls.starts_with("__Host-certdesk_session="), "{tls}");
+        assert!(
+            tls.ends_with("; Path=/; HttpOnly; SameSite=Strict; Secure"),
+            "{tls}"
+        );
         assert!(cookie_header(None, false).contains("Max-Age=0"));
+        assert!(cookie_header(None, true).starts_with("__Host-certdesk_session=;"));
     }
 
     #[test]
     fn only_well_formed_tokens_are_read_from_cookies() {
         let good = "0123456789abcdef".repeat(4);
         assert_eq!(
-            token_from_cookie_header(&format!("x=1; certdesk_session={good}"))
+            token_from_cookie_header(&format!("x=1; certdesk_session={good}"), false)
                 .map(|t| t.expose().to_string()),
-            Some(good)
+            Some(good.clone())
         );
-        assert!(token_from_cookie_header("certdesk_session=short").is_none());
+        assert!(token_from_cookie_header("certdesk_session=short", false).is_none());
         assert!(
-            token_from_cookie_header(&format!("certdesk_session={}", "z".repeat(64))).is_none()
+            token_from_cookie_header(&format!("certdesk_session={}", "z".repeat(64)), false)
+                .is_none()
+        );
+        // Over TLS only the __Host- cookie counts, and over plain HTTP only the plain one.
+        assert!(token_from_cookie_header(&format!("certdesk_session={good}"), true).is_none());
+        assert!(
+            token_from_cookie_header(&format!("__Host-certdesk_session={good}"), false).is_none()
+        );
+        assert!(
+            token_from_cookie_header(&format!("__Host-certdesk_session={good}"), true).is_some()
         );
     }
 }

@@ -1,9 +1,11 @@
 //! Who may make a request, decided once per request:
 //!
 //! 1. **Cross-site requests** ([`refuse_cross_site`]): a request that changes state (any
-//!    method but GET/HEAD/OPTIONS) must prove it comes from the console's own pages:
-//!    `Sec-Fetch-Site: same-origin` (sent by every current browser) or, where that header is
-//!    missing, an `Origin` equal to the `Host`. Otherwise it is refused with `E-AUTH-005`.
+//!    method but GET/HEAD/OPTIONS) must prove it comes from the console's own pages: an
+//!    `Origin` equal to the public URL's (scheme, host and port) and to the `Host`, or without
+//!    an `Origin`, `Sec-Fetch-Site: same-origin`. A `Sec-Fetch-Site` other than `same-origin`
+//!    (`none` too: a typed address or a bookmark never posts) is refused, whatever the
+//!    `Origin`. Otherwise it is refused with `E-AUTH-005`.
 //!    Together with the SameSite=Strict session cookie this is the CSRF protection (OWASP's
 //!    "verifying origin with standard headers").
 //! 2. **Session** ([`resolve_session`]): the cookie is resolved once and the result put in
@@ -22,31 +24,40 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use certdesk_backend::Actor;
 use certdesk_backend::{cookie_header, token_from_cookie_header, RequestSession};
-use certdesk_backend::{Backend, CurrentUser, ServiceError, SessionLookup};
+use certdesk_backend::{Backend, CurrentUser, ServiceError, Serving, SessionLookup};
 use certdesk_domain::AuthError;
 use certdesk_domain::Role;
 
 /// Refuses a state-changing request that does not come from the console's own pages.
-pub async fn refuse_cross_site(req: Request, next: Next) -> Response {
+pub async fn refuse_cross_site(
+    State(backend): State<Backend>,
+    req: Request,
+    next: Next,
+) -> Response {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if changes_state && !is_same_origin(req.headers()) {
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers().get(header::HOST)?.to_str().ok());
+    if changes_state && !is_same_origin(req.headers(), host, &backend.settings().serving) {
         tracing::warn!(http.path = %req.uri().path(), "cross-site request refused");
         return WebError::from(ServiceError::from(AuthError::CrossSiteRequest)).into_response();
     }
     next.run(req).await
 }
 
-/// True if a state-changing request comes from the console's own pages.
-pub fn is_same_origin(headers: &HeaderMap) -> bool {
+/// True if a state-changing request comes from the console's own pages (see the module
+/// documentation); `host` is the authority the request names.
+pub fn is_same_origin(headers: &HeaderMap, host: Option<&str>, serving: &Serving) -> bool {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = text("sec-fetch-site") {
-        return site == "same-origin" || site == "none";
+    let site = text("sec-fetch-site");
+    if site.is_some_and(|s| s != "same-origin") {
+        return false;
     }
-    match (text("origin"), text("host")) {
-        (Some(origin), Some(host)) => origin
-            .split_once("://")
-            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
-        _ => false,
+    match text("origin") {
+        Some(origin) => serving.allows_origin(origin, host),
+        None => site == Some("same-origin"),
     }
 }
 
@@ -57,11 +68,12 @@ pub async fn resolve_session(
     mut req: Request,
     next: Next,
 ) -> Response {
+    let secure = backend.settings().secure_cookies;
     let token = req
         .headers()
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
-        .and_then(token_from_cookie_header);
+        .and_then(|v| token_from_cookie_header(v, secure));
     let mut session = RequestSession {
         token: token.clone(),
         ..RequestSession::default()
@@ -87,14 +99,16 @@ pub async fn resolve_session(
 /// Clears the session cookie, unless the response sets a new one (a sign-in with the old
 /// cookie still in the browser must keep the new session).
 fn clear_cookie_unless_renewed(backend: &Backend, resp: &mut Response) {
+    let secure = backend.settings().secure_cookies;
     let sets_new = resp.headers().get_all(header::SET_COOKIE).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|v| token_from_cookie_header(v.split(';').next().unwrap_or("")).is_some())
+        v.to_str().is_ok_and(|v| {
+            token_from_cookie_header(v.split(';').next().unwrap_or(""), secure).is_some()
+        })
     });
     if sets_new {
         return;
     }
-    if let Ok(v) = HeaderValue::from_str(&cookie_header(None, backend.settings().secure_cookies)) {
+    if let Ok(v) = HeaderValue::from_str(&cookie_header(None, secure)) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
 }
@@ -165,33 +179,37 @@ mod tests {
     }
 
     #[test]
-    fn same_origin_is_proven_by_sec_fetch_site_or_a_matching_origin() {
-        assert!(is_same_origin(&headers(&[(
-            "sec-fetch-site",
-            "same-origin"
-        )])));
-        assert!(!is_same_origin(&headers(&[
+    fn same_origin_is_proven_by_the_public_origin_or_sec_fetch_site() {
+        let serving = Serving::default();
+        let host = Some("127.0.0.1:3000");
+        let same = |pairs: &[(&'static str, &'static str)]| {
+            is_same_origin(&headers(pairs), host, &serving)
+        };
+        assert!(same(&[("sec-fetch-site", "same-origin")]));
+        assert!(same(&[("origin", "http://127.0.0.1:3000")]));
+        assert!(same(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "http://127.0.0.1:3000")
+        ]));
+        assert!(!same(&[
             ("sec-fetch-site", "cross-site"),
-            ("origin", "http://a:1"),
-            ("host", "a:1")
-        ])));
-        assert!(!is_same_origin(&headers(&[(
-            "sec-fetch-site",
-            "same-site"
-        )])));
-        assert!(is_same_origin(&headers(&[
-            ("origin", "http://127.0.0.1:3000"),
-            ("host", "127.0.0.1:3000")
-        ])));
-        assert!(!is_same_origin(&headers(&[
-            ("origin", "http://evil.example"),
-            ("host", "127.0.0.1:3000")
-        ])));
-        assert!(!is_same_origin(&headers(&[("host", "127.0.0.1:3000")])));
-        assert!(!is_same_origin(&headers(&[
-            ("origin", "null"),
-            ("host", "127.0.0.1:3000")
-        ])));
+            ("origin", "http://127.0.0.1:3000")
+        ]));
+        assert!(!same(&[("sec-fetch-site", "same-site")]));
+        assert!(!same(&[("sec-fetch-site", "none")]));
+        assert!(!same(&[
+            ("sec-fetch-site", "none"),
+            ("origin", "http://127.0.0.1:3000")
+        ]));
+        assert!(!same(&[("origin", "http://evil.example")]));
+        assert!(!same(&[("origin", "https://127.0.0.1:3000")]));
+        assert!(!same(&[("origin", "http://127.0.0.1:3001")]));
+        assert!(!same(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "http://evil.example")
+        ]));
+        assert!(!same(&[]));
+        assert!(!same(&[("origin", "null")]));
     }
 
     fn parts_signed_in_as(role: Option<Role>) -> Parts {

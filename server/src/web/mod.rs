@@ -8,6 +8,7 @@
 //! | [`downloads`]: certificates, CSVs, distribution files, `/ca/cfssl/*` | signed-in ([`ConsoleUser`]) | cross-site check, session |
 //! | [`console`]: pages and server functions | pages by the page rules; server functions check themselves | cross-site check, session, page rules; attempt limit for `sign_in`, `setup` |
 //!
+//! Around all of them: the Host allowlist (421) and the security headers ([`headers`]).
 //! What the checks do is in [`access`]; the attempt limit on anonymous routes that check a
 //! secret (sign-in, setup, pickup) is in [`limits`]; every refusal and failure is a [`WebError`].
 
@@ -15,6 +16,7 @@ mod access;
 mod console;
 mod downloads;
 mod error;
+mod headers;
 mod limits;
 mod public;
 
@@ -91,12 +93,19 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
         .merge(downloads::routes())
         .merge(console::routes(&state, &attempts))
         .layer(middleware::from_fn_with_state(
-            backend,
+            backend.clone(),
             access::resolve_session,
         ))
-        .layer(middleware::from_fn(access::refuse_cross_site));
+        .layer(middleware::from_fn_with_state(
+            backend.clone(),
+            access::refuse_cross_site,
+        ));
     Router::new()
         .merge(public::assets(site_root))
+        .route(
+            crate::sheet::PRINT_SCRIPT_PATH,
+            axum::routing::get(crate::sheet::print_script),
+        )
         .merge(with_session)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_FRAME_OPTIONS,
@@ -116,6 +125,16 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
             certdesk_app::error::MAX_REQUEST_BYTES,
         ))
         .layer(middleware::map_response(coded_too_large))
+        // Outside everything: a foreign Host is refused before any handler (421), and every
+        // answer, that one too, gets the security headers.
+        .layer(middleware::from_fn_with_state(
+            backend.clone(),
+            headers::refuse_foreign_host,
+        ))
+        .layer(middleware::from_fn_with_state(
+            backend,
+            headers::security_headers,
+        ))
         .with_state(state)
 }
 
