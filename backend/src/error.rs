@@ -9,6 +9,7 @@ use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::notices::{MailError, NoticeSettingsError};
 use certdesk_domain::profile::ProfileError;
+use certdesk_domain::serve::ServeError;
 use certdesk_domain::userfile::{ExportError, FileError};
 use certdesk_domain::{AuthError, Message, SetupError, UserError, ValidationError};
 
@@ -63,6 +64,9 @@ pub enum ServiceError {
     /// An external CA setting breaks its rule.
     #[error(transparent)]
     CaSettings(#[from] CaSettingsError),
+    /// `certdesk serve` refused to start (`E-SERVE`): unsafe serving, or unusable TLS files.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
     /// SQLite failed.
     #[error("{code} database error: {0}", code = self.code())]
     Database(#[from] rusqlite::Error),
@@ -91,6 +95,7 @@ impl ServiceError {
             ServiceError::NoticeSettings(e) => e.code(),
             ServiceError::Ca(e) => e.code(),
             ServiceError::CaSettings(e) => e.code(),
+            ServiceError::Serve(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -156,6 +161,7 @@ impl ServiceError {
             ServiceError::NoticeSettings(e) => e.message(),
             ServiceError::Ca(e) => e.message(),
             ServiceError::CaSettings(e) => e.message(),
+            ServiceError::Serve(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

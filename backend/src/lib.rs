@@ -19,6 +19,7 @@ mod notices;
 mod organisation;
 mod settings;
 mod store;
+pub mod tls;
 mod users;
 
 // What other crates may use; everything else stays inside its area (`jobs` is public as the

@@ -9,6 +9,7 @@ use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::notices::{MailError, NoticeSettingsError};
 use certdesk_domain::profile::ProfileError;
+use certdesk_domain::serve::ServeError;
 use certdesk_domain::userfile::{self, ExportError, FileError};
 use certdesk_domain::{AuthError, SetupError, UserError, ValidationError};
 use std::collections::BTreeSet;
@@ -31,6 +32,7 @@ fn codes_of(e: &ServiceError) -> Vec<&'static str> {
         ServiceError::NoticeSettings(_) => NoticeSettingsError::CODES.to_vec(),
         ServiceError::Ca(_) => CaError::CODES.to_vec(),
         ServiceError::CaSettings(_) => CaSettingsError::CODES.to_vec(),
+        ServiceError::Serve(_) => ServeError::CODES.to_vec(),
         ServiceError::ImportHasProblems { .. }
         | ServiceError::ImportStale
         | ServiceError::Database(_)
@@ -57,6 +59,7 @@ fn one_of_each() -> Vec<ServiceError> {
         NoticeSettingsError::Hour.into(),
         CaError::ProxyAuth.into(),
         CaSettingsError::Url.into(),
+        ServeError::TlsOptions.into(),
         rusqlite::Error::QueryReturnedNoRows.into(),
         ServiceError::Internal("x".into()),
     ]

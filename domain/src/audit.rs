@@ -56,11 +56,13 @@ pub enum AuditAction {
     CertificateRenew,
     CertificateRevoke,
     CertificateReissue,
+    CertificateCheck,
+    ServerCertificateIssue,
 }
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 49] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -108,6 +110,8 @@ impl AuditAction {
         AuditAction::CertificateRenew,
         AuditAction::CertificateRevoke,
         AuditAction::CertificateReissue,
+        AuditAction::CertificateCheck,
+        AuditAction::ServerCertificateIssue,
     ];
 
     /// The certificate operation `operation` (`issue`, `renew`, `revoke`, `reissue`) as done.
@@ -189,6 +193,8 @@ impl AuditAction {
             AuditAction::CertificateRenew => "certificate_renew",
             AuditAction::CertificateRevoke => "certificate_revoke",
             AuditAction::CertificateReissue => "certificate_reissue",
+            AuditAction::CertificateCheck => "certificate_check",
+            AuditAction::ServerCertificateIssue => "server_certificate_issue",
         }
     }
 
@@ -267,6 +273,13 @@ impl AuditAction {
             AuditAction::CertificateRenew => ("証明書の更新", "Certificate renewed"),
             AuditAction::CertificateRevoke => ("証明書の失効", "Certificate revoked"),
             AuditAction::CertificateReissue => ("証明書の再発行", "Certificate reissued"),
+            AuditAction::CertificateCheck => (
+                "証明書のインストール確認",
+                "Certificate installation checked",
+            ),
+            AuditAction::ServerCertificateIssue => {
+                ("サーバ証明書の発行", "Server certificate issued")
+            }
         };
         Message::new(ja, en)
     }
@@ -327,7 +340,9 @@ mod tests {
             | AuditAction::CertificateIssue
             | AuditAction::CertificateRenew
             | AuditAction::CertificateRevoke
-            | AuditAction::CertificateReissue => true,
+            | AuditAction::CertificateReissue
+            | AuditAction::CertificateCheck
+            | AuditAction::ServerCertificateIssue => true,
         }
     }
 
@@ -337,7 +352,7 @@ mod tests {
         assert_eq!(distinct.len(), AuditAction::ALL.len());
         assert_eq!(
             AuditAction::ALL.len(),
-            47,
+            49,
             "an action was added: list it in ALL"
         );
         assert!(AuditAction::ALL.into_iter().all(listed));

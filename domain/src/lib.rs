@@ -26,6 +26,7 @@ pub mod notices;
 pub mod operation;
 pub mod profile;
 pub mod role;
+pub mod serve;
 pub mod userfile;
 pub mod views;
 

@@ -22,6 +22,8 @@ pub enum Purpose {
     Deliveries,
     /// The SMTP password of the notification settings.
     SmtpPassword,
+    /// The private key of the console's TLS server certificate (`<data dir>/tls/`).
+    ServerKey,
 }
 
 impl Purpose {
@@ -31,6 +33,7 @@ impl Purpose {
             Purpose::CertificateKeys => b"certdesk certificate keys v1",
             Purpose::Deliveries => b"certdesk deliveries v1",
             Purpose::SmtpPassword => b"certdesk smtp password v1",
+            Purpose::ServerKey => b"certdesk server key v1",
         }
     }
 }
