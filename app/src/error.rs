@@ -164,7 +164,8 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::Mail(_) => StatusCode::BAD_GATEWAY,
         E::Ca(_) => StatusCode::BAD_GATEWAY,
         E::CaSettings(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        E::Database(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        // Start-up refusals of `certdesk serve`: never an answer to a request.
+        E::Database(_) | E::Internal(_) | E::Serve(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

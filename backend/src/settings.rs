@@ -24,6 +24,9 @@ pub struct Settings {
     /// How many anonymous attempts (sign-in, setup, pickup download) are answered, per
     /// client address and for everyone together. Default [`AttemptLimits::default`].
     pub attempt_limits: AttemptLimits,
+    /// The installation check page's URL (`https://<public host>:<port>/check`) when `serve`
+    /// runs one; shown on the pickup page, the password sheet and the pickup e-mail.
+    pub check_url: Option<String>,
 }
 
 impl Settings {
@@ -35,6 +38,7 @@ impl Settings {
             secure_cookies: false,
             public_url: "http://127.0.0.1:3000".into(),
             attempt_limits: AttemptLimits::default(),
+            check_url: None,
         }
     }
 
