@@ -253,7 +253,14 @@ pub async fn run(backend: Backend, app: Router, plan: Plan) -> Result<(), Servic
             cert.sha256,
             certdesk_backend::ts(cert.not_after)
         );
+        // Registered before serving starts, so that a SIGHUP never finds the default action
+        // (which ends the process).
+        #[cfg(unix)]
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        #[cfg(not(unix))]
+        let hangup = None;
         tokio::spawn(keep_certificates(
+            hangup,
             backend.clone(),
             source,
             plan.clone(),
@@ -292,7 +299,13 @@ pub async fn run(backend: Backend, app: Router, plan: Plan) -> Result<(), Servic
 /// seconds until setup has made the CA) and renewed 30 days before it ends; from files, read
 /// again on `SIGHUP` (a bad file is logged and the old certificate kept). The check page's
 /// CA names are refreshed with it.
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = Option<()>;
+
 async fn keep_certificates(
+    mut hangup: Hangup,
     backend: Backend,
     source: CertSource,
     plan: Plan,
@@ -300,8 +313,6 @@ async fn keep_certificates(
     check: Option<SharedConfig>,
     mut served: String,
 ) {
-    #[cfg(unix)]
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut roots = backend.client_certificate_roots().await;
     loop {
         let from_ca = !backend.needs_setup();
@@ -320,7 +331,10 @@ async fn keep_certificates(
             }
         };
         #[cfg(not(unix))]
-        let reload = std::future::pending::<()>();
+        let reload = {
+            let _ = &mut hangup;
+            std::future::pending::<()>()
+        };
         let signalled = tokio::select! {
             _ = tokio::time::sleep(wait) => false,
             _ = reload => true,

@@ -14,4 +14,5 @@ mod mtls;
 mod notices;
 mod pages;
 mod setup;
+mod tls;
 mod users;

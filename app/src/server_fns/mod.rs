@@ -198,6 +198,7 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
 }
 
 pub mod certificates;
+pub mod check;
 pub mod dashboard;
 pub mod distribution;
 pub mod users;
