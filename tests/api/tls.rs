@@ -6,7 +6,7 @@
 use certdesk_backend::{Actor, Operation};
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::Role;
-use certdesk_tests::tls::{client_trusting, free_port, serve_tls};
+use certdesk_tests::tls::{client_trusting, free_port, serve_tls, spawn_tls_app};
 use certdesk_tests::{spawn_app, TestApp};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -27,28 +27,15 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> std::process::Output {
     out
 }
 
-async fn ca_pem(app: &TestApp) -> Vec<u8> {
-    let r = app.get("/ca/ca.pem").await;
-    assert_eq!(r.status(), 200);
-    r.bytes().await.expect("ca.pem").to_vec()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_speaks_tls_with_the_embedded_cas_certificate_and_plain_http_gets_only_an_alert(
 ) {
-    let app = spawn_app().await;
-    assert_eq!(app.set_up().await.status(), 200);
-    let tls = serve_tls(&app, &[]).await;
-    let ca = ca_pem(&app).await;
-
-    // A client trusting certdesk's CA only (no system roots) gets the console over TLS.
-    let client = client_trusting(&ca);
-    let r = client
-        .get(format!("{}/ca/ca.pem", tls.console))
-        .send()
-        .await
-        .expect("the server certificate is trusted through certdesk's CA");
+    // Signed in over TLS by a client trusting certdesk's CA only (no system roots).
+    let (app, tls) = spawn_tls_app(&[]).await;
+    let r = app.get("/ca/ca.pem").await;
     assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.expect("body").to_vec(), tls.ca_pem);
+    assert_eq!(app.post("dashboard", &[]).await.status(), 200);
     // A client that does not trust the CA refuses the certificate.
     let stranger = reqwest::Client::builder().build().expect("client");
     assert!(stranger
@@ -87,10 +74,8 @@ async fn the_console_speaks_tls_with_the_embedded_cas_certificate_and_plain_http
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_abandoned_handshakes_do_not_stop_the_server() {
-    let app = spawn_app().await;
-    assert_eq!(app.set_up().await.status(), 200);
-    let tls = serve_tls(&app, &[]).await;
-    let ca = ca_pem(&app).await;
+    let (_app, tls) = spawn_tls_app(&[]).await;
+    let ca = tls.ca_pem.clone();
     let mut open = Vec::new();
     for i in 0..50u8 {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", tls.console_port)).expect("tcp");
@@ -402,12 +387,10 @@ fn verdict(body: &str) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_check_page_tells_current_old_revoked_expired_foreign_and_none_apart() {
-    let app = spawn_app().await;
-    assert_eq!(app.set_up().await.status(), 200);
-    let tls = serve_tls(&app, &[]).await;
+    let (app, tls) = spawn_tls_app(&[]).await;
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
-    std::fs::write(d.join("ca.pem"), ca_pem(&app).await).expect("ca");
+    std::fs::write(d.join("ca.pem"), &tls.ca_pem).expect("ca");
 
     let _current = user_with_pem(&app, d, "taro0001").await;
     let renewed = user_with_pem(&app, d, "jiro0002").await;

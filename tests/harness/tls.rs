@@ -2,7 +2,8 @@
 //! listeners (console and check page) of `certdesk_server::serving`, on loopback ports, with
 //! the backend (database, clock) of a [`TestApp`].
 
-use crate::TestApp;
+use crate::{setup_form, spawn_app_with, TestApp, PASSWORD};
+use certdesk_backend::{Actor, SetupInput};
 use certdesk_server::cli::{Cli, Command};
 use clap_free::parse_serve;
 
@@ -14,6 +15,10 @@ pub struct TlsServer {
     pub check: String,
     pub console_port: u16,
     pub check_port: u16,
+    /// certdesk's CA certificate (PEM), which the clients trust.
+    pub ca_pem: Vec<u8>,
+    /// The same app's plain-HTTP loopback listener (the harness's own, for comparisons).
+    pub plain: String,
 }
 
 /// A free loopback port.
@@ -44,8 +49,16 @@ mod clap_free {
 /// `serve --listen 127.0.0.1:P --public-url https://localhost:P --check-listen 127.0.0.1:Q`
 /// plus `extra`, on `app`'s backend; returns once both ports answer.
 pub async fn serve_tls(app: &TestApp, extra: &[&str]) -> TlsServer {
-    let console_port = free_port();
-    let check_port = free_port();
+    serve_tls_on(app, free_port(), free_port(), extra).await
+}
+
+/// [`serve_tls`] on the given ports.
+pub async fn serve_tls_on(
+    app: &TestApp,
+    console_port: u16,
+    check_port: u16,
+    extra: &[&str],
+) -> TlsServer {
     let mut args: Vec<String> = vec![
         "--listen".into(),
         format!("127.0.0.1:{console_port}"),
@@ -78,12 +91,84 @@ pub async fn serve_tls(app: &TestApp, extra: &[&str]) -> TlsServer {
         }
         assert!(up, "port {port} did not open");
     }
+    let ca_pem = embedded_ca_pem(app).await;
     TlsServer {
         console: format!("https://localhost:{console_port}"),
         check: format!("https://localhost:{check_port}/check"),
         console_port,
         check_port,
+        ca_pem,
+        plain: app.base.clone(),
     }
+}
+
+/// The embedded CA's certificate (empty before setup).
+async fn embedded_ca_pem(app: &TestApp) -> Vec<u8> {
+    use certdesk_domain::authority::CertificateAuthority;
+    match app.backend.embedded_authority() {
+        Ok(ca) => ca
+            .ca_certificate_pem()
+            .await
+            .map(String::into_bytes)
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A certdesk set up headless (as `certdesk setup` does) and served as
+/// `serve --public-url https://localhost:P` with the check page on another port: the
+/// returned app's `base` and `client` go to the TLS console (the client trusts certdesk's CA
+/// only) and its settings carry that public URL, Secure cookies and the check page's URL.
+/// The client is signed in as the master.
+pub async fn spawn_tls_app(extra: &[&str]) -> (TestApp, TlsServer) {
+    let console_port = free_port();
+    let check_port = free_port();
+    let public = format!("https://localhost:{console_port}");
+    let check_url = format!("https://localhost:{check_port}/check");
+    let (p, c) = (public.clone(), check_url.clone());
+    let mut app = spawn_app_with(move |s| {
+        s.public_url = p;
+        s.secure_cookies = true;
+        s.check_url = Some(c);
+    })
+    .await;
+    let form = setup_form();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
+    };
+    app.backend
+        .set_up(
+            SetupInput {
+                org_name: field("org_name"),
+                group_id: field("group_id"),
+                bank_code: field("bank_code"),
+                login_id: field("login_id"),
+                name: field("name"),
+                email: field("email"),
+                password: PASSWORD.into(),
+                password_confirm: PASSWORD.into(),
+            },
+            Actor::Cli,
+        )
+        .await
+        .expect("headless setup");
+    let tls = serve_tls_on(&app, console_port, check_port, extra).await;
+    app.base = public;
+    app.client = client_trusting(&tls.ca_pem);
+    let r = app
+        .post(
+            "sign_in",
+            &[
+                ("login_id", field("login_id").as_str()),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200, "sign-in over TLS");
+    (app, tls)
 }
 
 /// A client that trusts only `ca_pem` (no system roots), keeps cookies, follows no redirects.
