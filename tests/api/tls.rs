@@ -540,3 +540,64 @@ async fn the_check_url_is_free_of_the_console_port() {
         "E-SERVE-010"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_the_limits_count_the_forwarded_address_from_loopback() {
+    use certdesk_backend::{AttemptLimits, AttemptRate};
+    let hour = std::time::Duration::from_secs(3600);
+    let rate = |burst| AttemptRate {
+        burst,
+        period: hour,
+    };
+    let app = certdesk_tests::spawn_app_with(|s| {
+        s.attempt_limits = AttemptLimits {
+            per_client: rate(2),
+            overall: rate(10_000),
+        }
+    })
+    .await;
+    assert_eq!(app.set_up().await.status(), 200);
+    let port = free_port();
+    let args = serve_args(&[
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--behind-proxy",
+        "--public-url",
+        "https://certdesk.example.lan",
+    ]);
+    let plan = certdesk_server::serving::plan(&args).expect("plan");
+    assert!(plan.tls.is_none() && plan.check.is_none());
+    let router = certdesk_server::web::router(app.backend.clone(), Path::new("/nonexistent"));
+    let backend = app.backend.clone();
+    tokio::spawn(async move { certdesk_server::serving::run(backend, router, plan).await });
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let client = reqwest::Client::new();
+    let sign_in = |from: &'static str| {
+        client
+            .post(format!("{base}/api/sign_in"))
+            // As a proxy forwards it: the public host, the browser's Origin, the client.
+            .header("host", "certdesk.example.lan")
+            .header("origin", "https://certdesk.example.lan")
+            .header("x-forwarded-for", from)
+            .form(&[("login_id", "master01"), ("password", "wrong password!")])
+            .send()
+    };
+    // Two attempts per client: the proxy's third for 10.0.0.1 is refused, 10.0.0.2 is another client.
+    for _ in 0..2 {
+        let r = sign_in("203.0.113.9, 10.0.0.1").await.expect("answer");
+        assert_ne!(r.status(), 429);
+    }
+    let r = sign_in("10.0.0.1").await.expect("answer");
+    assert_eq!(r.status(), 429, "the forwarded client is counted");
+    let r = sign_in("10.0.0.2").await.expect("answer");
+    assert_ne!(r.status(), 429, "another forwarded client is not");
+}
