@@ -10,6 +10,7 @@ use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::notices::{MailError, NoticeSettingsError};
 use certdesk_domain::otp::OtpError;
 use certdesk_domain::profile::ProfileError;
+use certdesk_domain::serve::ServeError;
 use certdesk_domain::userfile::{ExportError, FileError};
 use certdesk_domain::{AuthError, Message, SetupError, UserError, ValidationError};
 
@@ -67,6 +68,9 @@ pub enum ServiceError {
     /// A one-time password refused (`E-OTP`).
     #[error(transparent)]
     Otp(#[from] OtpError),
+    /// `certdesk serve` refused to start (`E-SERVE`): unsafe serving, or unusable TLS files.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
     /// SQLite failed.
     #[error("{code} database error: {0}", code = self.code())]
     Database(#[from] rusqlite::Error),
@@ -96,6 +100,7 @@ impl ServiceError {
             ServiceError::Ca(e) => e.code(),
             ServiceError::CaSettings(e) => e.code(),
             ServiceError::Otp(e) => e.code(),
+            ServiceError::Serve(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -166,6 +171,7 @@ impl ServiceError {
             ServiceError::Ca(e) => e.message(),
             ServiceError::CaSettings(e) => e.message(),
             ServiceError::Otp(e) => e.message(),
+            ServiceError::Serve(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

@@ -21,6 +21,7 @@ mod serving;
 mod settings;
 mod setup_token;
 mod store;
+pub mod tls;
 mod users;
 
 // What other crates may use; everything else stays inside its area (`jobs` is public as the

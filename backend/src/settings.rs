@@ -29,6 +29,9 @@ pub struct Settings {
     /// Who may address the console (`Host`, `Origin`), over TLS or not, reachable from other
     /// machines or not. Set with [`Settings::serve_at`]; default `127.0.0.1:3000`.
     pub serving: Serving,
+    /// The installation check page's URL (`https://<public host>:<port>/check`) when `serve`
+    /// runs one; shown on the pickup page, the password sheet and the pickup e-mail.
+    pub check_url: Option<String>,
 }
 
 impl Settings {
@@ -41,6 +44,7 @@ impl Settings {
             public_url: "http://127.0.0.1:3000".into(),
             attempt_limits: AttemptLimits::default(),
             serving: Serving::default(),
+            check_url: None,
         }
     }
 

@@ -10,6 +10,7 @@ use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::notices::{MailError, NoticeSettingsError};
 use certdesk_domain::otp::OtpError;
 use certdesk_domain::profile::ProfileError;
+use certdesk_domain::serve::ServeError;
 use certdesk_domain::userfile::{self, ExportError, FileError};
 use certdesk_domain::{AuthError, SetupError, UserError, ValidationError};
 use std::collections::BTreeSet;
@@ -33,6 +34,7 @@ fn codes_of(e: &ServiceError) -> Vec<&'static str> {
         ServiceError::Ca(_) => CaError::CODES.to_vec(),
         ServiceError::CaSettings(_) => CaSettingsError::CODES.to_vec(),
         ServiceError::Otp(_) => OtpError::CODES.to_vec(),
+        ServiceError::Serve(_) => ServeError::CODES.to_vec(),
         ServiceError::ImportHasProblems { .. }
         | ServiceError::ImportStale
         | ServiceError::Database(_)
@@ -60,6 +62,7 @@ fn one_of_each() -> Vec<ServiceError> {
         CaError::ProxyAuth.into(),
         CaSettingsError::Url.into(),
         OtpError::WrongCode.into(),
+        ServeError::TlsOptions.into(),
         rusqlite::Error::QueryReturnedNoRows.into(),
         ServiceError::Internal("x".into()),
     ]

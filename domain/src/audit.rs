@@ -64,11 +64,13 @@ pub enum AuditAction {
     OtpSignIn,
     OtpTimeSync,
     OtpSettingsUpdate,
+    CertificateCheck,
+    ServerCertificateIssue,
 }
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 55] = [
+    pub const ALL: [AuditAction; 57] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -124,6 +126,8 @@ impl AuditAction {
         AuditAction::OtpSignIn,
         AuditAction::OtpTimeSync,
         AuditAction::OtpSettingsUpdate,
+        AuditAction::CertificateCheck,
+        AuditAction::ServerCertificateIssue,
     ];
 
     /// The certificate operation `operation` (`issue`, `renew`, `revoke`, `reissue`) as done.
@@ -213,6 +217,8 @@ impl AuditAction {
             AuditAction::OtpSignIn => "otp_sign_in",
             AuditAction::OtpTimeSync => "otp_time_sync",
             AuditAction::OtpSettingsUpdate => "otp_settings_update",
+            AuditAction::CertificateCheck => "certificate_check",
+            AuditAction::ServerCertificateIssue => "server_certificate_issue",
         }
     }
 
@@ -311,6 +317,13 @@ impl AuditAction {
                 "ワンタイムパスワード設定の変更",
                 "One-time password settings changed",
             ),
+            AuditAction::CertificateCheck => (
+                "証明書のインストール確認",
+                "Certificate installation checked",
+            ),
+            AuditAction::ServerCertificateIssue => {
+                ("サーバ証明書の発行", "Server certificate issued")
+            }
         };
         Message::new(ja, en)
     }
@@ -379,7 +392,9 @@ mod tests {
             | AuditAction::OtpStepUp
             | AuditAction::OtpSignIn
             | AuditAction::OtpTimeSync
-            | AuditAction::OtpSettingsUpdate => true,
+            | AuditAction::OtpSettingsUpdate
+            | AuditAction::CertificateCheck
+            | AuditAction::ServerCertificateIssue => true,
         }
     }
 
@@ -389,7 +404,7 @@ mod tests {
         assert_eq!(distinct.len(), AuditAction::ALL.len());
         assert_eq!(
             AuditAction::ALL.len(),
-            55,
+            57,
             "an action was added: list it in ALL"
         );
         assert!(AuditAction::ALL.into_iter().all(listed));

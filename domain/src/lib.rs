@@ -27,6 +27,7 @@ pub mod operation;
 pub mod otp;
 pub mod profile;
 pub mod role;
+pub mod serve;
 pub mod userfile;
 pub mod views;
 

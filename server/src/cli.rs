@@ -92,6 +92,21 @@ pub struct ServeArgs {
     #[arg(long, env = "CERTDESK_SESSION_MAX_HOURS", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=168))]
     pub session_max_hours: u32,
+    /// Behind a TLS reverse proxy: plain HTTP on a loopback --listen only; the client address
+    /// is taken from X-Forwarded-For, believed from loopback only.
+    #[arg(long, env = "CERTDESK_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+    /// TLS certificate (PEM, chain after it) to serve instead of one from the embedded CA;
+    /// read again on SIGHUP. Needs --tls-key and an https:// --public-url.
+    #[arg(long, env = "CERTDESK_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "CERTDESK_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Where the certificate check page (/check, TLS) listens. Default with TLS: the
+    /// console's port + 1.
+    #[arg(long, env = "CERTDESK_CHECK_LISTEN")]
+    pub check_listen: Option<SocketAddr>,
     /// Folder with `pkg/certdesk.js` and `pkg/certdesk_bg.wasm`.
     #[arg(long, env = "CERTDESK_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
@@ -247,6 +262,7 @@ fn settings(data_dir: PathBuf, serve: Option<&ServeArgs>) -> Settings {
         };
         s.session_max_age = Duration::hours(i64::from(args.session_max_hours));
         s.serve_at(args.listen, args.public_url.as_deref());
+        s.check_url = crate::serving::check_url(args);
     }
     s
 }
@@ -328,7 +344,10 @@ fn test_clock(offset_days: i64) -> Clock {
 }
 
 async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
+    // Refused before anything is opened or written.
+    let plan = crate::serving::plan(&args)?;
     let clock = args.clock();
+    crate::serving::check_files(&plan, clock.now())?;
     let backend = Backend::open(settings(data_dir, Some(&args)), clock)?;
     let warm = backend.clone();
     tokio::task::spawn_blocking(move || warm.prepare_sign_in());
@@ -340,20 +359,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
         .clone()
         .unwrap_or_else(web::default_site_root);
     let app = web::router(backend.clone(), &site_root);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| ServiceError::Internal(format!("cannot listen on {}: {e}", args.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
-    tracing::info!(listen.addr = %addr, data.dir = %backend.settings().data_dir.display(), "certdesk is serving");
-    println!("certdesk: http://{addr}/ で待ち受けています / listening on http://{addr}/");
-    // The peer address is the client the attempt limit counts (web::limits).
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| ServiceError::Internal(format!("server failed: {e}")))
+    crate::serving::run(backend, app, plan).await
 }
 
 /// Before setup, on a console other machines can reach: a new one-time setup token, printed
@@ -399,7 +405,7 @@ async fn ca_init(data_dir: PathBuf) -> Result<(), ServiceError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

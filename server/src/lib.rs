@@ -4,6 +4,9 @@
 // The Users page's view type is deep; rendering it in the router needs more room.
 #![recursion_limit = "512"]
 
+pub mod check;
 pub mod cli;
+pub mod serving;
 pub mod sheet;
+pub mod tls;
 pub mod web;

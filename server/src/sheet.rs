@@ -58,7 +58,9 @@ const PICKUP_STEPS: &str = "<ol>
 <p class=\"en\">Open the pickup page (/pickup), enter the group ID, certificate number and pickup password, download the .p12 and import it with the pickup password. The download works again for 24 hours after the first one. After a renewal or reissue, delete the old certificate.</p>";
 
 /// The sheet as a complete HTML document.
-pub fn render(org: &Organisation, slips: &[Slip]) -> String {
+/// `check_url` is the installation check page's address, printed on each slip when certdesk
+/// serves one.
+pub fn render(org: &Organisation, slips: &[Slip], check_url: Option<&str>) -> String {
     let mut html = String::from(
         "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\">\
 <title>証明書パスワード通知書 / Certificate password sheet</title><style>\
@@ -101,6 +103,9 @@ table{border-collapse:collapse}th,td{text-align:left;padding:.2rem .8rem .2rem 0
                 row("パスワード", "Password", &s.password, "pw");
             }
         }
+        if let Some(url) = check_url {
+            row("インストール確認", "Installation check", url, "check-url");
+        }
         html.push_str("</table>");
         html.push_str(if s.pickup_number.is_some() {
             PICKUP_STEPS
@@ -132,7 +137,8 @@ mod tests {
             pickup_number: None,
             password: "Abc&def".into(),
         }];
-        let html = render(&org, &slips);
+        let html = render(&org, &slips, None);
+        assert!(!html.contains("check-url"));
         assert!(html.contains("&lt;株式会社&gt;"));
         assert!(html.contains("佐藤 &lt;太郎&gt;"));
         assert!(html.contains("Abc&amp;def"));
@@ -143,5 +149,33 @@ mod tests {
             "no inline handler (the CSP would block it)"
         );
         assert!(html.contains("<script src=\"/sheet/print.js\" defer></script>"));
+    }
+
+    #[test]
+    fn each_slip_shows_the_check_page_when_there_is_one() {
+        let org = Organisation {
+            name: "テスト".into(),
+            group_id: "G0001".into(),
+            bank_code: "0001".into(),
+        };
+        let slip = |login: &str| Slip {
+            login_id: login.into(),
+            name: "佐藤".into(),
+            serial: "ab".into(),
+            file_name: format!("{login}.p12"),
+            pickup_number: Some("1234-5678-9012".into()),
+            password: "pw".into(),
+        };
+        let html = render(
+            &org,
+            &[slip("taro0001"), slip("jiro0002")],
+            Some("https://certdesk.example.lan:3001/check"),
+        );
+        assert_eq!(
+            html.matches("https://certdesk.example.lan:3001/check")
+                .count(),
+            2
+        );
+        assert!(html.contains("インストール確認") && html.contains("Installation check"));
     }
 }

@@ -16,4 +16,5 @@ mod otp;
 mod pages;
 mod serving;
 mod setup;
+mod tls;
 mod users;

@@ -3,6 +3,7 @@
 //! the `Origin` a browser would.
 
 pub mod cfssl;
+pub mod tls;
 
 use certdesk_backend::{Backend, Clock, Settings};
 use std::sync::{Arc, Mutex};

@@ -3,6 +3,7 @@
 mod audit;
 mod certificate_detail;
 mod certificates;
+mod check_link;
 mod dashboard;
 mod distribution;
 mod login;

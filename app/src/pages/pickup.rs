@@ -56,6 +56,7 @@ pub fn PickupPage() -> impl IntoView {
                         <li>{tr(Key::PickupStep4)}</li>
                     </ol>
                 </section>
+                <super::check_link::CheckPageLink/>
             </main>
         </div>
     }

@@ -241,6 +241,7 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
 }
 
 pub mod certificates;
+pub mod check;
 pub mod dashboard;
 pub mod distribution;
 pub mod otp;

@@ -184,7 +184,7 @@ impl EmbeddedCa {
         &self.cert_der
     }
 
-    fn issuer(&self) -> Issuer<'_, &KeyPair> {
+    pub(super) fn issuer(&self) -> Issuer<'_, &KeyPair> {
         Issuer::from_params(&self.params, &self.key)
     }
 

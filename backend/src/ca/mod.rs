@@ -13,6 +13,7 @@ mod embedded;
 pub mod profile;
 pub mod reconcile;
 pub mod register;
+pub(crate) mod server_profile;
 pub mod settings;
 
 pub(crate) use embedded::base64_encode;

@@ -1024,6 +1024,14 @@ impl Backend {
             "{}/pickup",
             self.settings().public_url.trim_end_matches('/')
         );
+        // The installation check page, when `serve` runs one (both languages).
+        let (check_ja, check_en) = match &self.settings().check_url {
+            Some(url) => (
+                format!("インストールの確認: {url} (インストール後にこのページを開くと、証明書が正しく入っているかを確認できます)\n"),
+                format!("Installation check: {url} (open it after importing to see that the certificate is installed correctly)\n"),
+            ),
+            None => (String::new(), String::new()),
+        };
         let queued = self
             .db()
             .run(move |conn| {
@@ -1050,12 +1058,13 @@ impl Backend {
                          受取ページ: {pickup_url}\nグループID: {group}\n証明書番号: {number}\n\
                          受取パスワード: 管理者から別途お渡しする通知書に記載しています(このメールには記載しません)。\n\n\
                          ダウンロードした .p12 ファイルを開き、受取パスワードを入力して取り込んでください。\n\
-                         最初のダウンロードから24時間以内なら再度ダウンロードできます。更新・再発行の後は古い証明書を削除してください。\n\n\
+                         最初のダウンロードから24時間以内なら再度ダウンロードできます。更新・再発行の後は古い証明書を削除してください。\n\
+                         {check_ja}\n\
                          ----\n\nDear {name},\n\nYour client certificate for internet banking is ready.\n\n\
                          Pickup page: {pickup_url}\nGroup ID: {group}\nCertificate number: {number}\n\
                          Pickup password: on the slip your administrator hands you separately (never in this mail).\n\n\
                          Open the downloaded .p12 file and import it with the pickup password. The download works again for\n\
-                         24 hours after the first one. After a renewal or reissue, delete the old certificate.\n",
+                         24 hours after the first one. After a renewal or reissue, delete the old certificate.\n{check_en}",
                         name = slip.name,
                     );
                     tx.execute(

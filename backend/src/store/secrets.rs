@@ -24,6 +24,8 @@ pub enum Purpose {
     SmtpPassword,
     /// A user's one-time password secret.
     OtpSecret,
+    /// The private key of the console's TLS server certificate (`<data dir>/tls/`).
+    ServerKey,
 }
 
 impl Purpose {
@@ -34,6 +36,7 @@ impl Purpose {
             Purpose::Deliveries => b"certdesk deliveries v1",
             Purpose::SmtpPassword => b"certdesk smtp password v1",
             Purpose::OtpSecret => b"certdesk otp secret v1",
+            Purpose::ServerKey => b"certdesk server key v1",
         }
     }
 }

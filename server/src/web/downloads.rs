@@ -133,7 +133,11 @@ async fn delivery_sheet(
     let slips = b.delivery_sheet(token, user.actor()).await?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
-        Html(crate::sheet::render(&org, &slips)),
+        Html(crate::sheet::render(
+            &org,
+            &slips,
+            b.settings().check_url.as_deref(),
+        )),
     )
         .into_response())
 }
