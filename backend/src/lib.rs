@@ -29,8 +29,7 @@ mod users;
 pub use auth::otp::{OtpEnrolment, OtpSettings, OtpStatus};
 pub use auth::{
     cookie_header, session_cookie_name, token_from_cookie_header, CurrentUser, PendingSignIn,
-    RequestSession,
-    SessionLookup, SessionToken,
+    RequestSession, SessionLookup, SessionToken,
 };
 pub use ca::authority::Authority;
 pub use ca::cfssl::certificate_der;

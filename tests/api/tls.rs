@@ -6,8 +6,8 @@
 use certdesk_backend::{Actor, Operation};
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::Role;
-use certdesk_tests::tls::{client_trusting, free_port, serve_tls, spawn_tls_app};
-use certdesk_tests::{spawn_app, TestApp};
+use certdesk_tests::tls::{client_trusting, free_port, serve_tls_on, spawn_tls_app};
+use certdesk_tests::TestApp;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
@@ -265,8 +265,13 @@ async fn bad_tls_files_are_refused_naming_the_file_and_the_problem() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_files_are_read_again_on_sighup_and_open_connections_keep_working() {
-    let app = spawn_app().await;
-    assert_eq!(app.set_up().await.status(), 200);
+    let console_port = free_port();
+    let app = certdesk_tests::spawn_app_with(move |s| {
+        let public = format!("https://localhost:{console_port}");
+        s.serve_at(([127, 0, 0, 1], console_port).into(), Some(&public));
+    })
+    .await;
+    certdesk_tests::tls::set_up_headless(&app).await;
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
     make_pair(d, "first", "localhost", -1, 30);
@@ -275,7 +280,13 @@ async fn tls_files_are_read_again_on_sighup_and_open_connections_keep_working() 
     std::fs::copy(d.join("first.key"), d.join("served.key")).expect("copy");
     let cert = d.join("served.pem").display().to_string();
     let key = d.join("served.key").display().to_string();
-    let tls = serve_tls(&app, &["--tls-cert", &cert, "--tls-key", &key]).await;
+    let tls = serve_tls_on(
+        &app,
+        console_port,
+        free_port(),
+        &["--tls-cert", &cert, "--tls-key", &key],
+    )
+    .await;
     let first_ca = std::fs::read(d.join("first-ca.pem")).expect("ca");
     let second_ca = std::fs::read(d.join("second-ca.pem")).expect("ca");
     let url = format!("{}/ca/ca.pem", tls.console);
@@ -549,15 +560,19 @@ async fn behind_a_proxy_the_limits_count_the_forwarded_address_from_loopback() {
         burst,
         period: hour,
     };
-    let app = certdesk_tests::spawn_app_with(|s| {
+    let port = free_port();
+    let app = certdesk_tests::spawn_app_with(move |s| {
         s.attempt_limits = AttemptLimits {
             per_client: rate(2),
             overall: rate(10_000),
-        }
+        };
+        s.serve_at(
+            ([127, 0, 0, 1], port).into(),
+            Some("https://certdesk.example.lan"),
+        );
     })
     .await;
-    assert_eq!(app.set_up().await.status(), 200);
-    let port = free_port();
+    certdesk_tests::tls::set_up_headless(&app).await;
     let args = serve_args(&[
         "--listen",
         &format!("127.0.0.1:{port}"),

@@ -127,11 +127,42 @@ pub async fn spawn_tls_app(extra: &[&str]) -> (TestApp, TlsServer) {
     let check_url = format!("https://localhost:{check_port}/check");
     let (p, c) = (public.clone(), check_url.clone());
     let mut app = spawn_app_with(move |s| {
-        s.public_url = p;
-        s.secure_cookies = true;
+        s.serve_at(([127, 0, 0, 1], console_port).into(), Some(&p));
         s.check_url = Some(c);
     })
     .await;
+    set_up_headless(&app).await;
+    let login_id = setup_form()
+        .iter()
+        .find(|(k, _)| *k == "login_id")
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default();
+    let tls = serve_tls_on(&app, console_port, check_port, extra).await;
+    app.base = public;
+    app.client = client_trusting(&tls.ca_pem);
+    let r = app
+        .post(
+            "sign_in",
+            &[("login_id", login_id.as_str()), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 200, "sign-in over TLS");
+    (app, tls)
+}
+
+/// A client that trusts only `ca_pem` (no system roots), keeps cookies, follows no redirects.
+pub fn client_trusting(ca_pem: &[u8]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem).expect("CA PEM"))
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Sets `app` up as `certdesk setup` does (no HTTP request, so no Host or Origin to match).
+pub async fn set_up_headless(app: &TestApp) {
     let form = setup_form();
     let field = |name: &str| {
         form.iter()
@@ -155,29 +186,4 @@ pub async fn spawn_tls_app(extra: &[&str]) -> (TestApp, TlsServer) {
         )
         .await
         .expect("headless setup");
-    let tls = serve_tls_on(&app, console_port, check_port, extra).await;
-    app.base = public;
-    app.client = client_trusting(&tls.ca_pem);
-    let r = app
-        .post(
-            "sign_in",
-            &[
-                ("login_id", field("login_id").as_str()),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 200, "sign-in over TLS");
-    (app, tls)
-}
-
-/// A client that trusts only `ca_pem` (no system roots), keeps cookies, follows no redirects.
-pub fn client_trusting(ca_pem: &[u8]) -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem).expect("CA PEM"))
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
 }
