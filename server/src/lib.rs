@@ -5,5 +5,6 @@
 #![recursion_limit = "512"]
 
 pub mod cli;
+pub mod logging;
 pub mod sheet;
 pub mod web;
