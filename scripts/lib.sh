@@ -80,9 +80,9 @@ build_wasm() {
   local profile=${1:-dev} dir site=${SITE_DIR:-$TARGET_DIR/site} stage release=()
   ensure_wasm_target
   say "building the wasm bundle ($profile)"
+  case "$profile" in dev) dir=debug ;; *) dir=$profile; release=(--release) ;; esac
   cargo build --locked -p certdesk-app --lib --target wasm32-unknown-unknown \
     --no-default-features --features hydrate --profile "$profile"
-  case "$profile" in dev) dir=debug ;; *) dir=$profile; release=(--release) ;; esac
   cargo build --locked -p certdesk-bindgen
   stage=$(mktemp -d)
   "$TARGET_DIR/debug/certdesk-bindgen" "$TARGET_DIR/wasm32-unknown-unknown/$dir/certdesk_app.wasm" \
@@ -90,6 +90,7 @@ build_wasm() {
   if [ "$profile" != dev ]; then
     apt_need wasm-opt binaryen
     apt_need brotli brotli
+    apt_need python3 python3
     say "wasm-opt -Oz, content hashes, brotli and gzip"
     # -Oz without inlining: with binaryen 108's default inlining the file shrinks but its gzip
     # and brotli forms grow (885 -> 984 KB gzip); without it both shrink a little. The
@@ -99,6 +100,8 @@ build_wasm() {
       --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
       --enable-mutable-globals --enable-reference-types --enable-multivalue \
       "$stage/certdesk_bg.wasm" -o "$stage/certdesk.opt.wasm"
+    # binaryen 108 points wasm-bindgen's externref table export at the function table.
+    python3 scripts/wasm-table-exports.py "$stage/certdesk_bg.wasm" "$stage/certdesk.opt.wasm"
     local js_hash wasm_hash
     js_hash=$(sha256sum "$stage/certdesk.js" | cut -c1-16)
     wasm_hash=$(sha256sum "$stage/certdesk.opt.wasm" | cut -c1-16)

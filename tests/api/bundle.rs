@@ -85,8 +85,10 @@ async fn the_release_bundle_is_sent_precompressed_as_accepted_and_cached_for_a_y
     assert_eq!(header(&missing, "cache-control"), "no-cache");
 
     // The pages load the hashed files (Leptos' hydration script gets both names).
-    for page in ["/setup", "/pickup"] {
-        let html = app.get(page).await.text().await.expect("page");
+    let before_setup = app.get("/setup").await.text().await.expect("page");
+    assert_eq!(app.set_up().await.status(), 200);
+    let after_setup = app.get("/").await.text().await.expect("page");
+    for (page, html) in [("/setup", before_setup), ("/", after_setup)] {
         assert!(html.contains(&format!("/pkg/{JS}")), "{page}: {html}");
         assert!(
             html.contains("/pkg/certdesk.fedcba9876543210.wasm"),

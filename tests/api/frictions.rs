@@ -17,8 +17,19 @@ async fn the_icon_is_served_and_every_page_links_it() {
     assert_eq!(svg.status(), 200);
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
     assert!(svg.text().await.expect("body").starts_with("<svg"));
-    for page in ["/setup", "/pickup", "/login"] {
-        let html = app.get(page).await.text().await.expect("page");
+    // Before setup (the setup page), then after it for someone not signed in.
+    let before = app.get("/setup").await.text().await.expect("page");
+    assert!(before.contains(r#"<link rel="icon" href="/favicon.svg" type="image/svg+xml">"#));
+    assert_eq!(app.set_up().await.status(), 200);
+    let visitor = certdesk_tests::client();
+    for page in ["/pickup", "/login"] {
+        let r = visitor
+            .get(format!("{}{page}", app.base))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 200, "{page}");
+        let html = r.text().await.expect("page");
         assert!(
             html.contains(r#"<link rel="icon" href="/favicon.svg" type="image/svg+xml">"#),
             "{page}: {html}"
