@@ -8,6 +8,16 @@ cd "$ROOT"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 
+# Leptos' erased view types for every cargo run of scripts/run and scripts/test, the server's
+# as well as the browser's: they cut the browser bundle by a third (issue 16: at most 400 KB
+# gzip), and they change the markup the server renders, which the browser must hydrate as it is.
+# The lints and tests so build what is served. (A plain `cargo build` without it makes a server
+# whose pages a bundle built here does not hydrate.)
+case " ${RUSTFLAGS:-} " in
+  *" --cfg erase_components "*) ;;
+  *) export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg erase_components" ;;
+esac
+
 say() { printf '\n==> %s\n' "$*"; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -70,16 +80,78 @@ ensure_wasm_target() {
 
 # Builds the browser half: app with `hydrate` for wasm32, then wasm-bindgen (our own
 # scripts/bindgen, pinned by Cargo.lock to the same wasm-bindgen release as the app).
-# PROFILE is dev or wasm-release. Output: $TARGET_DIR/site/pkg/certdesk.js + certdesk_bg.wasm.
+# PROFILE is dev or wasm-release. Output in SITE_DIR (default $TARGET_DIR/site):
+# - dev: pkg/certdesk.js + pkg/certdesk_bg.wasm, as built (the server compresses them on the fly);
+# - wasm-release: no name/producers/debug sections, shrunk by Debian's wasm-opt, then
+#   pkg/certdesk.HASH.js + pkg/certdesk.HASH.wasm (HASH: the first 16 hex digits of the file's
+#   SHA-256), each with its .br and .gz beside it (the server sends the one the browser
+#   accepts, cached for a year), and hash.txt, which tells the server the two names.
 build_wasm() {
-  local profile=${1:-dev} dir
+  local profile=${1:-dev} dir site=${SITE_DIR:-$TARGET_DIR/site} stage release=()
   ensure_wasm_target
   say "building the wasm bundle ($profile)"
+  case "$profile" in dev) dir=debug ;; *) dir=$profile; release=(--release) ;; esac
   cargo build --locked -p certdesk-app --lib --target wasm32-unknown-unknown \
     --no-default-features --features hydrate --profile "$profile"
-  case "$profile" in dev) dir=debug ;; *) dir=$profile ;; esac
   cargo build --locked -p certdesk-bindgen
-  mkdir -p "$TARGET_DIR/site/pkg"
+  stage=$(mktemp -d)
   "$TARGET_DIR/debug/certdesk-bindgen" "$TARGET_DIR/wasm32-unknown-unknown/$dir/certdesk_app.wasm" \
-    "$TARGET_DIR/site/pkg" certdesk
+    "$stage" certdesk "${release[@]}"
+  if [ "$profile" != dev ]; then
+    apt_need wasm-opt binaryen
+    apt_need brotli brotli
+    apt_need zopfli zopfli
+    apt_need python3 python3
+    say "wasm-opt -Oz, content hashes, brotli and gzip (zopfli)"
+    # -Oz without inlining: with binaryen 108's default inlining the file shrinks but its gzip
+    # and brotli forms grow (885 -> 984 KB gzip); without it both shrink a little. The
+    # --enable flags are the features rustc's wasm32-unknown-unknown target turns on.
+    wasm-opt -Oz --always-inline-max-function-size=0 --one-caller-inline-max-function-size=0 \
+      --flexible-inline-max-function-size=0 \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      "$stage/certdesk_bg.wasm" -o "$stage/certdesk.opt.wasm"
+    # binaryen 108 points wasm-bindgen's externref table export at the function table.
+    python3 scripts/wasm-table-exports.py "$stage/certdesk_bg.wasm" "$stage/certdesk.opt.wasm"
+    local js_hash wasm_hash
+    js_hash=$(sha256sum "$stage/certdesk.js" | cut -c1-16)
+    wasm_hash=$(sha256sum "$stage/certdesk.opt.wasm" | cut -c1-16)
+    mv "$stage/certdesk.js" "$stage/certdesk.$js_hash.js"
+    mv "$stage/certdesk.opt.wasm" "$stage/certdesk.$wasm_hash.wasm"
+    rm "$stage/certdesk_bg.wasm"
+    local f
+    for f in "$stage/certdesk.$js_hash.js" "$stage/certdesk.$wasm_hash.wasm"; do
+      brotli --best --keep --force "$f"
+      # zopfli writes gzip that any browser reads, ~4 % smaller than `gzip --best` (20 s).
+      zopfli "$f"
+    done
+    printf 'js: %s\nwasm: %s\n' "$js_hash" "$wasm_hash" >"$stage/hash.txt"
+  fi
+  # The previous bundle goes (hashed or not), then the new one; hash.txt last.
+  mkdir -p "$site/pkg"
+  rm -rf "$site/hash.txt" "$site/pkg/certdesk.js" "$site/pkg/certdesk_bg.wasm" \
+    "$site/pkg"/certdesk.????????????????.* "$site/pkg/snippets"
+  local hash_txt=""
+  [ -f "$stage/hash.txt" ] && hash_txt="$stage/hash.txt.keep" && mv "$stage/hash.txt" "$hash_txt"
+  find "$stage" -mindepth 1 -maxdepth 1 ! -name hash.txt.keep -exec mv -t "$site/pkg" {} +
+  [ -n "$hash_txt" ] && mv "$hash_txt" "$site/hash.txt"
+  rm -rf "$stage"
+}
+
+# The release bundle's size as sent to a browser that takes gzip (.js.gz + .wasm.gz) must stay
+# at most 400 KB (issue 16; 400 000 bytes, the stricter reading); prints the figures, fails when over.
+check_bundle_size() {
+  local site=${SITE_DIR:-$TARGET_DIR/site} limit=400000 raw=0 gz=0 br=0 f
+  [ -f "$site/hash.txt" ] || { echo "no release bundle in $site (hash.txt missing)" >&2; return 1; }
+  for f in "$site/pkg"/certdesk.????????????????.js "$site/pkg"/certdesk.????????????????.wasm; do
+    raw=$((raw + $(stat -c %s "$f")))
+    gz=$((gz + $(stat -c %s "$f.gz")))
+    br=$((br + $(stat -c %s "$f.br")))
+  done
+  printf 'browser bundle (js + wasm): %d bytes raw, %d gzip, %d brotli (limit %d gzip)\n' \
+    "$raw" "$gz" "$br" "$limit"
+  if [ "$gz" -gt "$limit" ]; then
+    echo "FAIL: the release bundle is $gz bytes gzip, over the $limit byte limit" >&2
+    return 1
+  fi
 }

@@ -19,8 +19,7 @@ use time::Duration;
 #[command(
     name = "certdesk",
     version,
-    about = "certdesk: client certificates for business internet banking / インターネットバンキング用クライアント証明書の管理",
-    args_conflicts_with_subcommands = true
+    about = "certdesk: client certificates for business internet banking / インターネットバンキング用クライアント証明書の管理"
 )]
 pub struct Cli {
     /// Data directory (SQLite database, CA keys).
@@ -38,6 +37,45 @@ pub struct Cli {
     /// Options of `serve`, which runs when no subcommand is given.
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The process's command line, as [`Cli::try_parse_args`] reads it; exits with clap's
+    /// message on an error (and for `--help`, `--version`).
+    pub fn parse_args() -> Cli {
+        Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses a command line. The global option `--data-dir` goes before or after the command
+    /// (`certdesk --data-dir DIR setup …` as well as `certdesk setup … --data-dir DIR`);
+    /// `serve`'s options go after `serve`, or without a command at all; before a command they
+    /// are refused (`certdesk --listen ADDR users …`: the option would be silently ignored).
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        if let Some((name, _)) = matches.subcommand() {
+            let serve_only = ServeArgs::augment_args(clap::Command::new("serve"));
+            let given = serve_only.get_arguments().find(|a| {
+                matches.value_source(a.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+            });
+            if let Some(arg) = given {
+                let option = arg.get_long().unwrap_or(arg.get_id().as_str());
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{option} は serve のオプションです。{name} の前には置けません / --{option} is an option of `serve`: it cannot go before `{name}`"
+                    ),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -612,6 +650,75 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_data_dir_goes_before_or_after_the_command() {
+        let data_dir = |args: &[&str]| {
+            Cli::try_parse_args(std::iter::once(&"certdesk").chain(args))
+                .map(|cli| (cli.data_dir, cli.command))
+        };
+        let setup = [
+            "setup",
+            "--org-name",
+            "株式会社テスト商事",
+            "--group-id",
+            "G0001",
+            "--bank-code",
+            "0001",
+            "--login-id",
+            "master01",
+            "--name",
+            "山田 太郎",
+            "--email",
+            "taro@example.co.jp",
+        ];
+        let before: Vec<&str> = ["--data-dir", "/srv/certdesk"]
+            .iter()
+            .chain(&setup)
+            .copied()
+            .collect();
+        let after: Vec<&str> = setup
+            .iter()
+            .chain(&["--data-dir", "/srv/certdesk"])
+            .copied()
+            .collect();
+        for args in [&before, &after] {
+            let (dir, command) = data_dir(args).expect("parses");
+            assert_eq!(dir, PathBuf::from("/srv/certdesk"), "{args:?}");
+            assert!(matches!(command, Some(Command::Setup(_))), "{args:?}");
+        }
+        for args in [
+            &["--data-dir", "d", "users", "unlock", "taro0001"][..],
+            &["users", "--data-dir", "d", "unlock", "taro0001"],
+            &["users", "unlock", "taro0001", "--data-dir", "d"],
+        ] {
+            let (dir, command) = data_dir(args).expect("parses");
+            assert_eq!(dir, PathBuf::from("d"), "{args:?}");
+            assert!(matches!(command, Some(Command::Users { .. })), "{args:?}");
+        }
+        // serve, named or not, takes its options and the data directory anywhere.
+        let (dir, command) =
+            data_dir(&["--data-dir", "d", "serve", "--listen", "127.0.0.1:4000"]).expect("parses");
+        assert_eq!(dir, PathBuf::from("d"));
+        assert!(matches!(command, Some(Command::Serve(a)) if a.listen.port() == 4000));
+        let cli =
+            Cli::try_parse_args(["certdesk", "--listen", "127.0.0.1:4001", "--data-dir", "d"])
+                .expect("parses");
+        assert!(cli.command.is_none());
+        assert_eq!(
+            (cli.data_dir, cli.serve.listen.port()),
+            (PathBuf::from("d"), 4001)
+        );
+        // A serve option before a command would be silently ignored: refused.
+        for args in [
+            &["--listen", "127.0.0.1:4000", "users", "unlock", "taro0001"][..],
+            &["--listen", "127.0.0.1:4000", "serve"],
+        ] {
+            let refused = data_dir(args).expect_err("serve's option before a command");
+            assert_eq!(refused.kind(), clap::error::ErrorKind::ArgumentConflict);
+            assert!(refused.to_string().contains("--listen"), "{refused}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod logging;
 pub mod serving;
 pub mod sheet;
 pub mod tls;

@@ -373,7 +373,7 @@ async fn five_wrong_pickup_passwords_lock_the_number_until_an_admin_resets_it() 
         assert_eq!(refusal(&r), "E-PICKUP-001");
         assert_eq!(
             r.headers()["location"].to_str().expect("ascii"),
-            "/pickup?error=E-PICKUP-001"
+            format!("/pickup?error=E-PICKUP-001&group_id=G0001&number={number}")
         );
     }
     assert_eq!(

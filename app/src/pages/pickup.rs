@@ -2,7 +2,8 @@
 //! user types the group ID, the certificate number and the one-time pickup password; the form
 //! posts to `/pickup/download`, which answers with the `.p12` (protected by the pickup
 //! password) or comes back here with `?error=E-PICKUP-001`, the one answer for every refusal.
-//! A plain form, so it works without JavaScript too.
+//! A plain form, so it works without JavaScript too. After a refusal the page comes back with
+//! the group ID and the number it was sent (`&group_id=…&number=…`), never the password.
 
 use crate::components::StandaloneHeader;
 use crate::i18n::{tr, Key};
@@ -18,6 +19,7 @@ pub fn PickupPage() -> impl IntoView {
         q.get("error")
             .and_then(|code| PickupRefusal::from_code(&code, None))
     };
+    let kept = |field: &str| query.read_untracked().get(field).unwrap_or_default();
     view! {
         <div class="standalone">
             <StandaloneHeader/>
@@ -35,11 +37,11 @@ pub fn PickupPage() -> impl IntoView {
                 <form method="post" action="/pickup/download" data-testid="pickup-form">
                     <div class="field">
                         <label for="field-group_id">{tr(Key::FieldGroupId)}</label>
-                        <input id="field-group_id" name="group_id" autocomplete="organization" required/>
+                        <input id="field-group_id" name="group_id" autocomplete="organization" required value=kept("group_id")/>
                     </div>
                     <div class="field">
                         <label for="field-number">{tr(Key::DistPickupNumber)}</label>
-                        <input id="field-number" name="number" inputmode="numeric" autocomplete="off" placeholder="0000-0000-0000" required/>
+                        <input id="field-number" name="number" inputmode="numeric" autocomplete="off" placeholder="0000-0000-0000" required value=kept("number")/>
                     </div>
                     <div class="field">
                         <label for="field-password">{tr(Key::PickupPassword)}</label>

@@ -13,6 +13,7 @@
 //! secret (sign-in, setup, pickup) is in [`limits`]; every refusal and failure is a [`WebError`].
 
 mod access;
+mod bundle;
 mod console;
 mod downloads;
 mod error;
@@ -68,21 +69,7 @@ pub fn default_site_root() -> PathBuf {
 
 /// The whole console as one router.
 pub fn router(backend: Backend, site_root: &Path) -> Router {
-    let leptos_options = LeptosOptions::builder()
-        .output_name(OUTPUT_NAME)
-        .site_root(site_root.to_string_lossy().into_owned())
-        .site_pkg_dir("pkg")
-        .build();
-    if !site_root
-        .join("pkg")
-        .join(format!("{OUTPUT_NAME}.js"))
-        .exists()
-    {
-        tracing::warn!(
-            site.root = %site_root.display(),
-            "wasm bundle not found: pages render but buttons will not work until scripts/build-wasm has run"
-        );
-    }
+    let leptos_options = bundle::leptos_options(site_root);
     let state = AppState {
         leptos_options,
         backend: backend.clone(),

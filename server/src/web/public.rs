@@ -19,8 +19,6 @@ use certdesk_domain::authority::CertificateAuthority;
 use certdesk_domain::external_ca::{CaBackendKind, CaError};
 use certdesk_domain::lifecycle::LifecycleError;
 use std::path::Path;
-use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
 
 const STYLESHEET: &str = include_str!("../../../style/main.css");
 
@@ -29,15 +27,9 @@ pub(super) fn assets(site_root: &Path) -> Router<AppState> {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/style/main.css", get(stylesheet))
-        .route("/favicon.ico", get(super::not_found))
         .route("/ca/{file}", get(embedded_ca_file))
-        // The wasm bundle compresses from ~3.4 MB to ~0.7 MB.
-        .nest_service(
-            "/pkg",
-            tower::ServiceBuilder::new()
-                .layer(CompressionLayer::new())
-                .service(ServeDir::new(site_root.join("pkg"))),
-        )
+        .merge(super::bundle::icons())
+        .nest("/pkg", super::bundle::pkg(site_root))
 }
 
 /// Forms people post without signing in to the console; each checks a secret, so each takes
@@ -117,15 +109,22 @@ async fn pickup_download(
     Form(form): Form<PickupForm>,
 ) -> Result<Response, WebError> {
     match b
-        .pickup_download(form.group_id, form.number, form.password)
+        .pickup_download(form.group_id.clone(), form.number.clone(), form.password)
         .await
     {
         Ok(f) => Ok(super::attachment(&f.file_name, f.content_type, f.bytes)),
         Err(ServiceError::Pickup(refusal)) => {
             // One answer for every refusal (the backend only gives `E-PICKUP-001`): nothing
             // about attempts left goes back, so numbers and passwords cannot be probed.
-            let mut resp =
-                Redirect::to(&format!("/pickup?error={}", refusal.code())).into_response();
+            // The group ID and the number go back so that only the password is typed again
+            // (never the password itself; each cut to 64 characters).
+            let kept = |value: &str| value.trim().chars().take(64).collect::<String>();
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("error", refusal.code())
+                .append_pair("group_id", &kept(&form.group_id))
+                .append_pair("number", &kept(&form.number))
+                .finish();
+            let mut resp = Redirect::to(&format!("/pickup?{query}")).into_response();
             resp.headers_mut()
                 .insert("x-certdesk-error", HeaderValue::from_static(refusal.code()));
             Ok(resp)

@@ -81,6 +81,13 @@ test('pickup: first download, again within 24 hours, refused after the window', 
   assert.equal(await pickUp(user, number, 'wrong-password'), null);
   await user.locator('.error-banner[data-code="E-PICKUP-001"]').waitFor();
   assert.match(await user.locator('.error-banner').textContent(), /受け取れませんでした/);
+  // The group ID and the number stay filled in (also once the page has hydrated), so only
+  // the password is typed again; the password is neither kept nor in the address.
+  await hydrated(user);
+  assert.equal(await user.inputValue('#field-group_id'), 'G0001');
+  assert.equal(await user.inputValue('#field-number'), number);
+  assert.equal(await user.inputValue('#field-password'), '');
+  assert.ok(!user.url().includes('wrong-password'), user.url());
 
   // First download, checked by OpenSSL, NSS and Python; the friendly name is the profile's.
   const first = await pickUp(user, number, password);

@@ -1,0 +1,159 @@
+//! The browser bundle under `/pkg` and the icon.
+//!
+//! `scripts/lib.sh build_wasm` writes one of two bundles into the site root:
+//! - the release bundle (`scripts/run`, the e2e suite): `pkg/certdesk.HASH.js` and
+//!   `pkg/certdesk.HASH.wasm`, each with a `.br` and a `.gz` made at build time, and
+//!   `hash.txt` (`js: HASH`, `wasm: HASH`). The pages then name the hashed files (Leptos'
+//!   `hash_files`), so a file's content never changes under its name: it is sent with the
+//!   brotli or gzip file the browser accepts and cached for a year (`immutable`);
+//! - the dev bundle: `pkg/certdesk.js` and `pkg/certdesk_bg.wasm`, compressed on the fly and
+//!   revalidated on every use (`no-cache`), since a rebuild reuses the names.
+
+use super::{AppState, OUTPUT_NAME};
+use axum::extract::Request;
+use axum::http::header::{self, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use std::path::Path;
+use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+
+/// Written by `build_wasm wasm-release` next to `pkg/`: the content hashes of the two files.
+pub const HASH_FILE: &str = "hash.txt";
+
+/// A year: the longest lifetime caches honour, for files whose name changes with their content.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+const FAVICON_ICO: &[u8] = include_bytes!("../../assets/favicon.ico");
+const FAVICON_SVG: &str = include_str!("../../assets/favicon.svg");
+
+/// Leptos' options for the site root: hashed file names when the release bundle's `hash.txt`
+/// is there. Leptos looks for the hash file beside the executable; an absolute path makes it
+/// the site root's instead (`Path::join` keeps an absolute path as it is).
+pub(super) fn leptos_options(site_root: &Path) -> LeptosOptions {
+    let hash_file = std::path::absolute(site_root.join(HASH_FILE))
+        .ok()
+        .filter(|p| p.is_file());
+    let builder = LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg");
+    let options = match &hash_file {
+        Some(path) => builder
+            .hash_files(true)
+            .hash_file(Arc::from(path.to_string_lossy().as_ref()))
+            .build(),
+        None => builder.build(),
+    };
+    let dev_bundle = site_root.join("pkg").join(format!("{OUTPUT_NAME}.js"));
+    if hash_file.is_none() && !dev_bundle.exists() {
+        tracing::warn!(
+            site.root = %site_root.display(),
+            "wasm bundle not found: pages render but buttons will not work until scripts/lib.sh build_wasm has run"
+        );
+    }
+    options
+}
+
+/// `/pkg/*`: the precompressed file the browser accepts (brotli, else gzip, else the file),
+/// with the cache lifetime its name allows.
+pub(super) fn pkg(site_root: &Path) -> Router<AppState> {
+    let files = ServeDir::new(site_root.join("pkg"))
+        .precompressed_br()
+        .precompressed_gzip();
+    Router::new()
+        // The dev bundle has no precompressed files: compressed per request. A response that
+        // already has a Content-Encoding (a precompressed file) is left as it is.
+        .fallback_service(
+            tower::ServiceBuilder::new()
+                .layer(CompressionLayer::new())
+                .service(files),
+        )
+        .layer(middleware::from_fn(cache_headers))
+}
+
+/// `/favicon.ico` and `/favicon.svg`, embedded in the binary (the pages link the SVG; browsers
+/// still ask for the `.ico` on their own).
+pub(super) fn icons() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/favicon.ico",
+            get(|| async { icon("image/x-icon", FAVICON_ICO) }),
+        )
+        .route(
+            "/favicon.svg",
+            get(|| async { icon("image/svg+xml", FAVICON_SVG.as_bytes()) }),
+        )
+}
+
+fn icon(content_type: &'static str, bytes: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            // The icon changes only with the binary: a day, then the browser asks again.
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `immutable` for a hashed name that was found; `no-cache` for everything else under `/pkg`
+/// (the dev bundle's fixed names, and answers that are not the file).
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let hashed = request
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .is_some_and(is_hashed_name);
+    let mut response = next.run(request).await;
+    let found = response.status().is_success() || response.status().as_u16() == 304;
+    let value = if hashed && found {
+        IMMUTABLE
+    } else {
+        "no-cache"
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    // The body depends on Accept-Encoding: shared caches must keep one copy per encoding.
+    if !headers.contains_key(header::VARY) {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    response
+}
+
+/// `certdesk.<16 hex digits>.js` or `.wasm`, as `build_wasm` names the release bundle.
+fn is_hashed_name(name: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix(OUTPUT_NAME)
+        .and_then(|r| r.strip_prefix('.'))
+    else {
+        return false;
+    };
+    let Some((hash, ext)) = rest.split_once('.') else {
+        return false;
+    };
+    hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) && matches!(ext, "js" | "wasm")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed_name;
+
+    #[test]
+    fn only_the_release_bundles_names_are_hashed() {
+        assert!(is_hashed_name("certdesk.0123456789abcdef.js"));
+        assert!(is_hashed_name("certdesk.0123456789abcdef.wasm"));
+        assert!(!is_hashed_name("certdesk.js"));
+        assert!(!is_hashed_name("certdesk_bg.wasm"));
+        assert!(!is_hashed_name("certdesk.0123456789abcdef.js.br"));
+        assert!(!is_hashed_name("certdesk.0123456789abcdeg.js"));
+        assert!(!is_hashed_name("certdesk.0123456789abcde.wasm"));
+        assert!(!is_hashed_name("other.0123456789abcdef.js"));
+    }
+}
