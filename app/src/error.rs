@@ -164,6 +164,7 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::Mail(_) => StatusCode::BAD_GATEWAY,
         E::Ca(_) => StatusCode::BAD_GATEWAY,
         E::CaSettings(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        E::Backup(_) => StatusCode::UNPROCESSABLE_ENTITY,
         E::Database(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

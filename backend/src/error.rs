@@ -4,6 +4,7 @@
 //! the other `E-CSV` codes of the users file) and storage and internal errors (`E-SYS-*`),
 //! which keep their detail for the log and show a generic message.
 
+use certdesk_domain::backup::BackupError;
 use certdesk_domain::distribution::{DistributionError, PickupRefusal};
 use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
@@ -63,6 +64,9 @@ pub enum ServiceError {
     /// An external CA setting breaks its rule.
     #[error(transparent)]
     CaSettings(#[from] CaSettingsError),
+    /// A backup or restore refused (`E-BACKUP`).
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     /// SQLite failed.
     #[error("{code} database error: {0}", code = self.code())]
     Database(#[from] rusqlite::Error),
@@ -91,6 +95,7 @@ impl ServiceError {
             ServiceError::NoticeSettings(e) => e.code(),
             ServiceError::Ca(e) => e.code(),
             ServiceError::CaSettings(e) => e.code(),
+            ServiceError::Backup(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -156,6 +161,7 @@ impl ServiceError {
             ServiceError::NoticeSettings(e) => e.message(),
             ServiceError::Ca(e) => e.message(),
             ServiceError::CaSettings(e) => e.message(),
+            ServiceError::Backup(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

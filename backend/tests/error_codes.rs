@@ -4,6 +4,7 @@
 //! code they name.
 
 use certdesk_backend::ServiceError;
+use certdesk_domain::backup::BackupError;
 use certdesk_domain::distribution::{DistributionError, PickupRefusal};
 use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
@@ -31,6 +32,7 @@ fn codes_of(e: &ServiceError) -> Vec<&'static str> {
         ServiceError::NoticeSettings(_) => NoticeSettingsError::CODES.to_vec(),
         ServiceError::Ca(_) => CaError::CODES.to_vec(),
         ServiceError::CaSettings(_) => CaSettingsError::CODES.to_vec(),
+        ServiceError::Backup(_) => BackupError::CODES.to_vec(),
         ServiceError::ImportHasProblems { .. }
         | ServiceError::ImportStale
         | ServiceError::Database(_)
@@ -57,6 +59,7 @@ fn one_of_each() -> Vec<ServiceError> {
         NoticeSettingsError::Hour.into(),
         CaError::ProxyAuth.into(),
         CaSettingsError::Url.into(),
+        BackupError::Damaged.into(),
         rusqlite::Error::QueryReturnedNoRows.into(),
         ServiceError::Internal("x".into()),
     ]

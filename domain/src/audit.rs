@@ -56,11 +56,13 @@ pub enum AuditAction {
     CertificateRenew,
     CertificateRevoke,
     CertificateReissue,
+    Backup,
+    Restore,
 }
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 49] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -108,6 +110,8 @@ impl AuditAction {
         AuditAction::CertificateRenew,
         AuditAction::CertificateRevoke,
         AuditAction::CertificateReissue,
+        AuditAction::Backup,
+        AuditAction::Restore,
     ];
 
     /// The certificate operation `operation` (`issue`, `renew`, `revoke`, `reissue`) as done.
@@ -189,6 +193,8 @@ impl AuditAction {
             AuditAction::CertificateRenew => "certificate_renew",
             AuditAction::CertificateRevoke => "certificate_revoke",
             AuditAction::CertificateReissue => "certificate_reissue",
+            AuditAction::Backup => "backup",
+            AuditAction::Restore => "restore",
         }
     }
 
@@ -267,6 +273,8 @@ impl AuditAction {
             AuditAction::CertificateRenew => ("証明書の更新", "Certificate renewed"),
             AuditAction::CertificateRevoke => ("証明書の失効", "Certificate revoked"),
             AuditAction::CertificateReissue => ("証明書の再発行", "Certificate reissued"),
+            AuditAction::Backup => ("バックアップ", "Backup"),
+            AuditAction::Restore => ("バックアップからの復元", "Restored from a backup"),
         };
         Message::new(ja, en)
     }
@@ -327,7 +335,9 @@ mod tests {
             | AuditAction::CertificateIssue
             | AuditAction::CertificateRenew
             | AuditAction::CertificateRevoke
-            | AuditAction::CertificateReissue => true,
+            | AuditAction::CertificateReissue
+            | AuditAction::Backup
+            | AuditAction::Restore => true,
         }
     }
 

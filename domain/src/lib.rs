@@ -13,6 +13,7 @@
 //! `UiError`.
 
 pub mod audit;
+pub mod backup;
 pub mod auth;
 pub mod authority;
 pub mod dashboard;

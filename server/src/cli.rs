@@ -61,6 +61,11 @@ pub enum Command {
         #[command(subcommand)]
         command: NoticesCommand,
     },
+    /// Write an encrypted backup (database snapshot, master key, CA key) to one file. The
+    /// passphrase is read from CERTDESK_BACKUP_PASSPHRASE, or asked for twice.
+    Backup(crate::backup_cli::BackupArgs),
+    /// Restore a backup into an empty data directory (--data-dir).
+    Restore(crate::backup_cli::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,6 +284,8 @@ pub async fn run(cli: Cli) -> i32 {
             command: CaCommand::Init,
         }) => ca_init(cli.data_dir).await,
         Some(Command::Notices { command }) => notices_run(cli.data_dir, command.clock()).await,
+        Some(Command::Backup(args)) => crate::backup_cli::backup(cli.data_dir, args).await,
+        Some(Command::Restore(args)) => crate::backup_cli::restore(cli.data_dir, args).await,
     };
     match result {
         Ok(()) => 0,

@@ -4,6 +4,7 @@
 // The Users page's view type is deep; rendering it in the router needs more room.
 #![recursion_limit = "512"]
 
+pub mod backup_cli;
 pub mod cli;
 pub mod sheet;
 pub mod web;
