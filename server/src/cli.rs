@@ -66,6 +66,12 @@ pub enum Command {
     Backup(crate::backup_cli::BackupArgs),
     /// Restore a backup into an empty data directory (--data-dir).
     Restore(crate::backup_cli::RestoreArgs),
+    /// Certificates, from the server's shell (the same rules and audit log as the pages).
+    /// Exit code 0: all done, 3: partly refused, 1: refused.
+    Certs {
+        #[command(subcommand)]
+        command: crate::certs_cli::CertsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +292,9 @@ pub async fn run(cli: Cli) -> i32 {
         Some(Command::Notices { command }) => notices_run(cli.data_dir, command.clock()).await,
         Some(Command::Backup(args)) => crate::backup_cli::backup(cli.data_dir, args).await,
         Some(Command::Restore(args)) => crate::backup_cli::restore(cli.data_dir, args).await,
+        Some(Command::Certs { command }) => {
+            return crate::certs_cli::run(cli.data_dir, command).await
+        }
     };
     match result {
         Ok(()) => 0,

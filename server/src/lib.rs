@@ -5,6 +5,7 @@
 #![recursion_limit = "512"]
 
 pub mod backup_cli;
+pub mod certs_cli;
 pub mod cli;
 pub mod sheet;
 pub mod web;

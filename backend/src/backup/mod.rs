@@ -36,6 +36,8 @@ const CA_KEY: &str = "ca/ca-key.sealed";
 /// The only paths a backup may hold besides the manifest (nothing else is ever extracted).
 const KNOWN_FILES: [&str; 3] = [DATABASE, MASTER_KEY, CA_KEY];
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+/// How every age file (v1) begins.
+const AGE_MAGIC: &[u8; 21] = b"age-encryption.org/v1";
 
 /// The first entry of a backup.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -600,6 +602,12 @@ pub async fn restore_backup(
 /// manifest first and every file against it; reads the stream to its end so that age checks
 /// the last chunk (a cut file is refused).
 fn extract(file: &Path, staging: &Path, passphrase: &str) -> Result<Manifest, ServiceError> {
+    let mut input = std::fs::File::open(file).map_err(|e| io_error(file, &e))?;
+    // Not an age file at all (not a damaged one): its first line says so.
+    let mut magic = [0u8; AGE_MAGIC.len()];
+    if input.read_exact(&mut magic).is_err() || magic != *AGE_MAGIC {
+        return Err(BackupError::NotABackup.into());
+    }
     let input = std::fs::File::open(file).map_err(|e| io_error(file, &e))?;
     let decryptor =
         age::Decryptor::new_buffered(BufReader::with_capacity(1 << 20, input)).map_err(decrypt_error)?;
