@@ -42,8 +42,6 @@ error_codes! {
         NoDatabase { dir: String } = "E-BACKUP-011" => "no certdesk database in {dir}",
         /// The restored database fails SQLite's integrity check or the CA key does not open.
         Inconsistent { detail: String } = "E-BACKUP-012" => "the restored data is not consistent: {detail}",
-        /// Another backup of this installation is being written.
-        Busy = "E-BACKUP-013" => "another backup is being written",
     }
 }
 
@@ -97,10 +95,6 @@ impl BackupError {
             BackupError::Inconsistent { detail } => Message::new(
                 format!("復元したデータの検査に失敗しました({detail})。何も置き換えていません。別のバックアップを使ってください。"),
                 format!("The restored data failed its check ({detail}). Nothing was replaced. Use another backup."),
-            ),
-            BackupError::Busy => Message::new(
-                "別のバックアップを作成中です。終わってからもう一度実行してください。",
-                "Another backup is being written. Run it again when that one has finished.",
             ),
         }
     }
@@ -159,7 +153,6 @@ mod tests {
             },
             BackupError::NoDatabase { dir: "d".into() },
             BackupError::Inconsistent { detail: "x".into() },
-            BackupError::Busy,
         ];
         assert_eq!(all.len(), BackupError::CODES.len());
         for e in all {

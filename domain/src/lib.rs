@@ -13,9 +13,9 @@
 //! `UiError`.
 
 pub mod audit;
-pub mod backup;
 pub mod auth;
 pub mod authority;
+pub mod backup;
 pub mod dashboard;
 pub mod distribution;
 pub mod error;

@@ -32,7 +32,8 @@ pub fn read_passphrase(confirm: bool) -> Result<String, ServiceError> {
         return Ok(pass);
     }
     let ask = |prompt: &str| {
-        rpassword::prompt_password(prompt).map_err(|_| ServiceError::from(BackupError::NoPassphrase))
+        rpassword::prompt_password(prompt)
+            .map_err(|_| ServiceError::from(BackupError::NoPassphrase))
     };
     let first = ask("バックアップのパスフレーズ / backup passphrase: ")?;
     if confirm {
@@ -86,9 +87,14 @@ pub async fn restore(data_dir: PathBuf, args: RestoreArgs) -> Result<(), Service
         .into());
     }
     let passphrase = read_passphrase(false)?;
-    let info =
-        backup::restore_backup(&args.file, &data_dir, &passphrase, args.replace, Clock::system())
-            .await?;
+    let info = backup::restore_backup(
+        &args.file,
+        &data_dir,
+        &passphrase,
+        args.replace,
+        Clock::system(),
+    )
+    .await?;
     let migrated = if info.schema_version != info.manifest.schema_version {
         format!(
             "(スキーマ {} → {} に移行 / schema migrated {} → {})",

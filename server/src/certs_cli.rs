@@ -67,7 +67,10 @@ pub enum CertsCommand {
 #[derive(Debug, Args)]
 pub struct Targets {
     /// Login IDs (one result line each).
-    #[arg(required_unless_present = "all_eligible", conflicts_with = "all_eligible")]
+    #[arg(
+        required_unless_present = "all_eligible",
+        conflicts_with = "all_eligible"
+    )]
     pub login_ids: Vec<String>,
     /// Every user the operation applies to now (issue: no valid certificate; renew: inside
     /// the renewal window; reissue: a valid certificate).
@@ -106,7 +109,13 @@ pub enum ProfileArg {
 
 fn report(prefix: &str, e: &ServiceError) {
     let m = e.message();
-    eprintln!("{prefix}{}: {}\n{prefix}{}: {}", e.code(), m.ja, e.code(), m.en);
+    eprintln!(
+        "{prefix}{}: {}\n{prefix}{}: {}",
+        e.code(),
+        m.ja,
+        e.code(),
+        m.en
+    );
 }
 
 /// Runs a `certs` command; returns the exit code.
@@ -165,7 +174,10 @@ async fn open(data_dir: PathBuf) -> Result<Backend, ServiceError> {
 }
 
 fn state_name(u: &UserCertificates) -> &'static str {
-    u.current.as_ref().map(|c| c.state.as_str()).unwrap_or("none")
+    u.current
+        .as_ref()
+        .map(|c| c.state.as_str())
+        .unwrap_or("none")
 }
 
 async fn list(
@@ -346,9 +358,7 @@ async fn apply(
             }
         }
     }
-    println!(
-        "完了 {done} 件、拒否 {refused} 件。\nDone {done}, refused {refused} (of {total})."
-    );
+    println!("完了 {done} 件、拒否 {refused} 件。\nDone {done}, refused {refused} (of {total}).");
     Ok(match (done, refused) {
         (_, 0) => EXIT_OK,
         (0, _) => EXIT_REFUSED,

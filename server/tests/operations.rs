@@ -202,7 +202,11 @@ async fn restore_drill_the_restored_copy_serves_signs_in_and_continues_the_crl()
     let root = tempfile::tempdir().expect("tempdir");
     let live = root.path().join("live");
     set_up(&live);
-    expect(&live, &["certs", "issue", "taro0001", "hana0002", "jiro0003"], 0);
+    expect(
+        &live,
+        &["certs", "issue", "taro0001", "hana0002", "jiro0003"],
+        0,
+    );
     expect(
         &live,
         &["certs", "revoke", "hana0002", "--reason", "key_compromise"],
@@ -221,9 +225,11 @@ async fn restore_drill_the_restored_copy_serves_signs_in_and_continues_the_crl()
     let admin = server.client();
     assert_eq!(server.sign_in(&admin).await, 200);
     let taro: i64 = db(&live)
-        .query_row("SELECT id FROM users WHERE login_id = 'taro0001'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT id FROM users WHERE login_id = 'taro0001'",
+            [],
+            |r| r.get(0),
+        )
         .expect("id");
     let created: serde_json::Value = admin
         .post(format!("{}/api/prepare_pickups", server.base))
@@ -269,7 +275,12 @@ async fn restore_drill_the_restored_copy_serves_signs_in_and_continues_the_crl()
     let out = tokio::task::spawn_blocking({
         let live = live.clone();
         let file = file.clone();
-        move || certdesk(&live, &["backup", "--output", file.to_str().expect("utf-8")])
+        move || {
+            certdesk(
+                &live,
+                &["backup", "--output", file.to_str().expect("utf-8")],
+            )
+        }
     })
     .await
     .expect("backup task");
@@ -349,7 +360,13 @@ async fn restore_drill_the_restored_copy_serves_signs_in_and_continues_the_crl()
     // revoked serial.
     expect(
         &copy,
-        &["certs", "revoke", "jiro0003", "--reason", "affiliation_changed"],
+        &[
+            "certs",
+            "revoke",
+            "jiro0003",
+            "--reason",
+            "affiliation_changed",
+        ],
         0,
     );
     expect(&copy, &["certs", "issue", "hana0002"], 0);
@@ -369,7 +386,15 @@ async fn restore_drill_the_restored_copy_serves_signs_in_and_continues_the_crl()
     std::fs::write(&crl, der).expect("write");
     let out = run(
         "openssl",
-        &["crl", "-inform", "DER", "-in", crl.to_str().expect("utf-8"), "-noout", "-text"],
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            crl.to_str().expect("utf-8"),
+            "-noout",
+            "-text",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let shown = String::from_utf8_lossy(&out.stdout).to_ascii_uppercase();
@@ -458,7 +483,10 @@ fn a_restore_refuses_a_non_empty_folder_unless_replace_moves_it_aside() {
     let out = certdesk(&target, &["restore", file.to_str().expect("utf-8")]);
     refused(&out, "E-BACKUP-008");
     assert_eq!(entries(&target), vec!["notes.txt"]);
-    assert_eq!(std::fs::read(target.join("notes.txt")).expect("read"), b"mine");
+    assert_eq!(
+        std::fs::read(target.join("notes.txt")).expect("read"),
+        b"mine"
+    );
 
     let out = certdesk(
         &target,
@@ -489,7 +517,11 @@ fn a_backup_of_a_newer_schema_is_refused_and_an_empty_passphrase_too() {
         )
         .expect("future migration");
     let file = root.path().join("future.age");
-    let out = certdesk_with(&live, &["backup", "-o", file.to_str().expect("utf-8")], "short");
+    let out = certdesk_with(
+        &live,
+        &["backup", "-o", file.to_str().expect("utf-8")],
+        "short",
+    );
     refused(&out, "E-BACKUP-001");
     assert!(!file.exists());
     expect(&live, &["backup", "-o", file.to_str().expect("utf-8")], 0);
@@ -522,9 +554,7 @@ fn kill_9_during_a_backup_leaves_the_previous_backup_valid_and_nothing_under_its
         .stderr(Stdio::null())
         .spawn()
         .expect("backup starts");
-    let temporary = root
-        .path()
-        .join(format!(".b.age.tmp-{}", child.id()));
+    let temporary = root.path().join(format!(".b.age.tmp-{}", child.id()));
     let started = Instant::now();
     // Part-way: the temporary file has grown past 32 MiB (of about 400).
     loop {
@@ -548,7 +578,9 @@ fn kill_9_during_a_backup_leaves_the_previous_backup_valid_and_nothing_under_its
         .filter(|n| n.contains("b.age"))
         .collect();
     assert!(
-        names.iter().all(|n| n == "b.age" || n.starts_with(".b.age.tmp-")),
+        names
+            .iter()
+            .all(|n| n == "b.age" || n.starts_with(".b.age.tmp-")),
         "{names:?}"
     );
     // The previous backup is still valid.
@@ -613,7 +645,11 @@ fn certs_commands_follow_the_pages_rules_with_exit_codes_and_export_p12_files() 
         .collect();
     assert!(valid.contains(&"taro0001") && valid.contains(&"hana0002"));
     assert!(!valid.contains(&"jiro0003"));
-    let csv = expect(&dir, &["certs", "list", "--format", "csv", "--state", "revoked"], 0);
+    let csv = expect(
+        &dir,
+        &["certs", "list", "--format", "csv", "--state", "revoked"],
+        0,
+    );
     assert!(csv.starts_with("login_id,name,state,"), "{csv}");
     assert_eq!(csv.lines().count(), 2, "{csv}");
     assert!(csv.contains("jiro0003"));
@@ -657,11 +693,22 @@ fn certs_commands_follow_the_pages_rules_with_exit_codes_and_export_p12_files() 
         .expect("password printed")
         .trim()
         .to_string();
-    for (file, password) in [(&modern, "Export-Pass-2026"), (&compatible, generated.as_str())] {
+    for (file, password) in [
+        (&modern, "Export-Pass-2026"),
+        (&compatible, generated.as_str()),
+    ] {
         let path = file.to_str().expect("utf-8");
         let out = run(
             "openssl",
-            &["pkcs12", "-in", path, "-passin", &format!("pass:{password}"), "-info", "-nodes"],
+            &[
+                "pkcs12",
+                "-in",
+                path,
+                "-passin",
+                &format!("pass:{password}"),
+                "-info",
+                "-nodes",
+            ],
         );
         assert!(out.status.success(), "{}", text(&out));
         let pem = String::from_utf8_lossy(&out.stdout);
@@ -681,14 +728,24 @@ fn certs_commands_follow_the_pages_rules_with_exit_codes_and_export_p12_files() 
     // A user without a valid certificate: the page's code.
     let out = certdesk(
         &dir,
-        &["certs", "export", "jiro0003", "-o", root.path().join("j.p12").to_str().expect("utf-8")],
+        &[
+            "certs",
+            "export",
+            "jiro0003",
+            "-o",
+            root.path().join("j.p12").to_str().expect("utf-8"),
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("E-DIST-"));
 
     // The audit log says the shell did it, with the pages' actions.
     let rows = audit_rows(&dir);
-    let by_cli = |action: &str| rows.iter().filter(|r| r.1 == "cli" && r.2 == action).count();
+    let by_cli = |action: &str| {
+        rows.iter()
+            .filter(|r| r.1 == "cli" && r.2 == action)
+            .count()
+    };
     assert!(by_cli("certificate_issue") >= 3);
     assert_eq!(by_cli("certificate_revoke"), 1);
     assert!(by_cli("delivery_single") >= 2);

@@ -95,7 +95,10 @@ fn shown(path: &Path) -> String {
 /// An I/O failure on `path`, as people read it (a full disk is its own code).
 fn io_error(path: &Path, e: &std::io::Error) -> ServiceError {
     if e.raw_os_error() == Some(28) || e.kind() == std::io::ErrorKind::StorageFull {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(path);
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(path);
         return BackupError::NoSpace { dir: shown(dir) }.into();
     }
     BackupError::File {
@@ -473,21 +476,16 @@ pub async fn restore_backup(
     check_restore_target(data_dir, replace)?;
     let staging = hidden_sibling(data_dir, "restoring");
     let _ = std::fs::remove_dir_all(&staging);
-    let (file_owned, staging_owned, pass) = (
-        file.to_path_buf(),
-        staging.clone(),
-        passphrase.to_owned(),
-    );
+    let (file_owned, staging_owned, pass) =
+        (file.to_path_buf(), staging.clone(), passphrase.to_owned());
     let mut staging_guard = Cleanup::dir(staging.clone());
-    let manifest = tokio::task::spawn_blocking(move || {
-        extract(&file_owned, &staging_owned, &pass)
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(format!("restore task failed: {e}")))??;
+    let manifest = tokio::task::spawn_blocking(move || extract(&file_owned, &staging_owned, &pass))
+        .await
+        .map_err(|e| ServiceError::Internal(format!("restore task failed: {e}")))??;
 
     // Checks of the restored data, in the staging folder.
-    let backup_key = std::fs::read_to_string(staging.join(MASTER_KEY))
-        .map_err(|e| io_error(&staging, &e))?;
+    let backup_key =
+        std::fs::read_to_string(staging.join(MASTER_KEY)).map_err(|e| io_error(&staging, &e))?;
     if let Ok(env_key) = std::env::var("CERTDESK_MASTER_KEY") {
         if env_key.trim() != backup_key.trim() {
             return Err(BackupError::Inconsistent {
@@ -609,8 +607,8 @@ fn extract(file: &Path, staging: &Path, passphrase: &str) -> Result<Manifest, Se
         return Err(BackupError::NotABackup.into());
     }
     let input = std::fs::File::open(file).map_err(|e| io_error(file, &e))?;
-    let decryptor =
-        age::Decryptor::new_buffered(BufReader::with_capacity(1 << 20, input)).map_err(decrypt_error)?;
+    let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 20, input))
+        .map_err(decrypt_error)?;
     if !decryptor.is_scrypt() {
         return Err(BackupError::NotABackup.into());
     }
@@ -631,10 +629,11 @@ fn extract(file: &Path, staging: &Path, passphrase: &str) -> Result<Manifest, Se
         return Err(BackupError::NotABackup.into());
     }
     let mut text = Vec::new();
-    first.read_to_end(&mut text).map_err(|e| payload_error(&e))?;
+    first
+        .read_to_end(&mut text)
+        .map_err(|e| payload_error(&e))?;
     drop(first);
-    let manifest: Manifest =
-        serde_json::from_slice(&text).map_err(|_| BackupError::NotABackup)?;
+    let manifest: Manifest = serde_json::from_slice(&text).map_err(|_| BackupError::NotABackup)?;
     if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
         return Err(BackupError::NotABackup.into());
     }
@@ -686,7 +685,8 @@ fn extract(file: &Path, staging: &Path, passphrase: &str) -> Result<Manifest, Se
                 break;
             }
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(|e| io_error(&target, &e))?;
+            out.write_all(&buf[..n])
+                .map_err(|e| io_error(&target, &e))?;
             total += n as u64;
         }
         if total != expected.bytes || hex::encode(hasher.finalize()) != expected.sha256 {
