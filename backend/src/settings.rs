@@ -24,6 +24,8 @@ pub struct Settings {
     /// How many anonymous attempts (sign-in, setup, pickup download) are answered, per
     /// client address and for everyone together. Default [`AttemptLimits::default`].
     pub attempt_limits: AttemptLimits,
+    /// The interval of scheduled backups (`serve --backup-dir`), for the dashboard's warning.
+    pub backup_every: Option<time::Duration>,
 }
 
 impl Settings {
@@ -35,6 +37,7 @@ impl Settings {
             secure_cookies: false,
             public_url: "http://127.0.0.1:3000".into(),
             attempt_limits: AttemptLimits::default(),
+            backup_every: None,
         }
     }
 

@@ -113,6 +113,62 @@ pub fn check_passphrase(first: &str, again: &str) -> Result<(), BackupError> {
     Ok(())
 }
 
+/// The dashboard's "last backup" line: from the audit log's newest `backup` rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackupStatus {
+    /// `serve --backup-dir` is set.
+    pub scheduled: bool,
+    pub last_success_at: Option<String>,
+    /// Size of that backup file.
+    pub last_success_bytes: Option<u64>,
+    pub last_failure_at: Option<String>,
+    /// The last backup failed, or (scheduled) the last success is older than twice the
+    /// interval, or there is none.
+    pub warn: bool,
+}
+
+impl BackupStatus {
+    /// "Last backup: date, size", and why it warns.
+    pub fn summary(&self) -> Message {
+        let size = |b: u64| match b {
+            b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / 1_048_576.0),
+            b => format!("{:.1} KiB", b as f64 / 1024.0),
+        };
+        let (mut ja, mut en) = match (&self.last_success_at, self.last_success_bytes) {
+            (Some(at), bytes) => {
+                let at = at.get(..16).unwrap_or(at).replace('T', " ");
+                let s = bytes.map(size).unwrap_or_default();
+                (
+                    format!("最終バックアップ: {at} UTC、{s}"),
+                    format!("Last backup: {at} UTC, {s}"),
+                )
+            }
+            (None, _) => (
+                "バックアップはまだありません".to_string(),
+                "No backup yet".to_string(),
+            ),
+        };
+        let failed = match (&self.last_success_at, &self.last_failure_at) {
+            (Some(s), Some(f)) => f > s,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if failed {
+            ja.push_str(
+                "。直近のバックアップは失敗しました。サーバのログと監査ログを確認してください。",
+            );
+            en.push_str(". The latest backup failed: check the server log and the audit log.");
+        } else if self.warn {
+            ja.push_str("。定期バックアップが予定どおり取れていません(間隔の2倍を超えています)。");
+            en.push_str(". Scheduled backups are overdue (older than twice the interval).");
+        } else if !self.scheduled {
+            ja.push_str("(定期バックアップは未設定: serve --backup-dir)");
+            en.push_str(" (no scheduled backups: serve --backup-dir)");
+        }
+        Message::new(ja, en)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,3 +125,47 @@ pub async fn restore(data_dir: PathBuf, args: RestoreArgs) -> Result<(), Service
     }
     Ok(())
 }
+
+/// `--backup-every`: a number and a unit (`m`, `h`, `d`), at least 1 minute.
+pub fn parse_interval(s: &str) -> Result<time::Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| "a number and a unit: 30m, 12h, 24h, 7d".to_string())?;
+    let d = match unit {
+        "m" => time::Duration::minutes(n),
+        "h" => time::Duration::hours(n),
+        "d" => time::Duration::days(n),
+        _ => return Err("a number and a unit: 30m, 12h, 24h, 7d".into()),
+    };
+    if d < time::Duration::minutes(1) || d > time::Duration::days(366) {
+        return Err("from 1m to 366d".into());
+    }
+    Ok(d)
+}
+
+/// Starts scheduled backups when `serve --backup-dir` is given; the passphrase must be in
+/// CERTDESK_BACKUP_PASSPHRASE (a server has no terminal to ask on).
+pub fn start_schedule(
+    backend: &certdesk_backend::Backend,
+    args: &crate::cli::ServeArgs,
+) -> Result<(), ServiceError> {
+    let Some(dir) = args.backup_dir.clone() else {
+        return Ok(());
+    };
+    let passphrase = std::env::var(PASSPHRASE_ENV).map_err(|_| BackupError::NoPassphrase)?;
+    check_passphrase(&passphrase, &passphrase)?;
+    let schedule = certdesk_backend::backup::schedule::Schedule {
+        dir,
+        every: args.backup_every,
+        keep: usize::try_from(args.backup_keep).unwrap_or(14),
+        passphrase,
+    };
+    tracing::info!(backup.dir = %schedule.dir.display(), backup.every = %schedule.every, backup.keep = schedule.keep, "scheduled backups");
+    tokio::spawn(certdesk_backend::backup::schedule::run(
+        backend.clone(),
+        schedule,
+    ));
+    Ok(())
+}

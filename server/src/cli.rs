@@ -105,6 +105,18 @@ pub struct ServeArgs {
     /// Folder with `pkg/certdesk.js` and `pkg/certdesk_bg.wasm`.
     #[arg(long, env = "CERTDESK_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+    /// Folder for scheduled backups (certdesk-<time>.age, encrypted with
+    /// CERTDESK_BACKUP_PASSPHRASE); none unless given.
+    #[arg(long, env = "CERTDESK_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Interval of scheduled backups: 30m, 12h, 24h, 7d.
+    #[arg(long, env = "CERTDESK_BACKUP_EVERY", default_value = "24h",
+          value_parser = crate::backup_cli::parse_interval)]
+    pub backup_every: Duration,
+    /// How many scheduled backups to keep (the oldest beyond are deleted).
+    #[arg(long, env = "CERTDESK_BACKUP_KEEP", default_value_t = 14,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub backup_keep: u32,
     /// TEST ONLY: move the server's clock by this many days (to reach a renewal window).
     /// Compiled into debug builds only (the test and browser suites run those): a release
     /// build has no such flag or variable, so a production clock cannot be moved.
@@ -258,6 +270,7 @@ fn settings(data_dir: PathBuf, serve: Option<&ServeArgs>) -> Settings {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", args.listen));
+        s.backup_every = args.backup_dir.as_ref().map(|_| args.backup_every);
     }
     s
 }
@@ -347,6 +360,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     tokio::task::spawn_blocking(move || warm.prepare_sign_in());
     backend.ensure_ca(Actor::System).await?;
     certdesk_backend::jobs::start(&backend).await?;
+    crate::backup_cli::start_schedule(&backend, &args)?;
     let site_root = args
         .site_root
         .clone()

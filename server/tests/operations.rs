@@ -115,10 +115,16 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Server {
         let site = dir.parent().expect("parent").join("site");
         let mut child = Command::new(bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--site-root"])
             .arg(&site)
+            .args(extra)
+            .env("CERTDESK_BACKUP_PASSPHRASE", PASSPHRASE)
             .env("CERTDESK_DATA_DIR", dir)
             .env_remove("CERTDESK_MASTER_KEY")
             .env("RUST_LOG", "warn")
@@ -749,4 +755,93 @@ fn certs_commands_follow_the_pages_rules_with_exit_codes_and_export_p12_files() 
     assert!(by_cli("certificate_issue") >= 3);
     assert_eq!(by_cli("certificate_revoke"), 1);
     assert!(by_cli("delivery_single") >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_takes_scheduled_backups_keeps_the_newest_and_the_dashboard_shows_the_last() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let live = root.path().join("live");
+    set_up(&live);
+    let backups = root.path().join("backups");
+    std::fs::create_dir(&backups).expect("mkdir");
+    // Three older scheduled backups (names sort by time), and a file that is not one.
+    for old in ["20200101T000000Z", "20200102T000000Z", "20200103T000000Z"] {
+        std::fs::write(backups.join(format!("certdesk-{old}.age")), b"old").expect("write");
+    }
+    std::fs::write(backups.join("notes.txt"), b"mine").expect("write");
+
+    // Without a passphrase in the environment the server refuses to start with a schedule.
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--backup-dir"])
+        .arg(&backups)
+        .env("CERTDESK_DATA_DIR", &live)
+        .env_remove("CERTDESK_BACKUP_PASSPHRASE")
+        .env_remove("CERTDESK_MASTER_KEY")
+        .output()
+        .expect("serve");
+    refused(&out, "E-BACKUP-003");
+
+    let server = Server::start_with(
+        &live,
+        &[
+            "--backup-dir",
+            backups.to_str().expect("utf-8"),
+            "--backup-every",
+            "1h",
+            "--backup-keep",
+            "2",
+        ],
+    );
+    // The first backup is due at once (there was none).
+    let started = Instant::now();
+    let fresh = loop {
+        let fresh: Vec<String> = entries(&backups)
+            .into_iter()
+            .filter(|n| n.starts_with("certdesk-2") && !n.starts_with("certdesk-2020"))
+            .collect();
+        if !fresh.is_empty() {
+            break fresh;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no backup written"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Give the pruning a moment after the rename.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        entries(&backups),
+        vec![
+            "certdesk-20200103T000000Z.age".to_string(),
+            fresh[0].clone(),
+            "notes.txt".to_string()
+        ]
+    );
+    let admin = server.client();
+    assert_eq!(server.sign_in(&admin).await, 200);
+    let dashboard: serde_json::Value = admin
+        .post(format!("{}/api/dashboard", server.base))
+        .header("origin", &server.base)
+        .send()
+        .await
+        .expect("dashboard")
+        .json()
+        .await
+        .expect("json");
+    let status = &dashboard["backup"];
+    assert_eq!(status["scheduled"], true, "{status}");
+    assert_eq!(status["warn"], false, "{status}");
+    assert!(status["last_success_bytes"].as_u64().expect("bytes") > 1000);
+    drop(server);
+    // The scheduled file restores, and the audit log names the system as the actor.
+    let target = root.path().join("target");
+    expect(
+        &target,
+        &["restore", backups.join(&fresh[0]).to_str().expect("utf-8")],
+        0,
+    );
+    assert!(audit_rows(&live)
+        .iter()
+        .any(|r| r.1 == "system" && r.2 == "backup" && r.4 == "success"));
 }

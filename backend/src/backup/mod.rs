@@ -12,6 +12,8 @@
 //! data directory. On any refusal the staging folder is removed and the data directory is
 //! untouched.
 
+pub mod schedule;
+
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::ts;
