@@ -52,7 +52,7 @@ fn expect(dir: &Path, args: &[&str], code: i32) -> String {
 
 /// A refusal: exit 1, the code on stderr in both languages.
 fn refused(out: &Output, code: &str) {
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches(code).count(), 2, "{}", text(out));
 }
