@@ -347,7 +347,7 @@ mod tests {
         assert_eq!(distinct.len(), AuditAction::ALL.len());
         assert_eq!(
             AuditAction::ALL.len(),
-            47,
+            49,
             "an action was added: list it in ALL"
         );
         assert!(AuditAction::ALL.into_iter().all(listed));
