@@ -181,6 +181,7 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::Ca(_) => StatusCode::BAD_GATEWAY,
         E::CaSettings(_) => StatusCode::UNPROCESSABLE_ENTITY,
         E::Otp(o) => otp_status(o),
+        E::Backup(_) => StatusCode::UNPROCESSABLE_ENTITY,
         // Start-up refusals of `certdesk serve`: never an answer to a request.
         E::Database(_) | E::Internal(_) | E::Serve(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

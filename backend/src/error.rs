@@ -4,6 +4,7 @@
 //! the other `E-CSV` codes of the users file) and storage and internal errors (`E-SYS-*`),
 //! which keep their detail for the log and show a generic message.
 
+use certdesk_domain::backup::BackupError;
 use certdesk_domain::distribution::{DistributionError, PickupRefusal};
 use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
@@ -71,6 +72,9 @@ pub enum ServiceError {
     /// `certdesk serve` refused to start (`E-SERVE`): unsafe serving, or unusable TLS files.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// A backup or restore refused (`E-BACKUP`).
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     /// SQLite failed.
     #[error("{code} database error: {0}", code = self.code())]
     Database(#[from] rusqlite::Error),
@@ -101,6 +105,7 @@ impl ServiceError {
             ServiceError::CaSettings(e) => e.code(),
             ServiceError::Otp(e) => e.code(),
             ServiceError::Serve(e) => e.code(),
+            ServiceError::Backup(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -172,6 +177,7 @@ impl ServiceError {
             ServiceError::CaSettings(e) => e.message(),
             ServiceError::Otp(e) => e.message(),
             ServiceError::Serve(e) => e.message(),
+            ServiceError::Backup(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

@@ -9,6 +9,7 @@
 //! Every change is one SQLite transaction together with its audit row ([`store::audit::record`]).
 
 mod auth;
+pub mod backup;
 mod ca;
 mod certificates;
 mod clock;

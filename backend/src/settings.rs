@@ -32,6 +32,8 @@ pub struct Settings {
     /// The installation check page's URL (`https://<public host>:<port>/check`) when `serve`
     /// runs one; shown on the pickup page, the password sheet and the pickup e-mail.
     pub check_url: Option<String>,
+    /// The interval of scheduled backups (`serve --backup-dir`), for the dashboard's warning.
+    pub backup_every: Option<time::Duration>,
 }
 
 impl Settings {
@@ -45,6 +47,7 @@ impl Settings {
             attempt_limits: AttemptLimits::default(),
             serving: Serving::default(),
             check_url: None,
+            backup_every: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! code they name.
 
 use certdesk_backend::ServiceError;
+use certdesk_domain::backup::BackupError;
 use certdesk_domain::distribution::{DistributionError, PickupRefusal};
 use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
@@ -35,6 +36,7 @@ fn codes_of(e: &ServiceError) -> Vec<&'static str> {
         ServiceError::CaSettings(_) => CaSettingsError::CODES.to_vec(),
         ServiceError::Otp(_) => OtpError::CODES.to_vec(),
         ServiceError::Serve(_) => ServeError::CODES.to_vec(),
+        ServiceError::Backup(_) => BackupError::CODES.to_vec(),
         ServiceError::ImportHasProblems { .. }
         | ServiceError::ImportStale
         | ServiceError::Database(_)
@@ -63,6 +65,7 @@ fn one_of_each() -> Vec<ServiceError> {
         CaSettingsError::Url.into(),
         OtpError::WrongCode.into(),
         ServeError::TlsOptions.into(),
+        BackupError::Damaged.into(),
         rusqlite::Error::QueryReturnedNoRows.into(),
         ServiceError::Internal("x".into()),
     ]

@@ -66,11 +66,13 @@ pub enum AuditAction {
     OtpSettingsUpdate,
     CertificateCheck,
     ServerCertificateIssue,
+    Backup,
+    Restore,
 }
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 57] = [
+    pub const ALL: [AuditAction; 59] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -128,6 +130,8 @@ impl AuditAction {
         AuditAction::OtpSettingsUpdate,
         AuditAction::CertificateCheck,
         AuditAction::ServerCertificateIssue,
+        AuditAction::Backup,
+        AuditAction::Restore,
     ];
 
     /// The certificate operation `operation` (`issue`, `renew`, `revoke`, `reissue`) as done.
@@ -219,6 +223,8 @@ impl AuditAction {
             AuditAction::OtpSettingsUpdate => "otp_settings_update",
             AuditAction::CertificateCheck => "certificate_check",
             AuditAction::ServerCertificateIssue => "server_certificate_issue",
+            AuditAction::Backup => "backup",
+            AuditAction::Restore => "restore",
         }
     }
 
@@ -324,6 +330,8 @@ impl AuditAction {
             AuditAction::ServerCertificateIssue => {
                 ("サーバ証明書の発行", "Server certificate issued")
             }
+            AuditAction::Backup => ("バックアップ", "Backup"),
+            AuditAction::Restore => ("バックアップからの復元", "Restored from a backup"),
         };
         Message::new(ja, en)
     }
@@ -394,7 +402,9 @@ mod tests {
             | AuditAction::OtpTimeSync
             | AuditAction::OtpSettingsUpdate
             | AuditAction::CertificateCheck
-            | AuditAction::ServerCertificateIssue => true,
+            | AuditAction::ServerCertificateIssue
+            | AuditAction::Backup
+            | AuditAction::Restore => true,
         }
     }
 
@@ -404,7 +414,7 @@ mod tests {
         assert_eq!(distinct.len(), AuditAction::ALL.len());
         assert_eq!(
             AuditAction::ALL.len(),
-            57,
+            59,
             "an action was added: list it in ALL"
         );
         assert!(AuditAction::ALL.into_iter().all(listed));

@@ -15,6 +15,7 @@
 pub mod audit;
 pub mod auth;
 pub mod authority;
+pub mod backup;
 pub mod dashboard;
 pub mod distribution;
 pub mod error;

@@ -222,6 +222,9 @@ pub struct DashboardView {
     pub mail_failures: Vec<crate::notices::MailFailureView>,
     /// Bulk runs that have not finished (e.g. resumed after a restart).
     pub running_jobs: Vec<i64>,
+    /// The last backup, and whether it warns.
+    #[serde(default)]
+    pub backup: crate::backup::BackupStatus,
 }
 
 /// The date part of a stored timestamp.

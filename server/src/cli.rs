@@ -100,6 +100,17 @@ pub enum Command {
         #[command(subcommand)]
         command: NoticesCommand,
     },
+    /// Write an encrypted backup (database snapshot, master key, CA key) to one file. The
+    /// passphrase is read from CERTDESK_BACKUP_PASSPHRASE, or asked for twice.
+    Backup(crate::backup_cli::BackupArgs),
+    /// Restore a backup into an empty data directory (--data-dir).
+    Restore(crate::backup_cli::RestoreArgs),
+    /// Certificates, from the server's shell (the same rules and audit log as the pages).
+    /// Exit code 0: all done, 3: partly refused, 1: refused.
+    Certs {
+        #[command(subcommand)]
+        command: crate::certs_cli::CertsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +159,18 @@ pub struct ServeArgs {
     /// Folder with `pkg/certdesk.js` and `pkg/certdesk_bg.wasm`.
     #[arg(long, env = "CERTDESK_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+    /// Folder for scheduled backups (certdesk-<time>.age, encrypted with
+    /// CERTDESK_BACKUP_PASSPHRASE); none unless given.
+    #[arg(long, env = "CERTDESK_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Interval of scheduled backups: 30m, 12h, 24h, 7d.
+    #[arg(long, env = "CERTDESK_BACKUP_EVERY", default_value = "24h",
+          value_parser = crate::backup_cli::parse_interval)]
+    pub backup_every: Duration,
+    /// How many scheduled backups to keep (the oldest beyond are deleted).
+    #[arg(long, env = "CERTDESK_BACKUP_KEEP", default_value_t = 14,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub backup_keep: u32,
     /// TEST ONLY: move the server's clock by this many days (to reach a renewal window).
     /// Compiled into debug builds only (the test and browser suites run those): a release
     /// build has no such flag or variable, so a production clock cannot be moved.
@@ -301,6 +324,7 @@ fn settings(data_dir: PathBuf, serve: Option<&ServeArgs>) -> Settings {
         s.session_max_age = Duration::hours(i64::from(args.session_max_hours));
         s.serve_at(args.listen, args.public_url.as_deref());
         s.check_url = crate::serving::check_url(args);
+        s.backup_every = args.backup_dir.as_ref().map(|_| args.backup_every);
     }
     s
 }
@@ -336,6 +360,11 @@ pub async fn run(cli: Cli) -> i32 {
             command: CaCommand::Init,
         }) => ca_init(cli.data_dir).await,
         Some(Command::Notices { command }) => notices_run(cli.data_dir, command.clock()).await,
+        Some(Command::Backup(args)) => crate::backup_cli::backup(cli.data_dir, args).await,
+        Some(Command::Restore(args)) => crate::backup_cli::restore(cli.data_dir, args).await,
+        Some(Command::Certs { command }) => {
+            return crate::certs_cli::run(cli.data_dir, command).await
+        }
     };
     match result {
         Ok(()) => 0,
@@ -392,6 +421,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
     backend.ensure_ca(Actor::System).await?;
     certdesk_backend::jobs::start(&backend).await?;
     print_setup_token(&backend)?;
+    crate::backup_cli::start_schedule(&backend, &args)?;
     let site_root = args
         .site_root
         .clone()

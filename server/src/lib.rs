@@ -4,6 +4,8 @@
 // The Users page's view type is deep; rendering it in the router needs more room.
 #![recursion_limit = "512"]
 
+pub mod backup_cli;
+pub mod certs_cli;
 pub mod check;
 pub mod cli;
 pub mod logging;

@@ -232,6 +232,23 @@ fn mail_status_key(status: &str) -> Key {
     }
 }
 
+/// "Last backup: date, size", as a warning banner when the last one failed or is overdue.
+fn backup_view(status: certdesk_domain::backup::BackupStatus) -> impl IntoView {
+    let lang = use_lang();
+    let message = status.summary();
+    let warn = status.warn;
+    view! {
+        <p
+            class=if warn { "error-banner" } else { "backup-status" }
+            role=if warn { "alert" } else { "status" }
+            data-testid="backup-status"
+            data-warn=warn.to_string()
+        >
+            {move || message.in_lang(lang.get()).to_string()}
+        </p>
+    }
+}
+
 fn notices_view(notices: Vec<NoticeView>, failures: Vec<MailFailureView>) -> impl IntoView {
     let lang = use_lang();
     let no_notices = notices.is_empty();
@@ -396,6 +413,7 @@ pub fn DashboardPage() -> impl IntoView {
                         {chart_view(d.weeks.clone())}
                         {upcoming_view(d.upcoming.clone())}
                         {notices_view(d.notices.clone(), d.mail_failures.clone())}
+                        {backup_view(d.backup.clone())}
                     }
                     .into_any()
                 }

@@ -98,6 +98,7 @@ impl Backend {
     /// Everything the dashboard shows.
     pub async fn dashboard(&self) -> Result<DashboardView, ServiceError> {
         let now = self.clock().now();
+        let backup = self.backup_status(self.settings().backup_every).await?;
         self.db()
             .run(move |conn| {
                 let profile = load_profile(conn)?;
@@ -153,6 +154,7 @@ impl Backend {
                     notices: recent_notices(conn)?,
                     mail_failures: mail_failures(conn)?,
                     running_jobs: running_jobs(conn)?,
+                    backup,
                 })
             })
             .await

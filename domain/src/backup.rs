@@ -1,0 +1,219 @@
+//! Backups of an installation (`E-BACKUP-NNN`): the rules of the passphrase, and every reason a
+//! backup or a restore is refused. No I/O here: the backend's `backup` module writes and reads
+//! the files.
+
+use crate::error::error_codes;
+use crate::lang::Message;
+
+/// The shortest passphrase a backup may be encrypted with (characters). The file holds the CA
+/// key and the master key; a careful administrator keeps the passphrase in a password manager
+/// or a sealed envelope, so length costs nothing.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// The environment variable a script gives the passphrase in.
+pub const PASSPHRASE_ENV: &str = "CERTDESK_BACKUP_PASSPHRASE";
+
+error_codes! {
+    /// A backup or restore that is refused (`E-BACKUP-NNN`). Nothing was written under the
+    /// final name, and the existing data is untouched.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum BackupError {
+        /// The passphrase is shorter than [`MIN_PASSPHRASE_CHARS`].
+        WeakPassphrase { min: usize } = "E-BACKUP-001" => "the passphrase must have at least {min} characters",
+        /// The two passphrases typed on the terminal differ.
+        PassphraseMismatch = "E-BACKUP-002" => "the two passphrases differ",
+        /// No passphrase: no terminal to ask on and no CERTDESK_BACKUP_PASSPHRASE.
+        NoPassphrase = "E-BACKUP-003" => "no passphrase given (no terminal, CERTDESK_BACKUP_PASSPHRASE not set)",
+        /// The file does not open with this passphrase.
+        WrongPassphrase = "E-BACKUP-004" => "the backup does not open with this passphrase",
+        /// The file was altered or cut short (an authentication check failed).
+        Damaged = "E-BACKUP-005" => "the backup file is damaged (altered or truncated)",
+        /// Not a certdesk backup (not an age file, or no certdesk manifest in it).
+        NotABackup = "E-BACKUP-006" => "the file is not a certdesk backup",
+        /// The backup was made by a newer certdesk (a newer database schema).
+        NewerSchema { found: i64, supported: i64 } = "E-BACKUP-007" => "the backup has schema {found}, this certdesk knows up to {supported}",
+        /// Restore into a directory that already holds something, without `--replace`.
+        TargetNotEmpty { dir: String } = "E-BACKUP-008" => "the data directory {dir} is not empty",
+        /// The disk filled up while writing.
+        NoSpace { dir: String } = "E-BACKUP-009" => "no space left on the device of {dir}",
+        /// The file cannot be read or written (missing, permissions, a directory...).
+        File { path: String, detail: String } = "E-BACKUP-010" => "cannot use {path}: {detail}",
+        /// There is nothing to back up: no certdesk database in the data directory.
+        NoDatabase { dir: String } = "E-BACKUP-011" => "no certdesk database in {dir}",
+        /// The restored database fails SQLite's integrity check or the CA key does not open.
+        Inconsistent { detail: String } = "E-BACKUP-012" => "the restored data is not consistent: {detail}",
+    }
+}
+
+impl BackupError {
+    pub fn message(&self) -> Message {
+        match self {
+            BackupError::WeakPassphrase { min } => Message::new(
+                format!("バックアップのパスフレーズは{min}文字以上にしてください(何も書き込んでいません)。"),
+                format!("Use a backup passphrase of at least {min} characters (nothing was written)."),
+            ),
+            BackupError::PassphraseMismatch => Message::new(
+                "2回入力したパスフレーズが一致しません(何も書き込んでいません)。もう一度実行してください。",
+                "The two passphrases you typed differ (nothing was written). Run the command again.",
+            ),
+            BackupError::NoPassphrase => Message::new(
+                "パスフレーズがありません。端末で実行するか、環境変数 CERTDESK_BACKUP_PASSPHRASE に設定してください。",
+                "No passphrase. Run the command on a terminal, or set CERTDESK_BACKUP_PASSPHRASE.",
+            ),
+            BackupError::WrongPassphrase => Message::new(
+                "このパスフレーズではバックアップを開けません(何も書き込んでいません)。バックアップを作成したときのパスフレーズを入力してください。",
+                "The backup does not open with this passphrase (nothing was written). Enter the passphrase the backup was made with.",
+            ),
+            BackupError::Damaged => Message::new(
+                "バックアップファイルが壊れています(改変または途中で切れています)。何も書き込んでいません。別のバックアップ(前回の世代)を使ってください。",
+                "The backup file is damaged (altered or cut short); nothing was written. Use another backup (an earlier one).",
+            ),
+            BackupError::NotABackup => Message::new(
+                "certdesk のバックアップファイルではありません(何も書き込んでいません)。certdesk backup で作成したファイルを指定してください。",
+                "This is not a certdesk backup file (nothing was written). Give a file made by certdesk backup.",
+            ),
+            BackupError::NewerSchema { found, supported } => Message::new(
+                format!("このバックアップは新しい certdesk で作成されています(スキーマ {found}、この certdesk は {supported} まで)。何も書き込んでいません。同じか新しい版の certdesk で復元してください。"),
+                format!("This backup was made by a newer certdesk (schema {found}; this certdesk knows up to {supported}). Nothing was written. Restore it with the same or a newer certdesk."),
+            ),
+            BackupError::TargetNotEmpty { dir } => Message::new(
+                format!("データディレクトリ {dir} は空ではありません(何も書き込んでいません)。空のディレクトリを指定するか、--replace を付けてください(元のデータは横に退避します)。"),
+                format!("The data directory {dir} is not empty (nothing was written). Give an empty directory, or add --replace (the old data is moved aside)."),
+            ),
+            BackupError::NoSpace { dir } => Message::new(
+                format!("{dir} のディスクがいっぱいです。書きかけのファイルは削除し、以前のバックアップはそのままです。空きを作ってからもう一度実行してください。"),
+                format!("The disk of {dir} is full. The partial file was removed and earlier backups are untouched. Free some space and run it again."),
+            ),
+            BackupError::File { path, detail } => Message::new(
+                format!("{path} を読み書きできません({detail})。パスと権限を確認してください。"),
+                format!("Cannot read or write {path} ({detail}). Check the path and its permissions."),
+            ),
+            BackupError::NoDatabase { dir } => Message::new(
+                format!("{dir} に certdesk のデータベースがありません。--data-dir(または CERTDESK_DATA_DIR)を確認してください。"),
+                format!("There is no certdesk database in {dir}. Check --data-dir (or CERTDESK_DATA_DIR)."),
+            ),
+            BackupError::Inconsistent { detail } => Message::new(
+                format!("復元したデータの検査に失敗しました({detail})。何も置き換えていません。別のバックアップを使ってください。"),
+                format!("The restored data failed its check ({detail}). Nothing was replaced. Use another backup."),
+            ),
+        }
+    }
+}
+
+/// Checks a passphrase (and, when typed twice, that both agree).
+pub fn check_passphrase(first: &str, again: &str) -> Result<(), BackupError> {
+    if first != again {
+        return Err(BackupError::PassphraseMismatch);
+    }
+    if first.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(BackupError::WeakPassphrase {
+            min: MIN_PASSPHRASE_CHARS,
+        });
+    }
+    Ok(())
+}
+
+/// The dashboard's "last backup" line: from the audit log's newest `backup` rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackupStatus {
+    /// `serve --backup-dir` is set.
+    pub scheduled: bool,
+    pub last_success_at: Option<String>,
+    /// Size of that backup file.
+    pub last_success_bytes: Option<u64>,
+    pub last_failure_at: Option<String>,
+    /// The last backup failed, or (scheduled) the last success is older than twice the
+    /// interval, or there is none.
+    pub warn: bool,
+}
+
+impl BackupStatus {
+    /// "Last backup: date, size", and why it warns.
+    pub fn summary(&self) -> Message {
+        let size = |b: u64| match b {
+            b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / 1_048_576.0),
+            b => format!("{:.1} KiB", b as f64 / 1024.0),
+        };
+        let (mut ja, mut en) = match (&self.last_success_at, self.last_success_bytes) {
+            (Some(at), bytes) => {
+                let at = at.get(..16).unwrap_or(at).replace('T', " ");
+                let s = bytes.map(size).unwrap_or_default();
+                (
+                    format!("最終バックアップ: {at} UTC、{s}"),
+                    format!("Last backup: {at} UTC, {s}"),
+                )
+            }
+            (None, _) => (
+                "バックアップはまだありません".to_string(),
+                "No backup yet".to_string(),
+            ),
+        };
+        let failed = match (&self.last_success_at, &self.last_failure_at) {
+            (Some(s), Some(f)) => f > s,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if failed {
+            ja.push_str(
+                "。直近のバックアップは失敗しました。サーバのログと監査ログを確認してください。",
+            );
+            en.push_str(". The latest backup failed: check the server log and the audit log.");
+        } else if self.warn {
+            ja.push_str("。定期バックアップが予定どおり取れていません(間隔の2倍を超えています)。");
+            en.push_str(". Scheduled backups are overdue (older than twice the interval).");
+        } else if !self.scheduled {
+            ja.push_str("(定期バックアップは未設定: serve --backup-dir)");
+            en.push_str(" (no scheduled backups: serve --backup-dir)");
+        }
+        Message::new(ja, en)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_passphrase_needs_twelve_characters_typed_the_same_twice() {
+        assert_eq!(
+            check_passphrase("short", "short"),
+            Err(BackupError::WeakPassphrase { min: 12 })
+        );
+        // Characters, not bytes: 12 kana pass, 11 do not.
+        assert!(check_passphrase("あいうえおかきくけこさし", "あいうえおかきくけこさし").is_ok());
+        assert!(check_passphrase("あいうえおかきくけこさ", "あいうえおかきくけこさ").is_err());
+        assert_eq!(
+            check_passphrase("correct horse battery", "correct horse batterx"),
+            Err(BackupError::PassphraseMismatch)
+        );
+    }
+
+    #[test]
+    fn every_code_has_both_languages() {
+        let all = [
+            BackupError::WeakPassphrase { min: 12 },
+            BackupError::PassphraseMismatch,
+            BackupError::NoPassphrase,
+            BackupError::WrongPassphrase,
+            BackupError::Damaged,
+            BackupError::NotABackup,
+            BackupError::NewerSchema {
+                found: 99,
+                supported: 9,
+            },
+            BackupError::TargetNotEmpty { dir: "d".into() },
+            BackupError::NoSpace { dir: "d".into() },
+            BackupError::File {
+                path: "p".into(),
+                detail: "x".into(),
+            },
+            BackupError::NoDatabase { dir: "d".into() },
+            BackupError::Inconsistent { detail: "x".into() },
+        ];
+        assert_eq!(all.len(), BackupError::CODES.len());
+        for e in all {
+            let m = e.message();
+            assert!(!m.ja.is_empty() && !m.en.is_empty(), "{}", e.code());
+        }
+    }
+}
