@@ -15,3 +15,4 @@ mod notices;
 mod pages;
 mod setup;
 mod users;
+mod workbooks;
