@@ -67,7 +67,11 @@ fn check(name: &str, bytes: &[u8]) {
             assert!(!m.ja.is_empty() && !m.en.is_empty());
         }
     }
-    assert!(start.elapsed() < Duration::from_secs(20), "{name}: {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{name}: {:?}",
+        start.elapsed()
+    );
 }
 
 /// A small valid workbook, for the flip and cut cases.

@@ -3,8 +3,8 @@
 //! file's last row), with as many rows with problems as there are data rows at most.
 
 use certdesk_domain::userfile::{
-    plan_import, read_users_file, read_users_sheet, CellRange, Encoding, ExistingUser,
-    ImportMode, ParsedFile, SheetCell, SheetChoice, SheetRow,
+    plan_import, read_users_file, read_users_sheet, CellRange, Encoding, ExistingUser, ImportMode,
+    ParsedFile, SheetCell, SheetChoice, SheetRow,
 };
 use certdesk_domain::{LoginId, Role};
 use proptest::prelude::*;
@@ -167,9 +167,20 @@ proptest! {
 fn sheet_cell() -> impl Strategy<Value = SheetCell> {
     prop_oneof![
         Just(SheetCell::Empty),
-        prop::collection::vec(prop::sample::select(TOKENS), 0..3).prop_map(|t| SheetCell::Text(t.concat())),
-        prop::sample::select(&["login_id", "name", "email", "role", "ログインID", "氏名", "権限"][..])
-            .prop_map(|t| SheetCell::Text(t.to_string())),
+        prop::collection::vec(prop::sample::select(TOKENS), 0..3)
+            .prop_map(|t| SheetCell::Text(t.concat())),
+        prop::sample::select(
+            &[
+                "login_id",
+                "name",
+                "email",
+                "role",
+                "ログインID",
+                "氏名",
+                "権限"
+            ][..]
+        )
+        .prop_map(|t| SheetCell::Text(t.to_string())),
         any::<i32>().prop_map(|n| SheetCell::Number(n.to_string())),
         any::<bool>().prop_map(SheetCell::Bool),
         Just(SheetCell::Date("2026-04-01".into())),

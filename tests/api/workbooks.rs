@@ -55,18 +55,32 @@ async fn import(
         .expect("request")
 }
 
-async fn preview(app: &TestApp, name: &str, bytes: &[u8], sheet: Option<&str>) -> serde_json::Value {
+async fn preview(
+    app: &TestApp,
+    name: &str,
+    bytes: &[u8],
+    sheet: Option<&str>,
+) -> serde_json::Value {
     let r = import(app, name, bytes, sheet, None).await;
     assert_eq!(r.status(), 200, "{name}");
     r.json().await.expect("json")
 }
 
-async fn refused(app: &TestApp, name: &str, bytes: &[u8], sheet: Option<&str>) -> (u16, String, String) {
+async fn refused(
+    app: &TestApp,
+    name: &str,
+    bytes: &[u8],
+    sheet: Option<&str>,
+) -> (u16, String, String) {
     let r = import(app, name, bytes, sheet, None).await;
     let status = r.status().as_u16();
     let body: serde_json::Value = r.json().await.expect("json error");
     let text = body.to_string();
-    (status, body["code"].as_str().unwrap_or_default().to_string(), text)
+    (
+        status,
+        body["code"].as_str().unwrap_or_default().to_string(),
+        text,
+    )
 }
 
 /// A workbook with a cover sheet first and the user list on 「名簿」: a title row, the header
@@ -75,17 +89,40 @@ fn staff_workbook() -> Vec<u8> {
     let mut book = Workbook::new();
     let cover = book.add_worksheet();
     cover.set_name("表紙").expect("name");
-    cover.write_string(0, 0, "2026年度 職員名簿").expect("write");
+    cover
+        .write_string(0, 0, "2026年度 職員名簿")
+        .expect("write");
     let ws = book.add_worksheet();
     ws.set_name("名簿").expect("name");
     ws.write_string(0, 0, "職員一覧").expect("write");
-    for (c, h) in ["ログインID", "氏名", "メールアドレス", "権限", "備考"].iter().enumerate() {
+    for (c, h) in ["ログインID", "氏名", "メールアドレス", "権限", "備考"]
+        .iter()
+        .enumerate()
+    {
         ws.write_string(2, c as u16, *h).expect("write");
     }
     let rows = [
-        ["ｋｏｂａｙａｓｈｉ０１", "小林 一郎", "kobayashi＠example.co.jp", "一般", "=SUM(1,2)"],
-        ["000123", "髙橋 ゆう", "yu.takahashi@example.co.jp", "管理者", ""],
-        ["sato_hanako", "佐藤 花子", "hanako.sato@example.co.jp", "general", ""],
+        [
+            "ｋｏｂａｙａｓｈｉ０１",
+            "小林 一郎",
+            "kobayashi＠example.co.jp",
+            "一般",
+            "=SUM(1,2)",
+        ],
+        [
+            "000123",
+            "髙橋 ゆう",
+            "yu.takahashi@example.co.jp",
+            "管理者",
+            "",
+        ],
+        [
+            "sato_hanako",
+            "佐藤 花子",
+            "hanako.sato@example.co.jp",
+            "general",
+            "",
+        ],
     ];
     for (r, row) in rows.iter().enumerate() {
         for (c, v) in row.iter().enumerate() {
@@ -102,9 +139,12 @@ async fn a_workbook_imports_from_the_chosen_sheet_with_folded_values_shown() {
     let app = master_app().await;
     let book = staff_workbook();
 
-    // The first sheet is a cover: empty of users, and the refusal names the other sheet.
-    let (status, code, text) = refused(&app, "職員.xlsx", &book, None).await;
+    // The first sheet is a cover without a user list: read as chosen, it is refused; with no
+    // choice, the preview reads the first sheet that holds the list and offers the others.
+    let (status, code, text) = refused(&app, "職員.xlsx", &book, Some("表紙")).await;
     assert_eq!((status, code.as_str()), (422, "E-CSV-005"), "{text}");
+    let first = preview(&app, "職員.xlsx", &book, None).await;
+    assert_eq!(first["sheet"]["name"], "名簿");
     let (status, code, text) = refused(&app, "職員.xlsx", &book, Some("ない")).await;
     assert_eq!((status, code.as_str()), (422, "E-CSV-017"), "{text}");
     assert!(text.contains("名簿"), "{text}");
@@ -132,7 +172,11 @@ async fn a_workbook_imports_from_the_chosen_sheet_with_folded_values_shown() {
         folded,
         vec![
             ("ｋｏｂａｙａｓｈｉ０１".into(), "kobayashi01".into(), 1),
-            ("kobayashi＠example.co.jp".into(), "kobayashi@example.co.jp".into(), 3),
+            (
+                "kobayashi＠example.co.jp".into(),
+                "kobayashi@example.co.jp".into(),
+                3
+            ),
         ]
     );
     assert_eq!(users(&app), 1, "a preview writes nothing");
@@ -198,8 +242,14 @@ async fn the_xlsx_export_is_text_with_a_frozen_filtered_header_and_reimports_to_
     );
     let xlsx = r.bytes().await.expect("bytes").to_vec();
     let xml = first_sheet_xml(&xlsx);
-    assert!(!xml.contains("<f>") && !xml.contains("<f "), "no formula: {xml}");
-    assert!(xml.contains("ySplit=\"1\"") && xml.contains("state=\"frozen\""), "frozen header");
+    assert!(
+        !xml.contains("<f>") && !xml.contains("<f "),
+        "no formula: {xml}"
+    );
+    assert!(
+        xml.contains("ySplit=\"1\"") && xml.contains("state=\"frozen\""),
+        "frozen header"
+    );
     assert!(xml.contains("<autoFilter ref=\"A1:G"), "filtered header");
     assert!(xml.contains("<col "), "column widths");
     let mut strings = String::new();
@@ -217,7 +267,11 @@ async fn the_xlsx_export_is_text_with_a_frozen_filtered_header_and_reimports_to_
     let again = preview(&app, "certdesk-users.xlsx", &xlsx, None).await;
     assert_eq!(again["plan"]["problems"], serde_json::json!([]));
     assert_eq!(
-        (again["plan"]["adds"].as_u64(), again["plan"]["updates"].as_u64(), again["plan"]["unchanged"].as_u64()),
+        (
+            again["plan"]["adds"].as_u64(),
+            again["plan"]["updates"].as_u64(),
+            again["plan"]["unchanged"].as_u64()
+        ),
         (Some(0), Some(0), Some(3)),
         "the export re-imports to no change"
     );
@@ -294,7 +348,10 @@ async fn bad_workbooks_are_refused_with_their_codes_and_nothing_is_written() {
     // A ZIP that is not a workbook, a workbook named .csv, a CSV named .xlsx, broken XML.
     let other_zip = zip_of(&[("readme.txt", b"hello".to_vec())]);
     let broken = zip_of(&[
-        ("xl/workbook.xml", b"<workbook><sheets><sheet name=".to_vec()),
+        (
+            "xl/workbook.xml",
+            b"<workbook><sheets><sheet name=".to_vec(),
+        ),
         ("[Content_Types].xml", b"<".to_vec()),
     ]);
     let mut truncated = good.clone();
@@ -313,8 +370,15 @@ async fn bad_workbooks_are_refused_with_their_codes_and_nothing_is_written() {
     ];
     for (name, bytes, status, code) in cases {
         let (got_status, got_code, text) = refused(&app, name, &bytes, None).await;
-        assert_eq!((got_status, got_code.as_str()), (status, code), "{name}: {text}");
-        assert!(text.contains("\"ja\"") && text.contains("\"en\""), "{name}: {text}");
+        assert_eq!(
+            (got_status, got_code.as_str()),
+            (status, code),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains("\"ja\"") && text.contains("\"en\""),
+            "{name}: {text}"
+        );
     }
     assert_eq!(users(&app), before, "nothing written");
 }
@@ -327,10 +391,14 @@ async fn a_stray_cell_at_xfd1048576_is_not_laid_out_as_a_grid() {
     for (c, h) in ["login_id", "name", "email", "role"].iter().enumerate() {
         ws.write_string(0, c as u16, *h).expect("write");
     }
-    for (c, v) in ["user0001", "一 太郎", "u1@example.co.jp", "general"].iter().enumerate() {
+    for (c, v) in ["user0001", "一 太郎", "u1@example.co.jp", "general"]
+        .iter()
+        .enumerate()
+    {
         ws.write_string(1, c as u16, *v).expect("write");
     }
-    ws.write_string(1_048_575, 16_383, "far away").expect("write");
+    ws.write_string(1_048_575, 16_383, "far away")
+        .expect("write");
     let bytes = book.save_to_buffer().expect("xlsx");
     let p = preview(&app, "far.xlsx", &bytes, None).await;
     assert_eq!(p["plan"]["adds"], 1);
@@ -371,7 +439,11 @@ wb.save(sys.argv[2])
         .arg(&merged_path)
         .output()
         .expect("python3 runs (scripts/lib.sh installs openpyxl)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(&path).expect("read");
     let p = preview(&app, "openpyxl.xlsx", &bytes, None).await;
     let problems: Vec<(String, String)> = p["plan"]["problems"]
@@ -397,8 +469,14 @@ wb.save(sys.argv[2])
         ]
     );
     let first = &p["plan"]["problems"][0]["message"];
-    assert!(first["ja"].as_str().unwrap_or_default().contains("シート「名簿」のセル A3"));
-    assert!(first["en"].as_str().unwrap_or_default().contains("Cell A3 of sheet '名簿'"));
+    assert!(first["ja"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("シート「名簿」のセル A3"));
+    assert!(first["en"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Cell A3 of sheet '名簿'"));
     assert_eq!(p["folded"].as_array().map(Vec::len), Some(2));
     let r = import(&app, "openpyxl.xlsx", &bytes, None, Some(&p)).await;
     assert_eq!(r.status(), 422, "a file with problems is not written");

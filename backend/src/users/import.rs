@@ -14,8 +14,8 @@ use crate::users::{acts_as_master, insert_user, stored_role, MAX_OTHER_USERS};
 use crate::Backend;
 use certdesk_domain::lifecycle::CertificateState;
 use certdesk_domain::userfile::{
-    plan_import, write_users_csv, ExistingUser, ExportEncoding, ExportRow, ImportMode,
-    ImportPlan, RowAction, EXPORT_HEADER,
+    plan_import, write_users_csv, ExistingUser, ExportEncoding, ExportRow, ImportMode, ImportPlan,
+    RowAction, EXPORT_HEADER,
 };
 use certdesk_domain::views::{date_part, ImportPreview};
 use certdesk_domain::AuditAction;
@@ -129,9 +129,7 @@ impl Backend {
         actor: Actor,
     ) -> Result<ImportPreview, ServiceError> {
         self.db()
-            .run(move |conn| {
-                preview_on(conn, &file_name, &bytes, sheet.as_deref(), mode, &actor)
-            })
+            .run(move |conn| preview_on(conn, &file_name, &bytes, sheet.as_deref(), mode, &actor))
             .await
     }
 

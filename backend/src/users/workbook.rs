@@ -166,16 +166,45 @@ pub fn read_upload(
         name: file_name.to_string(),
     };
     match format {
-        Encoding::Xls => read_xls(bytes, sheet, not_a_workbook),
+        Encoding::Xls => check_xls_extent(bytes, &not_a_workbook)?,
         Encoding::Ods => {
             check_zip(bytes, not_a_workbook)?;
-            read_ods(bytes, sheet, not_a_workbook)
+            check_ods_extent(bytes, &not_a_workbook)?;
         }
-        _ => {
-            check_zip(bytes, not_a_workbook)?;
-            read_xlsx(format, bytes, sheet, not_a_workbook)
-        }
+        _ => check_zip(bytes, not_a_workbook)?,
     }
+    let read = |sheet: Option<&str>| match format {
+        Encoding::Xls => read_xls(bytes, sheet, not_a_workbook),
+        Encoding::Ods => read_ods(bytes, sheet, not_a_workbook),
+        _ => read_xlsx(format, bytes, sheet, not_a_workbook),
+    };
+    match read(sheet) {
+        // No sheet chosen and the first one holds no user list (a cover sheet, notes): the
+        // first of the other sheets that does; the preview shows which, and offers the rest.
+        Err(
+            first @ (FileError::EmptySheet { .. }
+            | FileError::MissingColumns { .. }
+            | FileError::Empty),
+        ) if sheet.is_none() => {
+            let names = match format {
+                Encoding::Xls => sheet_names::<calamine::Xls<_>>(bytes),
+                Encoding::Ods => sheet_names::<calamine::Ods<_>>(bytes),
+                _ => sheet_names::<calamine::Xlsx<_>>(bytes),
+            };
+            names
+                .iter()
+                .skip(1)
+                .find_map(|n| read(Some(n)).ok())
+                .ok_or(first)
+        }
+        other => other,
+    }
+}
+
+fn sheet_names<'a, R: calamine::Reader<Cursor<&'a [u8]>>>(bytes: &'a [u8]) -> Vec<String> {
+    R::new(Cursor::new(bytes))
+        .map(|b| b.sheet_names())
+        .unwrap_or_default()
 }
 
 /// Inflates every entry into a counting sink, at most [`MAX_EXPANDED_BYTES`] in all: a ZIP
@@ -200,8 +229,8 @@ fn check_zip(bytes: &[u8], broken: impl Fn() -> FileError) -> Result<(), FileErr
             return Err(FileError::Encrypted);
         }
         let left = MAX_EXPANDED_BYTES - total;
-        let read = std::io::copy(&mut entry.take(left + 1), &mut std::io::sink())
-            .map_err(|_| broken())?;
+        let read =
+            std::io::copy(&mut entry.take(left + 1), &mut std::io::sink()).map_err(|_| broken())?;
         total += read;
         if total > MAX_EXPANDED_BYTES {
             return Err(FileError::WorkbookTooLarge {
@@ -292,12 +321,11 @@ fn read_xlsx(
     broken: impl Fn() -> FileError,
 ) -> Result<ParsedFile, FileError> {
     use calamine::Reader;
-    let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(bytes)).map_err(|e| {
-        match e {
+    let mut book: calamine::Xlsx<_> =
+        calamine::Xlsx::new(Cursor::new(bytes)).map_err(|e| match e {
             calamine::XlsxError::Password => FileError::Encrypted,
             _ => broken(),
-        }
-    })?;
+        })?;
     let choice = choose(book.sheet_names(), sheet)?;
     let merged = book
         .merge_cells_by_sheet_name(&choice.name)
@@ -341,7 +369,6 @@ fn read_ods(
     broken: impl Fn() -> FileError,
 ) -> Result<ParsedFile, FileError> {
     use calamine::Reader;
-    check_ods_extent(bytes, &broken)?;
     let mut book: calamine::Ods<_> =
         calamine::Ods::new(Cursor::new(bytes)).map_err(|e| match e {
             calamine::OdsError::Password => FileError::Encrypted,
@@ -358,7 +385,6 @@ fn read_xls(
     broken: impl Fn() -> FileError,
 ) -> Result<ParsedFile, FileError> {
     use calamine::Reader;
-    check_xls_extent(bytes, &broken)?;
     let mut book: calamine::Xls<_> =
         calamine::Xls::new(Cursor::new(bytes)).map_err(|e| match e {
             calamine::XlsError::Password => FileError::Encrypted,
@@ -428,7 +454,11 @@ fn check_ods_extent(bytes: &[u8], broken: &impl Fn() -> FileError) -> Result<(),
         {
             let tag_end = cell.find('>').unwrap_or(cell.len());
             let has_value = cell[..tag_end].contains("office:value-type")
-                || cell.split("</table:table-cell>").next().unwrap_or("").contains("<text:");
+                || cell
+                    .split("</table:table-cell>")
+                    .next()
+                    .unwrap_or("")
+                    .contains("<text:");
             if has_value {
                 filled = true;
             }

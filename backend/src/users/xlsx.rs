@@ -61,7 +61,10 @@ pub fn write_table(
     }
     for c in 0..columns {
         let widest = std::iter::once(header[usize::from(c)])
-            .chain(rows.iter().filter_map(|r| r.get(usize::from(c)).map(String::as_str)))
+            .chain(
+                rows.iter()
+                    .filter_map(|r| r.get(usize::from(c)).map(String::as_str)),
+            )
             .map(display_width)
             .max()
             .unwrap_or(0);

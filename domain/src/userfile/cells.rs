@@ -28,9 +28,10 @@ impl SheetCell {
     pub fn shown(&self) -> String {
         match self {
             SheetCell::Empty => String::new(),
-            SheetCell::Text(s) | SheetCell::Number(s) | SheetCell::Date(s) | SheetCell::Error(s) => {
-                s.clone()
-            }
+            SheetCell::Text(s)
+            | SheetCell::Number(s)
+            | SheetCell::Date(s)
+            | SheetCell::Error(s) => s.clone(),
             SheetCell::Bool(true) => "TRUE".into(),
             SheetCell::Bool(false) => "FALSE".into(),
         }

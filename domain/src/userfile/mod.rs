@@ -28,8 +28,8 @@ pub use export::{
 };
 pub use plan::{plan_import, ExistingUser, ImportMode, ImportPlan, PlannedRow, RowAction};
 pub use read::{
-    parse_role, read_users_file, read_users_sheet, ColumnRef, Encoding, FileError, FileRow, HeaderColumns,
-    ParsedFile, RowProblem, Separator, MAX_DATA_ROWS, MAX_FILE_BYTES,
+    parse_role, read_users_file, read_users_sheet, ColumnRef, Encoding, FileError, FileRow,
+    HeaderColumns, ParsedFile, RowProblem, Separator, MAX_DATA_ROWS, MAX_FILE_BYTES,
 };
 
 /// Row problem: a row has more or fewer fields than the header.

@@ -571,7 +571,14 @@ pub fn read_users_sheet(
             unclosed_quote: false,
         })
         .collect();
-    read_lines(format, Separator::Cells, Some(sheet), lines, last_row, merged)
+    read_lines(
+        format,
+        Separator::Cells,
+        Some(sheet),
+        lines,
+        last_row,
+        merged,
+    )
 }
 
 /// One row of the file or sheet, as Excel numbers it.
@@ -640,12 +647,10 @@ fn read_lines(
         &columns.email,
         &columns.role,
     ];
-    if let Some(range) = merged.iter().find(|m| {
-        !m.is_single()
-            && user_columns
-                .iter()
-                .any(|c| m.covers(header.row, c.column))
-    }) {
+    if let Some(range) = merged
+        .iter()
+        .find(|m| !m.is_single() && user_columns.iter().any(|c| m.covers(header.row, c.column)))
+    {
         return Err(FileError::MergedHeader {
             sheet: sheet.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
             range: range.name(),

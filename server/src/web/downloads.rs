@@ -106,7 +106,11 @@ async fn bulk_result_xlsx(
     _: ConsoleUser,
 ) -> Result<Response, WebError> {
     let bytes = b.bulk_result_xlsx(job).await?;
-    Ok(attachment(&format!("certdesk-bulk-{job}.xlsx"), XLSX, bytes))
+    Ok(attachment(
+        &format!("certdesk-bulk-{job}.xlsx"),
+        XLSX,
+        bytes,
+    ))
 }
 
 /// An empty users file with the header and two example rows.
