@@ -989,12 +989,11 @@ pub(super) fn to_u32(n: usize) -> u32 {
 
 /// Finds the encoding and decodes; refuses binary files.
 fn decode(bytes: &[u8]) -> Result<(Encoding, String), FileError> {
-    let utf16 = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        Some((Encoding::Utf16Le, rest, encoding_rs::UTF_16LE))
-    } else if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        Some((Encoding::Utf16Be, rest, encoding_rs::UTF_16BE))
-    } else {
-        None
+    let utf16 = match bytes.strip_prefix(&[0xFF, 0xFE]) {
+        Some(rest) => Some((Encoding::Utf16Le, rest, encoding_rs::UTF_16LE)),
+        None => bytes
+            .strip_prefix(&[0xFE, 0xFF])
+            .map(|rest| (Encoding::Utf16Be, rest, encoding_rs::UTF_16BE)),
     };
     if utf16.is_none() && bytes.contains(&0) {
         return Err(FileError::Binary);
