@@ -43,6 +43,17 @@ ensure_p12_checkers() {
     python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'cryptography==48.0.0'
 }
 
+# Python `openpyxl` (PyPI, pinned with its one dependency): the third-party producer of the
+# workbooks the users-import tests read (tests/api/workbooks.rs, tests/e2e/specs/workbooks.test.mjs).
+ensure_openpyxl() {
+  python3 -c 'import openpyxl, sys; sys.exit(openpyxl.__version__ != "3.1.5")' 2>/dev/null && return 0
+  python3 -m pip --version >/dev/null 2>&1 || apt_need pip3 python3-pip
+  say "installing openpyxl 3.1.5 (PyPI)"
+  local pins=(openpyxl==3.1.5 et-xmlfile==2.0.0)
+  python3 -m pip install --quiet --disable-pip-version-check "${pins[@]}" 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${pins[@]}"
+}
+
 # Debian packages, installed only when a command is missing: apt_need COMMAND PACKAGE...
 apt_updated=0
 apt_need() {

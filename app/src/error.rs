@@ -34,10 +34,10 @@ impl UiError {
     }
 }
 
-/// The largest request body the server reads (every route): the users file (1 MiB) with its
-/// multipart framing and form fields fits; anything larger is refused with 413 before a
-/// handler runs.
-pub const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
+/// The largest request body the server reads (every route): the users file (a workbook of
+/// 5 MiB) with its multipart framing and form fields fits; anything larger is refused with 413
+/// before a handler runs.
+pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 
 impl UiError {
     /// `E-WEB-004`: a request body, or one field of a form, over its limit; nothing was read

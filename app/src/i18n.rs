@@ -323,9 +323,12 @@ keys! {
     UsersExport => "CSV出力", "Export CSV";
     UsersShown => "表示", "Shown";
     ImportTitle => "CSVから一括登録", "Import from CSV";
-    ImportIntro => "列は ログインID,氏名,メールアドレス,権限(login_id,name,email,role)。1行目は見出し。UTF-8(BOM有無)とShift_JISを自動判別し、カンマ区切りとタブ区切りに対応します。1 MiB・1,000行まで。まずプレビューで内容と問題を確認し、問題がなければ取り込みます(全行まとめて登録、途中で失敗した場合は何も登録しません)。", "Columns login_id,name,email,role (or ログインID,氏名,メールアドレス,権限), header on the first row. UTF-8 (with or without BOM) and Shift_JIS are detected automatically; comma or tab separated; up to 1 MiB and 1,000 rows. Preview first to see every change and problem; the import writes all rows or none.";
+    ImportIntro => "列は ログインID,氏名,メールアドレス,権限(login_id,name,email,role)。1行目は見出し。Excelの「Excel ブック」(.xlsx・.xlsm・.xls、.odsも可、5 MiBまで)、「Unicode テキスト」(UTF-16)、「CSV UTF-8 (コンマ区切り)」、「CSV (コンマ区切り)」(Shift_JIS)をそのまま読めます。カンマ区切りとタブ区切りに対応します。テキストは1 MiBまで、どれも1,000行まで。全角で入力したログインID・メールアドレスは半角に直して読み、プレビューに並べて示します。まずプレビューで内容と問題を確認し、問題がなければ取り込みます(全行まとめて登録、途中で失敗した場合は何も登録しません)。", "Columns login_id,name,email,role (or ログインID,氏名,メールアドレス,権限), header on the first row. Excel workbooks (.xlsx, .xlsm, .xls, also .ods; up to 5 MiB), Unicode Text (UTF-16), CSV UTF-8 and CSV (Shift_JIS) are read as Excel saves them; comma or tab separated; text up to 1 MiB, at most 1,000 rows. Full-width login IDs and e-mail addresses are folded to half-width and shown side by side in the preview. Preview first to see every change and problem; the import writes all rows or none.";
     ImportTemplate => "ひな形", "Template";
-    ImportFile => "CSVファイル", "CSV file";
+    ImportFile => "利用者一覧のファイル(ブック・CSV・テキスト)", "User list file (workbook, CSV, text)";
+    ImportSheet => "シート", "Sheet";
+    ImportFolded => "全角を半角に直して読んだ値", "Full-width values read as half-width";
+    ImportCell => "セル", "Cell";
     ImportMode => "取り込み方法", "Mode";
     ImportModeAdd => "追加のみ", "Add only";
     ImportModeUpdate => "追加と更新(ログインIDで照合)", "Add and update (matched by login ID)";

@@ -47,6 +47,7 @@ pub use setup_token::SETUP_TOKEN_FILE;
 pub use store::audit::Actor;
 pub use store::db::{parse_ts, ts};
 pub use users::import::PlanCounts;
+pub use users::workbook::{read_upload as read_users_upload, MAX_EXPANDED_BYTES};
 pub use users::{role_from_form, NewUser, PasswordChange, UserChanges};
 
 use std::sync::atomic::{AtomicBool, Ordering};

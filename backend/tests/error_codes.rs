@@ -84,6 +84,25 @@ fn file_errors() -> Vec<FileError> {
             name: "x".into(),
         },
         FileError::TooManyRows { rows: 2, max: 1 },
+        FileError::NotAWorkbook { name: "x".into() },
+        FileError::Encrypted,
+        FileError::WorkbookTooLarge { what: "x".into() },
+        FileError::SheetNotFound {
+            sheet: "x".into(),
+            sheets: vec![],
+        },
+        FileError::EmptySheet {
+            sheet: "x".into(),
+            others: vec![],
+        },
+        FileError::ExtensionMismatch {
+            name: "x".into(),
+            actual: "y".into(),
+        },
+        FileError::MergedHeader {
+            sheet: "x".into(),
+            range: "A1:B1".into(),
+        },
     ];
     for e in &all {
         // Does not compile when a variant is added: add it to the list above too.
@@ -94,7 +113,14 @@ fn file_errors() -> Vec<FileError> {
             | FileError::Empty
             | FileError::MissingColumns { .. }
             | FileError::DuplicateColumn { .. }
-            | FileError::TooManyRows { .. } => {}
+            | FileError::TooManyRows { .. }
+            | FileError::NotAWorkbook { .. }
+            | FileError::Encrypted
+            | FileError::WorkbookTooLarge { .. }
+            | FileError::SheetNotFound { .. }
+            | FileError::EmptySheet { .. }
+            | FileError::ExtensionMismatch { .. }
+            | FileError::MergedHeader { .. } => {}
         }
     }
     all
@@ -128,6 +154,10 @@ fn every_code() -> BTreeSet<String> {
         userfile::CODE_UNKNOWN_ROLE,
         userfile::CODE_DUPLICATE_LOGIN_ID,
         userfile::CODE_UNCLOSED_QUOTE,
+        userfile::CODE_NOT_TEXT,
+        userfile::CODE_DATE_CELL,
+        userfile::CODE_ERROR_VALUE,
+        userfile::CODE_SECOND_HEADER,
     ] {
         codes.insert(row_problem.to_string());
     }

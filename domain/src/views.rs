@@ -71,6 +71,12 @@ pub struct ImportPreview {
     /// Data rows read (blank rows not counted).
     pub records: u32,
     pub ignored_columns: Vec<String>,
+    /// For a workbook: the sheet read and every sheet's name (the preview offers the choice).
+    #[serde(default)]
+    pub sheet: Option<crate::userfile::SheetChoice>,
+    /// Login IDs and e-mail addresses folded to half-width, shown beside the original.
+    #[serde(default)]
+    pub folded: Vec<crate::userfile::FoldedValue>,
     pub mode: ImportMode,
     pub plan: ImportPlan,
     /// True once the rows were written (one transaction).

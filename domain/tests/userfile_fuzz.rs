@@ -3,7 +3,8 @@
 //! file's last row), with as many rows with problems as there are data rows at most.
 
 use certdesk_domain::userfile::{
-    plan_import, read_users_file, ExistingUser, ImportMode, ParsedFile,
+    plan_import, read_users_file, read_users_sheet, CellRange, Encoding, ExistingUser, ImportMode,
+    ParsedFile, SheetCell, SheetChoice, SheetRow,
 };
 use certdesk_domain::{LoginId, Role};
 use proptest::prelude::*;
@@ -11,7 +12,15 @@ use std::collections::BTreeSet;
 
 /// Runs the reader and the planner and checks what they report.
 fn check(bytes: &[u8], existing: &[ExistingUser], max_other_users: u32) {
-    let Ok(file) = read_users_file(bytes) else {
+    check_file(read_users_file(bytes), existing, max_other_users);
+}
+
+fn check_file(
+    file: Result<ParsedFile, certdesk_domain::userfile::FileError>,
+    existing: &[ExistingUser],
+    max_other_users: u32,
+) {
+    let Ok(file) = file else {
         return;
     };
     check_rows(&file, &file.problems);
@@ -129,7 +138,7 @@ proptest! {
     fn almost_csv_never_panics_and_points_at_real_rows(
         head in prop::sample::select(HEADERS),
         body in prop::collection::vec(prop::sample::select(TOKENS), 0..60),
-        encoding in 0u8..4,
+        encoding in 0u8..6,
         raw in prop::collection::vec((any::<usize>(), prop::sample::select(RAW)), 1..3),
         max in 0u32..5,
     ) {
@@ -137,6 +146,9 @@ proptest! {
         let bytes = match encoding {
             // Shift_JIS (a BOM becomes a numeric reference, which is just more text).
             2 => encoding_rs::SHIFT_JIS.encode(&text).0.into_owned(),
+            // UTF-16 with its BOM, little and big endian (「Unicode テキスト」).
+            4 => [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect(),
+            5 => [0xFE, 0xFF].into_iter().chain(text.encode_utf16().flat_map(u16::to_be_bytes)).collect(),
             // Text with a few bytes that break the encoding.
             3 => {
                 let mut bytes = text.into_bytes();
@@ -148,5 +160,51 @@ proptest! {
             _ => text.into_bytes(),
         };
         check(&bytes, &existing(), max);
+    }
+}
+
+/// A workbook cell made of the tokens above, or a value that is not text.
+fn sheet_cell() -> impl Strategy<Value = SheetCell> {
+    prop_oneof![
+        Just(SheetCell::Empty),
+        prop::collection::vec(prop::sample::select(TOKENS), 0..3)
+            .prop_map(|t| SheetCell::Text(t.concat())),
+        prop::sample::select(
+            &[
+                "login_id",
+                "name",
+                "email",
+                "role",
+                "ログインID",
+                "氏名",
+                "権限"
+            ][..]
+        )
+        .prop_map(|t| SheetCell::Text(t.to_string())),
+        any::<i32>().prop_map(|n| SheetCell::Number(n.to_string())),
+        any::<bool>().prop_map(SheetCell::Bool),
+        Just(SheetCell::Date("2026-04-01".into())),
+        Just(SheetCell::Error("#N/A".into())),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Sheets of random cells at random rows (as the backend decodes workbooks): no panic,
+    /// every problem at a real row.
+    #[test]
+    fn random_sheets_never_panic_and_point_at_real_rows(
+        rows in prop::collection::vec((1u32..40, prop::collection::vec(sheet_cell(), 0..7)), 0..30),
+        merged in prop::collection::vec((1u32..5, 1u32..6, 0u32..2, 0u32..2), 0..2),
+        max in 0u32..5,
+    ) {
+        let rows = rows.into_iter().map(|(row, cells)| SheetRow { row, cells }).collect();
+        let merged: Vec<CellRange> = merged
+            .into_iter()
+            .map(|(r, c, h, w)| CellRange { first_row: r, first_column: c, last_row: r + h, last_column: c + w })
+            .collect();
+        let sheet = SheetChoice { name: "S".into(), all: vec!["S".into()] };
+        check_file(read_users_sheet(Encoding::Xlsx, sheet, rows, &merged), &existing(), max);
     }
 }

@@ -235,11 +235,14 @@ pub enum UsersCommand {
         /// add (add only) or update (add and update by login ID)
         #[arg(long, value_enum, default_value_t = ImportModeArg::Add)]
         mode: ImportModeArg,
+        /// The sheet of a workbook (.xlsx, .xlsm, .xls, .ods) to read; the first if absent.
+        #[arg(long)]
+        sheet: Option<String>,
         /// Write the users (one transaction; refused if the preview has any problem).
         #[arg(long)]
         yes: bool,
     },
-    /// Export the users with their current certificate as CSV.
+    /// Export the users with their current certificate as CSV or an .xlsx workbook.
     Export {
         /// Where to write; standard output if absent.
         #[arg(long)]
@@ -247,6 +250,9 @@ pub enum UsersCommand {
         /// utf8 (with BOM) or sjis
         #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
         encoding: EncodingArg,
+        /// csv or xlsx; xlsx when --output ends in .xlsx, else csv.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
     },
 }
 
@@ -306,6 +312,15 @@ impl From<EncodingArg> for ExportEncoding {
     }
 }
 
+/// `certdesk users export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// CSV (the encoding is `--encoding`).
+    Csv,
+    /// An Excel workbook (.xlsx) of text cells.
+    Xlsx,
+}
+
 /// Prints a service error as people read it: code, Japanese, English.
 pub fn report(e: &ServiceError) {
     let m = e.message();
@@ -351,11 +366,22 @@ pub async fn run(cli: Cli) -> i32 {
                 },
         }) => add_user(cli.data_dir, &login_id, &name, &email, role.into()).await,
         Some(Command::Users {
-            command: UsersCommand::Import { file, mode, yes },
-        }) => import_users(cli.data_dir, &file, mode.into(), yes).await,
+            command:
+                UsersCommand::Import {
+                    file,
+                    mode,
+                    sheet,
+                    yes,
+                },
+        }) => import_users(cli.data_dir, &file, sheet.as_deref(), mode.into(), yes).await,
         Some(Command::Users {
-            command: UsersCommand::Export { output, encoding },
-        }) => export_users(cli.data_dir, output.as_deref(), encoding.into()).await,
+            command:
+                UsersCommand::Export {
+                    output,
+                    encoding,
+                    format,
+                },
+        }) => export_users(cli.data_dir, output.as_deref(), encoding.into(), format).await,
         Some(Command::Ca {
             command: CaCommand::Init,
         }) => ca_init(cli.data_dir).await,
@@ -573,17 +599,19 @@ async fn reset_otp(data_dir: PathBuf, login_id: &str) -> Result<(), ServiceError
 async fn import_users(
     data_dir: PathBuf,
     file: &std::path::Path,
+    sheet: Option<&str>,
     mode: ImportMode,
     commit: bool,
 ) -> Result<(), ServiceError> {
-    use certdesk_domain::userfile::{FileError, RowAction, MAX_FILE_BYTES};
+    use certdesk_domain::userfile::{column_letters, FileError, RowAction, MAX_WORKBOOK_BYTES};
     let size = std::fs::metadata(file)
         .map_err(|e| ServiceError::Internal(format!("cannot read {}: {e}", file.display())))?
         .len();
-    if size > MAX_FILE_BYTES as u64 {
+    // The largest workbook; a text file's own limit (1 MiB) is checked once its content is known.
+    if size > MAX_WORKBOOK_BYTES as u64 {
         return Err(FileError::TooLarge {
             bytes: usize::try_from(size).unwrap_or(usize::MAX),
-            max: MAX_FILE_BYTES,
+            max: MAX_WORKBOOK_BYTES,
         }
         .into());
     }
@@ -597,8 +625,9 @@ async fn import_users(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let sheet = sheet.map(str::to_string);
     let preview = backend
-        .preview_user_import(name.clone(), bytes.clone(), mode, Actor::Cli)
+        .preview_user_import_sheet(name.clone(), bytes.clone(), sheet.clone(), mode, Actor::Cli)
         .await?;
     println!(
         "{}: {} / {} rows / 追加 add {} · 更新 update {} · 変更なし unchanged {} · 問題 problems {}",
@@ -610,6 +639,23 @@ async fn import_users(
         preview.plan.unchanged,
         preview.plan.problems.len()
     );
+    if let Some(s) = &preview.sheet {
+        println!(
+            "シート sheet: {} (全シート all sheets: {})",
+            s.name,
+            s.all.join(", ")
+        );
+    }
+    for f in &preview.folded {
+        println!(
+            "  row {:>4}  {} ({}): {} → {} (全角を半角に / full-width folded)",
+            f.row,
+            f.cell(),
+            f.column_name,
+            f.original,
+            f.folded
+        );
+    }
     for row in &preview.plan.rows {
         let action = match &row.action {
             RowAction::Add => "add".to_string(),
@@ -620,8 +666,13 @@ async fn import_users(
     }
     for p in &preview.plan.problems {
         let column = match (p.column, &p.column_name) {
-            (Some(n), Some(name)) => format!(", column {n} ({name})"),
-            (Some(n), None) => format!(", column {n}"),
+            (Some(n), Some(name)) => format!(
+                ", column {} ({name}), cell {}{}",
+                column_letters(n),
+                column_letters(n),
+                p.row
+            ),
+            (Some(n), None) => format!(", column {}", column_letters(n)),
             _ => String::new(),
         };
         eprintln!(
@@ -640,7 +691,15 @@ async fn import_users(
         };
     }
     let done = backend
-        .commit_user_import(name, bytes, mode, preview.sha256.clone(), None, Actor::Cli)
+        .commit_user_import_sheet(
+            name,
+            bytes,
+            sheet,
+            mode,
+            preview.sha256.clone(),
+            None,
+            Actor::Cli,
+        )
         .await?;
     println!(
         "取り込みました: 追加 {} 件、更新 {} 件、変更なし {} 件。\nImported: {} added, {} updated, {} unchanged.",
@@ -653,10 +712,19 @@ async fn export_users(
     data_dir: PathBuf,
     output: Option<&std::path::Path>,
     encoding: ExportEncoding,
+    format: Option<FormatArg>,
 ) -> Result<(), ServiceError> {
     use std::io::Write;
     let backend = Backend::open(settings(data_dir, None), Clock::system())?;
-    let bytes = backend.export_users_csv(encoding).await?;
+    let named_xlsx = output.is_some_and(|p| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+    });
+    let bytes = match format {
+        Some(FormatArg::Xlsx) => backend.export_users_xlsx().await?,
+        None if named_xlsx => backend.export_users_xlsx().await?,
+        _ => backend.export_users_csv(encoding).await?,
+    };
     let written = match output {
         Some(path) => std::fs::write(path, &bytes),
         None => std::io::stdout().write_all(&bytes),

@@ -467,7 +467,7 @@ async fn a_request_body_over_the_limit_is_refused_with_413_and_writes_nothing() 
             .expect("count")
     };
     let before = users(&app);
-    let huge = "あ".repeat(1024 * 1024); // 3 MiB of UTF-8
+    let huge = "あ".repeat(7 * 1024 * 1024 / 3 + 1); // 7 MiB of UTF-8
     let r = app
         .post(
             "add_user",
@@ -488,7 +488,7 @@ async fn a_request_body_over_the_limit_is_refused_with_413_and_writes_nothing() 
         .client
         .post(format!("{}/api/sign_in", app.base))
         .header("origin", &app.base)
-        .body(vec![b'a'; 3 * 1024 * 1024])
+        .body(vec![b'a'; 7 * 1024 * 1024])
         .send()
         .await
         .expect("request");

@@ -20,3 +20,4 @@ mod serving;
 mod setup;
 mod tls;
 mod users;
+mod workbooks;

@@ -345,6 +345,7 @@ fn RenewalPanel(renewable: u32, run: RwSignal<Run>, reload: RwSignal<u32>) -> im
             let (done, failed, total) = status.as_ref().map_or((0, 0, 0), |s| (s.done, s.failed, s.total));
             let items = status.map(|s| s.items).unwrap_or_default();
             let csv = format!("/bulk/{job}/result.csv");
+            let xlsx = format!("/bulk/{job}/result.xlsx");
             Some(view! {
                 <section class="card run-panel" data-testid="run-panel" aria-labelledby="run-title">
                     <h2 id="run-title">{tr(Key::DashRunTitle)}</h2>
@@ -370,7 +371,8 @@ fn RenewalPanel(renewable: u32, run: RwSignal<Run>, reload: RwSignal<u32>) -> im
                         }).collect_view()}
                     </ul>
                     <div class="dialog-buttons">
-                        {finished.then(|| view! { <a href=csv rel="external" download data-testid="run-csv">{tr(Key::DashRunCsv)}</a> })}
+                        {finished.then(|| view! { <a href=csv rel="external" download data-testid="run-csv">{tr(Key::DashRunCsv)}</a>
+                            " · " <a href=xlsx rel="external" download data-testid="run-xlsx">"Excel (.xlsx)"</a> })}
                         <button type="button" data-testid="close-run" disabled=!finished on:click=move |_| run.set(Run::Idle)>{tr(Key::Close)}</button>
                     </div>
                 </section>

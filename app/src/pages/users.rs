@@ -14,7 +14,7 @@ use crate::server_fns::users::{
     delete_user, import_users, lock_user, temporary_locks, unlock_user, users_list, AddUser,
     SetUserPassword, TemporaryLockView, UpdateUser,
 };
-use certdesk_domain::userfile::{ImportMode, RowAction};
+use certdesk_domain::userfile::{column_letters, ImportMode, RowAction};
 use certdesk_domain::views::{date_part, ImportPreview, UserCertificates};
 use certdesk_domain::Role;
 use leptos::prelude::*;
@@ -277,6 +277,7 @@ fn ImportPanel(reload: RwSignal<u32>) -> impl IntoView {
             let committed = p.committed;
             let problems = p.plan.problems.clone();
             let rows = p.plan.rows.clone();
+            let folded = p.folded.clone();
             view! {
                 <div class="import-preview" data-testid="import-preview" data-committed=committed.to_string()>
                     <p data-testid="import-summary">
@@ -290,6 +291,21 @@ fn ImportPanel(reload: RwSignal<u32>) -> impl IntoView {
                     </p>
                     {(!p.ignored_columns.is_empty()).then(|| view! {
                         <p class="hint">{tr(Key::ImportIgnored)} ": " {p.ignored_columns.join(", ")}</p>
+                    })}
+                    {p.sheet.clone().map(|s| view! {
+                        <p class="hint">{tr(Key::ImportSheet)} ": " <span data-testid="import-sheet-name">{s.name}</span></p>
+                    })}
+                    {(!folded.is_empty()).then(|| view! {
+                        <div data-testid="import-folded">
+                            <p>{tr(Key::ImportFolded)}</p>
+                            <ul>
+                                {folded.into_iter().map(|f| view! {
+                                    <li data-cell=f.cell() data-row=f.row.to_string()>
+                                        {format!("{} ({}): {} → {}", f.cell(), f.column_name, f.original, f.folded)}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </div>
                     })}
                     {committed.then(|| view! {
                         <p class="ok" role="status" data-testid="import-done">{tr(Key::ImportDone)}</p>
@@ -305,14 +321,15 @@ fn ImportPanel(reload: RwSignal<u32>) -> impl IntoView {
                             </tr></thead>
                             <tbody>
                                 {problems.into_iter().map(|pr| {
+                                    // As Excel shows it: the column letter and the cell (C4).
                                     let column = match (pr.column, pr.column_name.clone()) {
-                                        (Some(n), Some(name)) => format!("{n} ({name})"),
-                                        (Some(n), None) => n.to_string(),
+                                        (Some(n), Some(name)) => format!("{} ({name}) · {}", column_letters(n), pr.cell().unwrap_or_default()),
+                                        (Some(n), None) => column_letters(n),
                                         _ => String::new(),
                                     };
                                     let message = pr.message.clone();
                                     view! {
-                                        <tr data-row=pr.row.to_string() data-column=pr.column.map(|c| c.to_string()).unwrap_or_default() data-code=pr.code.clone()>
+                                        <tr data-row=pr.row.to_string() data-column=pr.column.map(|c| c.to_string()).unwrap_or_default() data-cell=pr.cell().unwrap_or_default() data-code=pr.code.clone()>
                                             <td class="num">{pr.row}</td>
                                             <td>{column}</td>
                                             <td><span class="error-code">{pr.code.clone()}</span></td>
@@ -375,9 +392,20 @@ fn ImportPanel(reload: RwSignal<u32>) -> impl IntoView {
             <form node_ref=form_ref data-testid="import-form" on:submit=move |ev| { ev.prevent_default(); send(false); }>
                 <div class="field">
                     <label for="field-file">{tr(Key::ImportFile)}</label>
-                    <input id="field-file" name="file" type="file" accept=".csv,.txt,.tsv,text/csv" data-testid="import-file"
+                    <input id="field-file" name="file" type="file" accept=".csv,.txt,.tsv,.xlsx,.xlsm,.xls,.ods,text/csv" data-testid="import-file"
                         on:change=move |_| { preview.set(None); error.set(None); }/>
                 </div>
+                // A workbook with several sheets: the sheet to read (choosing one previews it).
+                {move || preview.get().and_then(|p| p.sheet).filter(|s| s.all.len() > 1).map(|s| view! {
+                    <div class="field">
+                        <label for="field-sheet">{tr(Key::ImportSheet)}</label>
+                        <select id="field-sheet" name="sheet" data-testid="import-sheet" on:change=move |_| send(false)>
+                            {s.all.iter().map(|n| view! {
+                                <option value=n.clone() selected=*n == s.name>{n.clone()}</option>
+                            }).collect_view()}
+                        </select>
+                    </div>
+                })}
                 <fieldset class="field">
                     <legend>{tr(Key::ImportMode)}</legend>
                     <label><input type="radio" name="mode" value=ImportMode::AddOnly.as_str() checked=true
@@ -605,7 +633,8 @@ pub fn UsersPage() -> impl IntoView {
                 </select></label>
             <span class="export">{tr(Key::UsersExport)} ": "
                 <a href="/users/export.csv?encoding=utf8" rel="external" download="certdesk-users.csv" data-testid="export-utf8">"UTF-8 (BOM)"</a> " · "
-                <a href="/users/export.csv?encoding=sjis" rel="external" download="certdesk-users-sjis.csv" data-testid="export-sjis">"Shift_JIS"</a>
+                <a href="/users/export.csv?encoding=sjis" rel="external" download="certdesk-users-sjis.csv" data-testid="export-sjis">"Shift_JIS"</a> " · "
+                <a href="/users/export.xlsx" rel="external" download="certdesk-users.xlsx" data-testid="export-xlsx">"Excel (.xlsx)"</a>
             </span>
         </div>
         {move || action_error.get().map(|e| view! { <ErrorBanner error=e/> })}

@@ -144,13 +144,14 @@ pub async fn unlock_user(login_id: String) -> Result<(), UiError> {
 const MAX_FIELD_BYTES: usize = 1024;
 
 /// A users file: with `commit` = `1` imports it (all rows or none), else previews it.
-/// Multipart fields: `file`, `mode` (`add_only` / `add_and_update`), `commit`, and for a
+/// Multipart fields: `file`, `mode` (`add_only` / `add_and_update`), `sheet` (a workbook's
+/// sheet; empty for the first), `commit`, and for a
 /// commit the preview's `sha256`, `adds`, `updates`, `unchanged`.
 #[server(prefix = "/api", endpoint = "import_users", input = MultipartFormData)]
 pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError> {
     use certdesk_backend::PlanCounts;
     use certdesk_backend::ServiceError;
-    use certdesk_domain::userfile::{FileError, ImportMode, MAX_FILE_BYTES};
+    use certdesk_domain::userfile::{FileError, ImportMode, MAX_WORKBOOK_BYTES};
     use std::collections::HashMap;
 
     let backend = super::ssr::backend()?;
@@ -169,10 +170,11 @@ pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError>
             while let Some(chunk) = field.chunk().await.map_err(|e| bad(&e))? {
                 bytes.extend_from_slice(&chunk);
                 // Stop reading at once: the limit is the limit.
-                if bytes.len() > MAX_FILE_BYTES {
+                // (A text file's own limit, 1 MiB, is checked once its content is known.)
+                if bytes.len() > MAX_WORKBOOK_BYTES {
                     return Err(ServiceError::from(FileError::TooLarge {
                         bytes: bytes.len(),
-                        max: MAX_FILE_BYTES,
+                        max: MAX_WORKBOOK_BYTES,
                     })
                     .into());
                 }
@@ -203,6 +205,7 @@ pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError>
             .unwrap_or_default()
     };
     let mode = ImportMode::parse(&field("mode")).unwrap_or(ImportMode::AddOnly);
+    let sheet = Some(field("sheet")).filter(|s| !s.is_empty());
     if field("commit") == "1" {
         let count = |name: &str| field(name).parse::<u32>().ok();
         let expected = match (count("adds"), count("updates"), count("unchanged")) {
@@ -214,9 +217,10 @@ pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError>
             _ => None,
         };
         Ok(backend
-            .commit_user_import(
+            .commit_user_import_sheet(
                 file_name,
                 bytes,
+                sheet,
                 mode,
                 field("sha256"),
                 expected,
@@ -225,7 +229,7 @@ pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError>
             .await?)
     } else {
         Ok(backend
-            .preview_user_import(file_name, bytes, mode, user.actor())
+            .preview_user_import_sheet(file_name, bytes, sheet, mode, user.actor())
             .await?)
     }
 }

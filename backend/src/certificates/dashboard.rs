@@ -203,6 +203,26 @@ impl Backend {
 
     /// A bulk run's result, one line per user, as CSV in UTF-8 with BOM (Excel opens it).
     pub async fn bulk_result_csv(&self, job: i64) -> Result<Vec<u8>, ServiceError> {
+        let rows = self.bulk_result_rows(job).await?;
+        let mut out = String::from("\u{feff}");
+        out.push_str(&BULK_RESULT_HEADER.join(","));
+        out.push_str("\r\n");
+        for cells in rows {
+            let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+            out.push_str(&line.join(","));
+            out.push_str("\r\n");
+        }
+        Ok(out.into_bytes())
+    }
+
+    /// The same as [`Backend::bulk_result_csv`], as an `.xlsx` workbook of text cells.
+    pub async fn bulk_result_xlsx(&self, job: i64) -> Result<Vec<u8>, ServiceError> {
+        let rows = self.bulk_result_rows(job).await?;
+        crate::users::xlsx::write_table("result", &BULK_RESULT_HEADER, &rows)
+    }
+
+    /// A bulk run's result: one row of [`BULK_RESULT_HEADER`] cells per user.
+    async fn bulk_result_rows(&self, job: i64) -> Result<Vec<Vec<String>>, ServiceError> {
         self.db()
             .run(move |conn| {
                 let (operation, created_at, finished_at): (String, String, Option<String>) = conn
@@ -217,31 +237,43 @@ impl Backend {
                     "SELECT u.login_id, u.name, i.status, i.serial, i.error_code, i.message_ja, i.message_en, i.finished_at
                      FROM bulk_job_items i JOIN users u ON u.id = i.user_id WHERE i.job_id = ?1 ORDER BY i.position",
                 )?;
-                let mut out = String::from("\u{feff}");
-                out.push_str("run,operation,started_at,finished_at,login_id,name,status,serial,error_code,message_ja,message_en,item_finished_at\r\n");
                 let rows = stmt.query_map([job], |r| {
                     (0..8)
                         .map(|i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default))
                         .collect::<Result<Vec<String>, _>>()
                 })?;
+                let mut out = Vec::new();
                 for row in rows {
-                    let row = row?;
                     let mut cells = vec![
                         job.to_string(),
                         operation.clone(),
                         created_at.clone(),
                         finished_at.clone().unwrap_or_default(),
                     ];
-                    cells.extend(row);
-                    let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-                    out.push_str(&line.join(","));
-                    out.push_str("\r\n");
+                    cells.extend(row?);
+                    out.push(cells);
                 }
-                Ok(out.into_bytes())
+                Ok(out)
             })
             .await
     }
 }
+
+/// The columns of a bulk run's result (CSV and `.xlsx`).
+const BULK_RESULT_HEADER: [&str; 12] = [
+    "run",
+    "operation",
+    "started_at",
+    "finished_at",
+    "login_id",
+    "name",
+    "status",
+    "serial",
+    "error_code",
+    "message_ja",
+    "message_en",
+    "item_finished_at",
+];
 
 fn recent_notices(conn: &Connection) -> Result<Vec<NoticeView>, ServiceError> {
     let mut stmt = conn.prepare_cached(

@@ -14,8 +14,8 @@ use crate::users::{acts_as_master, insert_user, stored_role, MAX_OTHER_USERS};
 use crate::Backend;
 use certdesk_domain::lifecycle::CertificateState;
 use certdesk_domain::userfile::{
-    plan_import, read_users_file, write_users_csv, ExistingUser, ExportEncoding, ExportRow,
-    ImportMode, ImportPlan, RowAction,
+    plan_import, write_users_csv, ExistingUser, ExportEncoding, ExportRow, ImportMode, ImportPlan,
+    RowAction, EXPORT_HEADER,
 };
 use certdesk_domain::views::{date_part, ImportPreview};
 use certdesk_domain::AuditAction;
@@ -60,10 +60,11 @@ fn preview_on(
     conn: &Connection,
     file_name: &str,
     bytes: &[u8],
+    sheet: Option<&str>,
     mode: ImportMode,
     actor: &Actor,
 ) -> Result<ImportPreview, ServiceError> {
-    let parsed = read_users_file(bytes)?;
+    let parsed = super::workbook::read_upload(file_name, bytes, sheet)?;
     let existing = existing_users(conn)?;
     let by = if acts_as_master(conn, actor)? {
         Role::Master
@@ -79,6 +80,8 @@ fn preview_on(
         separator: parsed.separator,
         records: parsed.records,
         ignored_columns: parsed.ignored_columns,
+        sheet: parsed.sheet,
+        folded: parsed.folded,
         mode,
         plan,
         committed: false,
@@ -112,8 +115,21 @@ impl Backend {
         mode: ImportMode,
         actor: Actor,
     ) -> Result<ImportPreview, ServiceError> {
+        self.preview_user_import_sheet(file_name, bytes, None, mode, actor)
+            .await
+    }
+
+    /// [`Backend::preview_user_import`] of a workbook's sheet (`None`: the first sheet).
+    pub async fn preview_user_import_sheet(
+        &self,
+        file_name: String,
+        bytes: Vec<u8>,
+        sheet: Option<String>,
+        mode: ImportMode,
+        actor: Actor,
+    ) -> Result<ImportPreview, ServiceError> {
         self.db()
-            .run(move |conn| preview_on(conn, &file_name, &bytes, mode, &actor))
+            .run(move |conn| preview_on(conn, &file_name, &bytes, sheet.as_deref(), mode, &actor))
             .await
     }
 
@@ -129,11 +145,36 @@ impl Backend {
         expected: Option<PlanCounts>,
         actor: Actor,
     ) -> Result<ImportPreview, ServiceError> {
+        self.commit_user_import_sheet(
+            file_name,
+            bytes,
+            None,
+            mode,
+            expected_sha256,
+            expected,
+            actor,
+        )
+        .await
+    }
+
+    /// [`Backend::commit_user_import`] of a workbook's sheet (`None`: the first sheet).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_user_import_sheet(
+        &self,
+        file_name: String,
+        bytes: Vec<u8>,
+        sheet: Option<String>,
+        mode: ImportMode,
+        expected_sha256: String,
+        expected: Option<PlanCounts>,
+        actor: Actor,
+    ) -> Result<ImportPreview, ServiceError> {
         let now = self.clock().now();
         self.db()
             .run(move |conn| {
                 let tx = conn.transaction()?;
-                let mut preview = preview_on(&tx, &file_name, &bytes, mode, &actor)?;
+                let mut preview =
+                    preview_on(&tx, &file_name, &bytes, sheet.as_deref(), mode, &actor)?;
                 if !preview.sha256.eq_ignore_ascii_case(expected_sha256.trim()) {
                     return Err(ServiceError::ImportStale);
                 }
@@ -204,6 +245,8 @@ impl Backend {
                     serde_json::json!({
                         "sha256": preview.sha256,
                         "encoding": preview.encoding.label(),
+                        "sheet": preview.sheet.as_ref().map(|s| s.name.clone()),
+                        "folded": preview.folded.len(),
                         "mode": mode.as_str(),
                         "rows": preview.records,
                         "added": preview.plan.adds,
@@ -223,6 +266,31 @@ impl Backend {
         &self,
         encoding: ExportEncoding,
     ) -> Result<Vec<u8>, ServiceError> {
+        Ok(write_users_csv(&self.export_rows().await?, encoding)?)
+    }
+
+    /// The same as [`Backend::export_users_csv`], as an `.xlsx` workbook of text cells.
+    pub async fn export_users_xlsx(&self) -> Result<Vec<u8>, ServiceError> {
+        let rows: Vec<Vec<String>> = self
+            .export_rows()
+            .await?
+            .into_iter()
+            .map(|r| {
+                vec![
+                    r.login_id,
+                    r.name,
+                    r.email,
+                    r.role.as_str().to_string(),
+                    r.certificate_state,
+                    r.serial,
+                    r.expires_on,
+                ]
+            })
+            .collect();
+        super::xlsx::write_table("users", &EXPORT_HEADER, &rows)
+    }
+
+    async fn export_rows(&self) -> Result<Vec<ExportRow>, ServiceError> {
         let overview = self.certificate_overview().await?;
         let rows: Vec<ExportRow> = overview
             .into_iter()
@@ -252,6 +320,6 @@ impl Backend {
                 }
             })
             .collect();
-        Ok(write_users_csv(&rows, encoding)?)
+        Ok(rows)
     }
 }

@@ -5,6 +5,8 @@
 //! never be deleted, locked or demoted. The command line on the server acts as a master.
 
 pub mod import;
+pub mod workbook;
+pub mod xlsx;
 
 use crate::auth::SessionToken;
 use crate::error::ServiceError;

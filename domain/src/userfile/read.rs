@@ -18,10 +18,11 @@
 //! (E-CSV-015), so `split_records` keeps one record per Excel row; it is ~50 lines and the
 //! proptest in `domain/tests/userfile_fuzz.rs` runs random input through it in every test run.
 
+use super::cells::{cell_name, CellRange, FoldedValue, SheetCell, SheetChoice, SheetRow};
 use super::formula::unescape_cell;
 use super::{
-    CODE_DUPLICATE_LOGIN_ID, CODE_RAGGED_ROW, CODE_REQUIRED_EMPTY, CODE_UNCLOSED_QUOTE,
-    CODE_UNKNOWN_ROLE,
+    CODE_DATE_CELL, CODE_DUPLICATE_LOGIN_ID, CODE_ERROR_VALUE, CODE_NOT_TEXT, CODE_RAGGED_ROW,
+    CODE_REQUIRED_EMPTY, CODE_SECOND_HEADER, CODE_UNCLOSED_QUOTE, CODE_UNKNOWN_ROLE,
 };
 use crate::ids::{Email, LoginId, PersonName};
 use crate::lang::{Lang, Message};
@@ -45,6 +46,18 @@ pub enum Encoding {
     Utf8Bom,
     /// Shift_JIS as Windows writes it (code page 932, with the NEC and IBM extensions).
     ShiftJis,
+    /// UTF-16 little endian with its byte order mark (Excel's 「Unicode テキスト」).
+    Utf16Le,
+    /// UTF-16 big endian with its byte order mark.
+    Utf16Be,
+    /// An Excel workbook (.xlsx).
+    Xlsx,
+    /// An Excel macro-enabled workbook (.xlsm); the macros are never run.
+    Xlsm,
+    /// An Excel 97–2003 workbook (.xls).
+    Xls,
+    /// An OpenDocument spreadsheet (.ods).
+    Ods,
 }
 
 impl Encoding {
@@ -54,7 +67,21 @@ impl Encoding {
             Encoding::Utf8 => "UTF-8",
             Encoding::Utf8Bom => "UTF-8 (BOM)",
             Encoding::ShiftJis => "Shift_JIS (CP932)",
+            Encoding::Utf16Le => "UTF-16 LE (BOM)",
+            Encoding::Utf16Be => "UTF-16 BE (BOM)",
+            Encoding::Xlsx => "Excel (.xlsx)",
+            Encoding::Xlsm => "Excel (.xlsm)",
+            Encoding::Xls => "Excel 97-2003 (.xls)",
+            Encoding::Ods => "OpenDocument (.ods)",
         }
+    }
+
+    /// A workbook rather than a text file.
+    pub fn is_workbook(self) -> bool {
+        matches!(
+            self,
+            Encoding::Xlsx | Encoding::Xlsm | Encoding::Xls | Encoding::Ods
+        )
     }
 }
 
@@ -63,12 +90,14 @@ impl Encoding {
 pub enum Separator {
     Comma,
     Tab,
+    /// A workbook: cells, no separator.
+    Cells,
 }
 
 impl Separator {
     pub fn as_char(self) -> char {
         match self {
-            Separator::Comma => ',',
+            Separator::Comma | Separator::Cells => ',',
             Separator::Tab => '\t',
         }
     }
@@ -77,6 +106,7 @@ impl Separator {
         match self {
             Separator::Comma => "カンマ区切り",
             Separator::Tab => "タブ区切り",
+            Separator::Cells => "ブックのセル",
         }
     }
 
@@ -84,6 +114,7 @@ impl Separator {
         match self {
             Separator::Comma => "comma-separated",
             Separator::Tab => "tab-separated",
+            Separator::Cells => "workbook cells",
         }
     }
 
@@ -119,6 +150,28 @@ pub enum FileError {
     /// More than [`MAX_DATA_ROWS`] data rows.
     #[error("E-CSV-007 the file has {rows} data rows; at most {max} are accepted")]
     TooManyRows { rows: usize, max: usize },
+    /// Named as a workbook (or starting like one) but not a workbook that can be read.
+    #[error("E-CSV-008 {name} is not a readable workbook")]
+    NotAWorkbook { name: String },
+    /// A password-protected (encrypted) workbook.
+    #[error("E-CSV-009 the workbook is protected by a password")]
+    Encrypted,
+    /// A workbook that would expand beyond the limits (ZIP bomb, huge sheet): `what` says
+    /// which limit, in English.
+    #[error("E-CSV-016 the workbook expands beyond the limit ({what})")]
+    WorkbookTooLarge { what: String },
+    /// The sheet asked for is not in the workbook.
+    #[error("E-CSV-017 the workbook has no sheet {sheet:?}")]
+    SheetNotFound { sheet: String, sheets: Vec<String> },
+    /// The sheet read has no cell with a value.
+    #[error("E-CSV-018 sheet {sheet:?} is empty")]
+    EmptySheet { sheet: String, others: Vec<String> },
+    /// The file's name says one format and its content is another.
+    #[error("E-CSV-019 the file is named {name} but holds {actual}")]
+    ExtensionMismatch { name: String, actual: String },
+    /// A header cell of one of the user columns is merged with other cells (`range`: `A1:B1`).
+    #[error("E-CSV-026 header cells {range} of sheet {sheet:?} are merged")]
+    MergedHeader { sheet: String, range: String },
 }
 
 /// The accepted header names, for messages.
@@ -138,6 +191,13 @@ impl FileError {
             FileError::MissingColumns { .. } => "E-CSV-005",
             FileError::DuplicateColumn { .. } => "E-CSV-006",
             FileError::TooManyRows { .. } => "E-CSV-007",
+            FileError::NotAWorkbook { .. } => "E-CSV-008",
+            FileError::Encrypted => "E-CSV-009",
+            FileError::WorkbookTooLarge { .. } => "E-CSV-016",
+            FileError::SheetNotFound { .. } => "E-CSV-017",
+            FileError::EmptySheet { .. } => "E-CSV-018",
+            FileError::ExtensionMismatch { .. } => "E-CSV-019",
+            FileError::MergedHeader { .. } => "E-CSV-026",
         }
     }
 
@@ -155,11 +215,10 @@ impl FileError {
                 ),
             ),
             FileError::Binary => Message::new(
-                "CSVのテキストファイルではありません(Excelブックの .xlsx や、UTF-16の「Unicode テキスト」など)。\
-                 Excelで「名前を付けて保存」から「CSV UTF-8 (コンマ区切り)」を選んで保存し直してください。",
-                "This is not a CSV text file (it may be an Excel workbook, .xlsx, or UTF-16 \
-                 \"Unicode Text\"). In Excel, use Save As with \"CSV UTF-8 (Comma delimited)\" \
-                 and choose that file.",
+                "テキストファイルでもExcelブックでもありません。\
+                 Excelで「名前を付けて保存」から「Excel ブック」(.xlsx)か「CSV UTF-8 (コンマ区切り)」を選んで保存し直してください。",
+                "This is neither a text file nor a workbook. In Excel, use Save As with \
+                 \"Excel Workbook\" (.xlsx) or \"CSV UTF-8 (Comma delimited)\" and choose that file.",
             ),
             FileError::UnknownEncoding => Message::new(
                 "文字コードを判別できません(UTF-8でもShift_JISでもありません)。\
@@ -209,6 +268,81 @@ impl FileError {
                 ),
                 format!("The file has {rows} data rows; at most {max} fit in one file. Split the file."),
             ),
+            FileError::NotAWorkbook { name } => Message::new(
+                format!(
+                    "「{name}」はExcelブックとして読めません(壊れているか、ブックではありません)。\
+                     Excelで開けるか確かめ、「名前を付けて保存」で「Excel ブック」(.xlsx)として保存し直してください。"
+                ),
+                format!(
+                    "'{name}' cannot be read as a workbook (it is damaged or not a workbook). Check \
+                     that Excel opens it, then use Save As with \"Excel Workbook\" (.xlsx)."
+                ),
+            ),
+            FileError::Encrypted => Message::new(
+                "ブックがパスワードで保護(暗号化)されているため読めません。Excelで開き、\
+                 「ファイル」→「情報」→「ブックの保護」→「パスワードを使用して暗号化」でパスワードを消して保存し直してください。",
+                "The workbook is protected by a password (encrypted), so it cannot be read. Open \
+                 it in Excel, remove the password (File > Info > Protect Workbook > Encrypt with \
+                 Password, clear it) and save it again.",
+            ),
+            FileError::WorkbookTooLarge { what } => Message::new(
+                format!(
+                    "ブックを展開すると上限を超えます({what})。利用者の一覧(ログインID・氏名・メールアドレス・権限)だけを\
+                     新しいブックの1枚目のシートに貼り付けて保存し直してください。"
+                ),
+                format!(
+                    "The workbook expands beyond the limit ({what}). Paste only the user list \
+                     (login ID, name, e-mail, role) into the first sheet of a new workbook and \
+                     save that."
+                ),
+            ),
+            FileError::SheetNotFound { sheet, sheets } => Message::new(
+                format!(
+                    "ブックにシート「{sheet}」がありません。次のシートから選んでください: {}。",
+                    sheets.join("、")
+                ),
+                format!(
+                    "The workbook has no sheet '{sheet}'. Choose one of: {}.",
+                    sheets.join(", ")
+                ),
+            ),
+            FileError::EmptySheet { sheet, others } => {
+                let (ja, en) = if others.is_empty() {
+                    (
+                        "1行目に見出し「ログインID,氏名,メールアドレス,権限」、2行目から利用者を書いてください。".to_string(),
+                        "Write the header \"login_id, name, email, role\" on row 1 and one user per row below it.".to_string(),
+                    )
+                } else {
+                    (
+                        format!("プレビューで利用者の一覧があるシートを選んでください({})。", others.join("、")),
+                        format!("Choose the sheet that holds the user list in the preview ({}).", others.join(", ")),
+                    )
+                };
+                Message::new(
+                    format!("シート「{sheet}」は空です。{ja}"),
+                    format!("Sheet '{sheet}' is empty. {en}"),
+                )
+            }
+            FileError::ExtensionMismatch { name, actual } => Message::new(
+                format!(
+                    "ファイル名「{name}」の拡張子と中身({actual})が合いません。\
+                     中身に合う拡張子に直すか、正しいファイルを選んでください。"
+                ),
+                format!(
+                    "The extension of '{name}' does not match its content ({actual}). Rename it \
+                     to the extension of its content or choose the right file."
+                ),
+            ),
+            FileError::MergedHeader { sheet, range } => Message::new(
+                format!(
+                    "シート「{sheet}」の見出しのセル {range} が結合されています。\
+                     結合を解除し、見出しを1列に1つずつ書いてください。"
+                ),
+                format!(
+                    "Header cells {range} of sheet '{sheet}' are merged. Unmerge them and write \
+                     one column name per column."
+                ),
+            ),
         }
     }
 }
@@ -235,6 +369,11 @@ impl RowProblem {
             code: code.to_string(),
             message,
         }
+    }
+
+    /// The cell as Excel names it (`B7`), when the problem is about one field.
+    pub fn cell(&self) -> Option<String> {
+        self.column.map(|c| cell_name(c, self.row))
     }
 
     pub(super) fn at(row: u32, column: &ColumnRef, code: &str, message: Message) -> RowProblem {
@@ -296,6 +435,12 @@ pub struct ParsedFile {
     pub rows: Vec<FileRow>,
     /// Every problem of every bad row, sorted by row, then column (whole-row problems first).
     pub problems: Vec<RowProblem>,
+    /// For a workbook: the sheet read and every sheet's name.
+    #[serde(default)]
+    pub sheet: Option<SheetChoice>,
+    /// Login IDs and e-mail addresses read folded to half-width (NFKC), in row order.
+    #[serde(default)]
+    pub folded: Vec<FoldedValue>,
 }
 
 /// The four columns a users file must have.
@@ -368,7 +513,7 @@ pub fn parse_role(text: &str) -> Option<Role> {
     }
 }
 
-/// Reads a users file. See the module documentation for the format.
+/// Reads a users text file (CSV or tab-separated). See the module documentation for the format.
 pub fn read_users_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(FileError::TooLarge {
@@ -380,20 +525,142 @@ pub fn read_users_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
     let separator = detect_separator(&text).ok_or(FileError::Empty)?;
     let records = split_records(&text, separator.as_char());
     let last_row = to_u32(records.len());
+    let lines = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| Line {
+            row: to_u32(i + 1),
+            cells: r.fields.into_iter().map(SheetCell::Text).collect(),
+            unclosed_quote: r.unclosed_quote,
+        })
+        .collect();
+    read_lines(encoding, separator, None, lines, last_row, &[])
+}
 
-    let header_index = records
-        .iter()
-        .position(|r| !r.is_blank())
-        .ok_or(FileError::Empty)?;
-    let header = &records[header_index];
-    let (columns, ignored_columns) = read_header(&header.fields)?;
+/// Reads one sheet of a workbook that the caller decoded into cells (`format` is the
+/// workbook's kind, `rows` at the row numbers Excel shows). Cells are taken as text as typed;
+/// a number, date, TRUE/FALSE or error value where a user field is required is that cell's
+/// problem (`E-CSV-022`..`024`), named by its cell (`B7`) and sheet.
+///
+/// `merged` are the sheet's merged ranges: one that joins a header cell of a user column with
+/// other cells is refused (`E-CSV-026`).
+pub fn read_users_sheet(
+    format: Encoding,
+    sheet: SheetChoice,
+    mut rows: Vec<SheetRow>,
+    merged: &[CellRange],
+) -> Result<ParsedFile, FileError> {
+    rows.sort_by_key(|r| r.row);
+    if rows.iter().all(|r| r.cells.iter().all(SheetCell::is_blank)) {
+        return Err(FileError::EmptySheet {
+            others: sheet
+                .all
+                .iter()
+                .filter(|s| **s != sheet.name)
+                .cloned()
+                .collect(),
+            sheet: sheet.name,
+        });
+    }
+    let last_row = rows.last().map_or(0, |r| r.row);
+    let lines = rows
+        .into_iter()
+        .map(|r| Line {
+            row: r.row,
+            cells: r.cells,
+            unclosed_quote: false,
+        })
+        .collect();
+    read_lines(
+        format,
+        Separator::Cells,
+        Some(sheet),
+        lines,
+        last_row,
+        merged,
+    )
+}
 
-    let data: Vec<(u32, &Record)> = records
+/// One row of the file or sheet, as Excel numbers it.
+struct Line {
+    row: u32,
+    cells: Vec<SheetCell>,
+    /// The row ended at the end of the file inside a quoted field (text files only).
+    unclosed_quote: bool,
+}
+
+impl Line {
+    fn is_blank(&self) -> bool {
+        self.cells.iter().all(SheetCell::is_blank)
+    }
+
+    fn cell(&self, column: &ColumnRef) -> &SheetCell {
+        self.cells
+            .get(column.column as usize - 1)
+            .unwrap_or(&SheetCell::Empty)
+    }
+
+    /// How many cells name one of the user columns.
+    fn header_names(&self) -> usize {
+        self.cells
+            .iter()
+            .filter(|c| Column::from_header(&c.shown()).is_some())
+            .count()
+    }
+}
+
+/// The header row: the first non-blank row, unless it names fewer than two of the user columns
+/// and one of the next nine non-blank rows names two or more (a title row such as 「利用者一覧」
+/// above the header, as workbooks often have).
+fn find_header(lines: &[Line]) -> Option<usize> {
+    let first = lines.iter().position(|l| !l.is_blank())?;
+    if lines[first].header_names() >= 2 {
+        return Some(first);
+    }
+    let later = lines
         .iter()
         .enumerate()
+        .skip(first + 1)
+        .filter(|(_, l)| !l.is_blank())
+        .take(9)
+        .find(|(_, l)| l.header_names() >= 2)
+        .map(|(i, _)| i);
+    Some(later.unwrap_or(first))
+}
+
+fn read_lines(
+    encoding: Encoding,
+    separator: Separator,
+    sheet: Option<SheetChoice>,
+    lines: Vec<Line>,
+    last_row: u32,
+    merged: &[CellRange],
+) -> Result<ParsedFile, FileError> {
+    let text_file = sheet.is_none();
+    let header_index = find_header(&lines).ok_or(FileError::Empty)?;
+    let header = &lines[header_index];
+    let header_texts: Vec<String> = header.cells.iter().map(SheetCell::shown).collect();
+    let (columns, ignored_columns) = read_header(&header_texts)?;
+    let user_columns = [
+        &columns.login_id,
+        &columns.name,
+        &columns.email,
+        &columns.role,
+    ];
+    if let Some(range) = merged
+        .iter()
+        .find(|m| !m.is_single() && user_columns.iter().any(|c| m.covers(header.row, c.column)))
+    {
+        return Err(FileError::MergedHeader {
+            sheet: sheet.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+            range: range.name(),
+        });
+    }
+
+    let data: Vec<&Line> = lines
+        .iter()
         .skip(header_index + 1)
-        .filter(|(_, r)| !r.is_blank())
-        .map(|(i, r)| (to_u32(i + 1), r))
+        .filter(|l| !l.is_blank())
         .collect();
     if data.len() > MAX_DATA_ROWS {
         return Err(FileError::TooManyRows {
@@ -402,13 +669,15 @@ pub fn read_users_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
         });
     }
 
-    let width = header.fields.len();
+    let width = header.cells.len();
+    let sheet_name = sheet.as_ref().map(|s| s.name.clone()).unwrap_or_default();
     let mut rows = Vec::new();
     let mut problems = Vec::new();
+    let mut folded = Vec::new();
     let mut seen: HashMap<String, u32> = HashMap::new();
-    for (row, record) in &data {
-        let row = *row;
-        if record.unclosed_quote {
+    for line in &data {
+        let row = line.row;
+        if line.unclosed_quote {
             problems.push(RowProblem::whole_row(
                 row,
                 CODE_UNCLOSED_QUOTE,
@@ -421,8 +690,8 @@ pub fn read_users_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
             ));
             continue;
         }
-        if record.fields.len() != width {
-            let found = record.fields.len();
+        if text_file && line.cells.len() != width {
+            let found = line.cells.len();
             problems.push(RowProblem::whole_row(
                 row,
                 CODE_RAGGED_ROW,
@@ -440,70 +709,131 @@ pub fn read_users_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
             ));
             continue;
         }
+        let four = [
+            (&columns.login_id, Column::LoginId),
+            (&columns.name, Column::Name),
+            (&columns.email, Column::Email),
+            (&columns.role, Column::Role),
+        ];
+        let header_like = four
+            .iter()
+            .filter(|(c, col)| Column::from_header(&line.cell(c).shown()) == Some(*col))
+            .count();
+        if header_like >= 2 {
+            problems.push(RowProblem::whole_row(
+                row,
+                CODE_SECOND_HEADER,
+                Message::new(
+                    format!(
+                        "{row}行目は見出し行のように見えます(見出し行は{}行目です)。見出し行は1つだけにし、この行を消してください。",
+                        header.row
+                    ),
+                    format!(
+                        "Row {row} looks like a second header row (the header is row {}). Keep \
+                         one header row and delete this one.",
+                        header.row
+                    ),
+                ),
+            ));
+            continue;
+        }
         let before = problems.len();
-        let cell = |c: &ColumnRef| unescape_cell(&record.fields[c.column as usize - 1]);
+        let mut cell = |c: &ColumnRef| -> Option<String> {
+            match text_of(line.cell(c), text_file, row, c, &sheet_name) {
+                Ok(v) => Some(v),
+                Err(p) => {
+                    problems.push(p);
+                    None
+                }
+            }
+        };
         let login_raw = cell(&columns.login_id);
         let name_raw = cell(&columns.name);
         let email_raw = cell(&columns.email);
         let role_raw = cell(&columns.role);
+        let mut fold = |raw: String, c: &ColumnRef| -> String {
+            let original = raw.trim();
+            let nfkc: String = original.nfkc().collect();
+            let nfkc = nfkc.trim().to_string();
+            if nfkc != original {
+                folded.push(FoldedValue {
+                    row,
+                    column: c.column,
+                    column_name: c.name.clone(),
+                    original: original.to_string(),
+                    folded: nfkc.clone(),
+                });
+            }
+            nfkc
+        };
+        let login_raw = login_raw.map(|v| fold(v, &columns.login_id));
+        let email_raw = email_raw.map(|v| fold(v, &columns.email));
 
-        let login_id = match check(row, &columns.login_id, &login_raw, LoginId::parse) {
-            Ok(id) => {
-                match seen.get(&id.key()) {
-                    Some(earlier) => problems.push(RowProblem::at(
+        let login_id = login_raw.and_then(|login_raw| {
+            match check(row, &columns.login_id, &login_raw, LoginId::parse) {
+                Ok(id) => {
+                    match seen.get(&id.key()) {
+                        Some(earlier) => problems.push(RowProblem::at(
+                            row,
+                            &columns.login_id,
+                            CODE_DUPLICATE_LOGIN_ID,
+                            Message::new(
+                                format!(
+                                    "ログインID「{id}」は{earlier}行目にもあります(大文字・小文字は区別しません)。\
+                                     どちらかの行を消すか、別のIDにしてください。"
+                                ),
+                                format!(
+                                    "Login ID '{id}' is also on row {earlier} (case is ignored). \
+                                     Delete one of the rows or choose another ID."
+                                ),
+                            ),
+                        )),
+                        None => {
+                            seen.insert(id.key(), row);
+                        }
+                    }
+                    Some(id)
+                }
+                Err(p) => {
+                    problems.push(p);
+                    None
+                }
+            }
+        });
+        let name = name_raw.and_then(|v| {
+            check(row, &columns.name, &v, PersonName::parse)
+                .map_err(|p| problems.push(p))
+                .ok()
+        });
+        let email = email_raw.and_then(|v| {
+            check(row, &columns.email, &v, Email::parse)
+                .map_err(|p| problems.push(p))
+                .ok()
+        });
+        let role = role_raw.and_then(|v| {
+            check(row, &columns.role, &v, |s| {
+                parse_role(s).ok_or_else(|| {
+                    let shown = shorten(s.trim());
+                    RowProblem::at(
                         row,
-                        &columns.login_id,
-                        CODE_DUPLICATE_LOGIN_ID,
+                        &columns.role,
+                        CODE_UNKNOWN_ROLE,
                         Message::new(
                             format!(
-                                "ログインID「{id}」は{earlier}行目にもあります(大文字・小文字は区別しません)。\
-                                 どちらかの行を消すか、別のIDにしてください。"
+                                "権限「{shown}」は使えません。admin / general(管理者 / 一般)、\
+                                 またはマスターユーザの行では master(マスター)と書いてください。"
                             ),
                             format!(
-                                "Login ID '{id}' is also on row {earlier} (case is ignored). \
-                                 Delete one of the rows or choose another ID."
+                                "Role '{shown}' is not known. Write admin or general (管理者 or 一般), \
+                                 or master (マスター) on the master's row."
                             ),
                         ),
-                    )),
-                    None => {
-                        seen.insert(id.key(), row);
-                    }
-                }
-                Some(id)
-            }
-            Err(p) => {
-                problems.push(p);
-                None
-            }
-        };
-        let name = check(row, &columns.name, &name_raw, PersonName::parse)
-            .map_err(|p| problems.push(p))
-            .ok();
-        let email = check(row, &columns.email, &email_raw, Email::parse)
-            .map_err(|p| problems.push(p))
-            .ok();
-        let role = check(row, &columns.role, &role_raw, |s| {
-            parse_role(s).ok_or_else(|| {
-                let shown = shorten(s.trim());
-                RowProblem::at(
-                    row,
-                    &columns.role,
-                    CODE_UNKNOWN_ROLE,
-                    Message::new(
-                        format!(
-                            "権限「{shown}」は使えません。admin / general(管理者 / 一般)、\
-                             またはマスターユーザの行では master(マスター)と書いてください。"
-                        ),
-                        format!(
-                            "Role '{shown}' is not known. Write admin or general (管理者 or 一般), \
-                             or master (マスター) on the master's row."
-                        ),
-                    ),
-                )
+                    )
+                })
             })
-        })
-        .map_err(|p| problems.push(p))
-        .ok();
+            .map_err(|p| problems.push(p))
+            .ok()
+        });
         if problems.len() > before {
             continue;
         }
@@ -528,7 +858,73 @@ pub fn read_users_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
         ignored_columns,
         rows,
         problems,
+        sheet,
+        folded,
     })
+}
+
+/// A user field's cell as text: a text file's cell trimmed and without the export's formula
+/// `'`; a workbook's text cell trimmed; any other workbook value is the cell's problem.
+fn text_of(
+    cell: &SheetCell,
+    text_file: bool,
+    row: u32,
+    column: &ColumnRef,
+    sheet: &str,
+) -> Result<String, RowProblem> {
+    let at = cell_name(column.column, row);
+    let problem = |code: &str, ja: String, en: String| {
+        RowProblem::at(row, column, code, Message::new(ja, en))
+    };
+    match cell {
+        SheetCell::Empty => Ok(String::new()),
+        SheetCell::Text(s) if text_file => Ok(unescape_cell(s)),
+        SheetCell::Text(s) => Ok(s.trim().to_string()),
+        SheetCell::Number(s) => Err(problem(
+            CODE_NOT_TEXT,
+            format!(
+                "シート「{sheet}」のセル {at} は数値「{s}」で、文字列ではありません(数値にすると 000123 の先頭の0などが消えます)。\
+                 列の表示形式を「文字列」にしてから値を入力し直してください。"
+            ),
+            format!(
+                "Cell {at} of sheet '{sheet}' holds the number {s}, not text (as a number, \
+                 000123 loses its leading zeros). Format the column as Text and type the value \
+                 again."
+            ),
+        )),
+        SheetCell::Bool(b) => Err(problem(
+            CODE_NOT_TEXT,
+            format!(
+                "シート「{sheet}」のセル {at} は論理値「{}」で、文字列ではありません。列の表示形式を「文字列」にしてから値を入力し直してください。",
+                cell.shown()
+            ),
+            format!(
+                "Cell {at} of sheet '{sheet}' holds the value {}, not text. Format the column as \
+                 Text and type the value again.",
+                if *b { "TRUE" } else { "FALSE" }
+            ),
+        )),
+        SheetCell::Date(s) => Err(problem(
+            CODE_DATE_CELL,
+            format!(
+                "シート「{sheet}」のセル {at} は日付・時刻「{s}」で、文字列ではありません。列の表示形式を「文字列」にしてから値を入力し直してください。"
+            ),
+            format!(
+                "Cell {at} of sheet '{sheet}' holds the date or time {s}, not text. Format the \
+                 column as Text and type the value again."
+            ),
+        )),
+        SheetCell::Error(s) => Err(problem(
+            CODE_ERROR_VALUE,
+            format!(
+                "シート「{sheet}」のセル {at} は数式のエラー値「{s}」です。数式を直すか、値を文字列で入力してください。"
+            ),
+            format!(
+                "Cell {at} of sheet '{sheet}' holds the formula error {s}. Correct the formula \
+                 or type the value as text."
+            ),
+        )),
+    }
 }
 
 /// A problem-free value, or the row's problem for that field: empty (`E-CSV-011`) or broken
@@ -593,10 +989,28 @@ pub(super) fn to_u32(n: usize) -> u32 {
 
 /// Finds the encoding and decodes; refuses binary files.
 fn decode(bytes: &[u8]) -> Result<(Encoding, String), FileError> {
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) || bytes.contains(&0) {
+    let utf16 = match bytes.strip_prefix(&[0xFF, 0xFE]) {
+        Some(rest) => Some((Encoding::Utf16Le, rest, encoding_rs::UTF_16LE)),
+        None => bytes
+            .strip_prefix(&[0xFE, 0xFF])
+            .map(|rest| (Encoding::Utf16Be, rest, encoding_rs::UTF_16BE)),
+    };
+    if utf16.is_none() && bytes.contains(&0) {
         return Err(FileError::Binary);
     }
-    let (encoding, text) = if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+    let (encoding, text) = if let Some((encoding, rest, utf16)) = utf16 {
+        // An odd length or a lone surrogate is not UTF-16 text.
+        if rest.len() % 2 != 0 {
+            return Err(FileError::UnknownEncoding);
+        }
+        let text = utf16
+            .decode_without_bom_handling_and_without_replacement(rest)
+            .ok_or(FileError::UnknownEncoding)?;
+        if text.contains('\0') {
+            return Err(FileError::Binary);
+        }
+        (encoding, text.into_owned())
+    } else if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
         let text = std::str::from_utf8(rest).map_err(|_| FileError::UnknownEncoding)?;
         (Encoding::Utf8Bom, text.to_string())
     } else if let Ok(text) = std::str::from_utf8(bytes) {
@@ -639,12 +1053,6 @@ struct Record {
     fields: Vec<String>,
     /// The record ended at the end of the file inside a quoted field.
     unclosed_quote: bool,
-}
-
-impl Record {
-    fn is_blank(&self) -> bool {
-        self.fields.iter().all(|f| f.trim().is_empty())
-    }
 }
 
 /// Splits text into records (RFC 4180, read leniently as Excel does): a field that starts with

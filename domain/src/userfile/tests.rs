@@ -244,14 +244,20 @@ fn too_large_files_are_refused_before_anything_else() {
 fn binary_files_are_refused() {
     let nul = b"login_id,name,email,role\r\nuser01,A\0,a@example.co.jp,admin\r\n";
     assert_eq!(read_users_file(nul), Err(FileError::Binary));
-    let utf16: Vec<u8> = [0xFF, 0xFE]
-        .into_iter()
-        .chain("login_id".encode_utf16().flat_map(u16::to_le_bytes))
+    // UTF-16 without its BOM has NUL bytes: not text.
+    let utf16: Vec<u8> = "login_id"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
         .collect();
     assert_eq!(read_users_file(&utf16), Err(FileError::Binary));
+    // With the BOM, a lone surrogate or an odd byte is not UTF-16 text.
     assert_eq!(
-        read_users_file(&[0xFE, 0xFF, 0x30, 0xED]),
-        Err(FileError::Binary)
+        read_users_file(&[0xFE, 0xFF, 0xD8, 0x00, 0x00, 0x41]),
+        Err(FileError::UnknownEncoding)
+    );
+    assert_eq!(
+        read_users_file(&[0xFF, 0xFE, 0x41]),
+        Err(FileError::UnknownEncoding)
     );
     let controls = "login_id,name,email,role\n\u{1}\u{2}\u{3}\u{4}\u{5}\u{6}\u{7}\u{8}\n";
     assert_eq!(read_users_file(controls.as_bytes()), Err(FileError::Binary));
@@ -759,4 +765,334 @@ fn what_the_ui_sends_to_the_browser_is_serde() {
     serde::<ParsedFile>();
     serde::<FileError>();
     serde::<ExportRow>();
+}
+
+/// UTF-16 with BOM, as Excel's 「Unicode テキスト」 saves it (LE, tab-separated) and in BE with
+/// commas: read exactly like the UTF-8 twin.
+#[test]
+fn utf16_text_reads_like_its_utf8_twin() {
+    let utf8 = read_users_file(SAMPLE_UTF8).expect("UTF-8 sample");
+    let text = std::str::from_utf8(SAMPLE_UTF8)
+        .expect("UTF-8")
+        .trim_start_matches('\u{feff}');
+    // Commas outside quotes become tabs, as Excel saves the same sheet.
+    let mut quoted = false;
+    let tabbed: String = text
+        .chars()
+        .map(|c| {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            if c == ',' && !quoted {
+                '\t'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(tabbed.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let be: Vec<u8> = [0xFE, 0xFF]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+        .collect();
+    let le = read_users_file(&le).expect("UTF-16 LE");
+    let be = read_users_file(&be).expect("UTF-16 BE");
+    assert_eq!(
+        (le.encoding, le.separator),
+        (Encoding::Utf16Le, Separator::Tab)
+    );
+    assert_eq!(
+        (be.encoding, be.separator),
+        (Encoding::Utf16Be, Separator::Comma)
+    );
+    for f in [&le, &be] {
+        assert_eq!(f.rows, utf8.rows);
+        assert_eq!(f.problems, utf8.problems);
+        assert_eq!(f.records, utf8.records);
+    }
+    assert!(!utf8.rows.is_empty());
+}
+
+/// Full-width login IDs and e-mails are folded (NFKC) and listed; names stay as typed.
+#[test]
+fn full_width_login_ids_and_emails_are_folded_and_listed() {
+    let file = read(
+        "login_id,name,email,role\r\n\
+         ｋｏｂａｙａｓｈｉ０１,小林 一郎,kobayashi＠example.co.jp,一般\r\n\
+         plain001,ＡＢＣ 花子,plain@example.co.jp,admin\r\n",
+    );
+    assert_eq!(file.problems, vec![]);
+    assert_eq!(file.rows[0].login_id.as_str(), "kobayashi01");
+    assert_eq!(file.rows[0].email.as_str(), "kobayashi@example.co.jp");
+    assert_eq!(
+        file.rows[1].name.as_str(),
+        "ＡＢＣ 花子",
+        "names are not folded"
+    );
+    let shown: Vec<(String, &str, &str)> = file
+        .folded
+        .iter()
+        .map(|f| (f.cell(), f.original.as_str(), f.folded.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("A2".to_string(), "ｋｏｂａｙａｓｈｉ０１", "kobayashi01"),
+            (
+                "C2".to_string(),
+                "kobayashi＠example.co.jp",
+                "kobayashi@example.co.jp"
+            ),
+        ]
+    );
+    // A folded ID collides with its half-width twin as a duplicate.
+    let twice = read("login_id,name,email,role\r\nabc123,A,a@example.co.jp,admin\r\nＡＢＣ１２３,B,b@example.co.jp,admin\r\n");
+    assert_eq!(
+        problems(&twice.problems),
+        vec![(3, Some(1), CODE_DUPLICATE_LOGIN_ID)]
+    );
+}
+
+#[test]
+fn column_letters_and_cells_are_as_excel_names_them() {
+    assert_eq!(column_letters(1), "A");
+    assert_eq!(column_letters(26), "Z");
+    assert_eq!(column_letters(27), "AA");
+    assert_eq!(column_letters(16384), "XFD");
+    assert_eq!(cell_name(2, 7), "B7");
+    let file = read("login_id,name,email,role\r\nuser0001,A,bad,admin\r\n");
+    assert_eq!(file.problems[0].cell().as_deref(), Some("C2"));
+}
+
+fn text(s: &str) -> SheetCell {
+    SheetCell::Text(s.into())
+}
+
+fn sheet(name: &str, all: &[&str]) -> SheetChoice {
+    SheetChoice {
+        name: name.into(),
+        all: all.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// A sheet: a title row above the header, data not starting in column A, cells that are not
+/// text in user columns (each named by its cell), a repeated header row.
+#[test]
+fn workbook_cells_are_read_with_excel_positions() {
+    let rows = vec![
+        SheetRow {
+            row: 1,
+            cells: vec![SheetCell::Empty, text("利用者一覧")],
+        },
+        SheetRow {
+            row: 3,
+            cells: vec![
+                SheetCell::Empty,
+                text("ログインID"),
+                text("氏名"),
+                text("メールアドレス"),
+                text("権限"),
+                text("備考"),
+            ],
+        },
+        SheetRow {
+            row: 4,
+            cells: vec![
+                SheetCell::Empty,
+                text("000123"),
+                text("山田 太郎"),
+                text("taro@example.co.jp"),
+                text("一般"),
+                SheetCell::Number("5".into()),
+            ],
+        },
+        SheetRow {
+            row: 5,
+            cells: vec![
+                SheetCell::Empty,
+                SheetCell::Number("123".into()),
+                text("佐藤"),
+                text("sato@example.co.jp"),
+                text("admin"),
+            ],
+        },
+        SheetRow {
+            row: 6,
+            cells: vec![
+                SheetCell::Empty,
+                text("user0006"),
+                SheetCell::Date("2026-04-01".into()),
+                SheetCell::Error("#N/A".into()),
+                SheetCell::Bool(true),
+            ],
+        },
+        SheetRow {
+            row: 7,
+            cells: vec![
+                SheetCell::Empty,
+                text("login_id"),
+                text("name"),
+                text("email"),
+                text("role"),
+            ],
+        },
+        SheetRow {
+            row: 8,
+            cells: vec![
+                SheetCell::Empty,
+                text("=cmd"),
+                text("x"),
+                text("x@example.co.jp"),
+                text("admin"),
+            ],
+        },
+    ];
+    let file = read_users_sheet(
+        Encoding::Xlsx,
+        sheet("名簿", &["名簿", "Sheet2"]),
+        rows,
+        &[],
+    )
+    .expect("read");
+    assert_eq!(file.rows.len(), 1);
+    assert_eq!(file.rows[0].login_id.as_str(), "000123");
+    assert_eq!(file.rows[0].row, 4);
+    assert_eq!(file.ignored_columns, vec!["備考".to_string()]);
+    assert_eq!(file.columns.login_id.column, 2);
+    let got: Vec<(Option<String>, u32, &str)> = file
+        .problems
+        .iter()
+        .map(|p| (p.cell(), p.row, p.code.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some("B5".into()), 5, CODE_NOT_TEXT),
+            (Some("C6".into()), 6, CODE_DATE_CELL),
+            (Some("D6".into()), 6, CODE_ERROR_VALUE),
+            (Some("E6".into()), 6, CODE_NOT_TEXT),
+            (None, 7, CODE_SECOND_HEADER),
+            (Some("B8".into()), 8, "E-VAL-004"),
+        ]
+    );
+    assert!(
+        file.problems[0].message.ja.contains("名簿") && file.problems[0].message.en.contains("B5")
+    );
+    assert_eq!(file.last_row, 8);
+}
+
+#[test]
+fn workbook_sheets_refuse_empty_sheets_and_merged_headers() {
+    let empty = read_users_sheet(
+        Encoding::Xlsx,
+        sheet("Sheet1", &["Sheet1", "名簿"]),
+        vec![],
+        &[],
+    );
+    assert_eq!(
+        empty,
+        Err(FileError::EmptySheet {
+            sheet: "Sheet1".into(),
+            others: vec!["名簿".into()]
+        })
+    );
+    let rows = vec![
+        SheetRow {
+            row: 1,
+            cells: vec![
+                text("login_id"),
+                text("name"),
+                SheetCell::Empty,
+                text("email"),
+                text("role"),
+            ],
+        },
+        SheetRow {
+            row: 2,
+            cells: vec![
+                text("user0001"),
+                text("A"),
+                SheetCell::Empty,
+                text("a@example.co.jp"),
+                text("admin"),
+            ],
+        },
+    ];
+    let merged = CellRange {
+        first_row: 1,
+        first_column: 2,
+        last_row: 1,
+        last_column: 3,
+    };
+    let refused = read_users_sheet(Encoding::Xlsx, sheet("S", &["S"]), rows.clone(), &[merged]);
+    assert_eq!(
+        refused,
+        Err(FileError::MergedHeader {
+            sheet: "S".into(),
+            range: "B1:C1".into()
+        })
+    );
+    assert_eq!(refused.expect_err("refused").code(), "E-CSV-026");
+    // A merge elsewhere (data rows) is no concern of the header.
+    let below = CellRange {
+        first_row: 5,
+        first_column: 1,
+        last_row: 6,
+        last_column: 1,
+    };
+    assert!(read_users_sheet(Encoding::Xlsx, sheet("S", &["S"]), rows, &[below]).is_ok());
+}
+
+#[test]
+fn new_file_errors_have_codes_and_both_languages() {
+    let errors = [
+        (
+            FileError::NotAWorkbook {
+                name: "a.xlsx".into(),
+            },
+            "E-CSV-008",
+        ),
+        (FileError::Encrypted, "E-CSV-009"),
+        (
+            FileError::WorkbookTooLarge { what: "x".into() },
+            "E-CSV-016",
+        ),
+        (
+            FileError::SheetNotFound {
+                sheet: "x".into(),
+                sheets: vec!["y".into()],
+            },
+            "E-CSV-017",
+        ),
+        (
+            FileError::EmptySheet {
+                sheet: "x".into(),
+                others: vec![],
+            },
+            "E-CSV-018",
+        ),
+        (
+            FileError::ExtensionMismatch {
+                name: "a.csv".into(),
+                actual: "xlsx".into(),
+            },
+            "E-CSV-019",
+        ),
+        (
+            FileError::MergedHeader {
+                sheet: "x".into(),
+                range: "A1:B1".into(),
+            },
+            "E-CSV-026",
+        ),
+    ];
+    for (e, code) in errors {
+        assert_eq!(e.code(), code);
+        assert!(e.to_string().starts_with(code));
+        let m = e.message();
+        assert!(!m.ja.is_empty() && !m.en.is_empty());
+    }
 }

@@ -22,6 +22,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/certificates/{serial}/cert.pem", get(certificate_pem))
         .route("/users/export.csv", get(users_export))
         .route("/users/template.csv", get(users_template))
+        .route("/users/export.xlsx", get(users_export_xlsx))
         .route("/distribution/{token}/file", get(delivery_file))
         .route(
             "/distribution/{token}/passwords.csv",
@@ -29,6 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/distribution/{token}/sheet", get(delivery_sheet))
         .route("/bulk/{job}/result.csv", get(bulk_result_csv))
+        .route("/bulk/{job}/result.xlsx", get(bulk_result_xlsx))
         .route("/ca/cfssl/{file}", get(cfssl_ca_file))
 }
 
@@ -86,6 +88,29 @@ async fn users_export(
 ) -> Result<Response, WebError> {
     let bytes = b.export_users_csv(query.encoding()).await?;
     Ok(query.download("certdesk-users.csv", bytes))
+}
+
+/// The media type of an `.xlsx` workbook.
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// All users with their current certificate, as an `.xlsx` workbook (text cells).
+async fn users_export_xlsx(State(b): State<Backend>, _: ConsoleUser) -> Result<Response, WebError> {
+    let bytes = b.export_users_xlsx().await?;
+    Ok(attachment("certdesk-users.xlsx", XLSX, bytes))
+}
+
+/// A bulk run's result per user, as an `.xlsx` workbook (text cells).
+async fn bulk_result_xlsx(
+    State(b): State<Backend>,
+    UrlPath(job): UrlPath<i64>,
+    _: ConsoleUser,
+) -> Result<Response, WebError> {
+    let bytes = b.bulk_result_xlsx(job).await?;
+    Ok(attachment(
+        &format!("certdesk-bulk-{job}.xlsx"),
+        XLSX,
+        bytes,
+    ))
 }
 
 /// An empty users file with the header and two example rows.

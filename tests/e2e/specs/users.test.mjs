@@ -98,7 +98,7 @@ test('the same file through the command line changes nothing', async () => {
   // The bad file is refused with its row, column and code, and exit code 1.
   await assert.rejects(cliIn(dataDir, 'users', 'import', BAD, '--yes'), (e) => {
     assert.equal(e.code, 1);
-    assert.match(e.stderr, /row 4, column 3 \(メールアドレス\): E-VAL-006/);
+    assert.match(e.stderr, /row 4, column C \(メールアドレス\), cell C4: E-VAL-006/);
     assert.match(e.stderr, /E-CSV-020/);
     return true;
   });
