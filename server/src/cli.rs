@@ -436,7 +436,15 @@ fn test_clock(offset_days: i64) -> Clock {
     Clock::shifted(Duration::days(offset_days))
 }
 
-async fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), ServiceError> {
+async fn serve(data_dir: PathBuf, mut args: ServeArgs) -> Result<(), ServiceError> {
+    // `--listen HOST:0` (any free port): the port is chosen now, so that the public URL, the
+    // Host allowlist and the check page's port name the port the console really answers on.
+    if args.listen.port() == 0 {
+        let free = std::net::TcpListener::bind(args.listen)
+            .and_then(|l| l.local_addr())
+            .map_err(|e| ServiceError::Internal(format!("cannot listen on {}: {e}", args.listen)))?;
+        args.listen.set_port(free.port());
+    }
     // Refused before anything is opened or written.
     let plan = crate::serving::plan(&args)?;
     let clock = args.clock();
