@@ -169,6 +169,48 @@ impl BackupStatus {
     }
 }
 
+/// The subject of the backup warning in the daily notice mail to masters (also how the daily
+/// job finds the one it already queued today).
+pub const WARNING_MAIL_SUBJECT: &str =
+    "[certdesk] バックアップを確認してください / Check the backups";
+
+/// The backup warning mailed to masters by the daily notice job when `status.warn` (the
+/// dashboard's rule and words: [`BackupStatus::summary`]).
+pub fn warning_mail(
+    organisation: &str,
+    status: &BackupStatus,
+    console_url: &str,
+) -> crate::notices::NoticeMail {
+    let summary = status.summary();
+    crate::notices::NoticeMail {
+        subject: WARNING_MAIL_SUBJECT.to_string(),
+        body: format!(
+            "{organisation} の certdesk のバックアップに問題があります。\n\
+             \n\
+             {ja}\n\
+             \n\
+             CA の鍵と全員の証明書の状態はバックアップがなければ失われます。certdesk の設定ページの\n\
+             「定期バックアップ」とサーバのログを確認し、certdesk backup --output FILE で手動のバックアップも取れます。\n\
+             \n\
+             certdesk: {console_url}\n\
+             \n\
+             ----\n\
+             \n\
+             The backups of certdesk of {organisation} need attention.\n\
+             \n\
+             {en}\n\
+             \n\
+             Without a backup the CA key and every certificate's state are lost with the PC. Check\n\
+             \"Scheduled backups\" on certdesk's Settings page and the server log; certdesk backup --output FILE\n\
+             takes one by hand.\n\
+             \n\
+             certdesk: {console_url}\n",
+            ja = summary.ja,
+            en = summary.en,
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
