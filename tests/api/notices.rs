@@ -419,7 +419,13 @@ async fn pickup_notices_are_mailed_to_each_user_without_the_password() {
 async fn the_daily_mail_warns_the_masters_when_backups_are_overdue_once_a_day() {
     use certdesk_domain::backup::WARNING_MAIL_SUBJECT;
     let sink = start_sink().await;
-    let app = spawn_app_with(|s| s.backup_every = Some(Duration::days(1))).await;
+    let backups = tempfile::tempdir().expect("tempdir");
+    let backup_dir = backups.path().to_path_buf();
+    let app = spawn_app_with(move |s| {
+        s.backup_dir = Some(backup_dir);
+        s.backup_every = Some(Duration::days(1));
+    })
+    .await;
     assert_eq!(app.set_up().await.status(), 200);
     app.backend
         .update_notification_settings(settings_for(sink.port), None, false, Actor::Cli)
