@@ -125,6 +125,7 @@ impl ServiceError {
             | ServiceError::ImportStale => Some("file"),
             ServiceError::Distribution(e) => e.field(),
             ServiceError::Otp(e) => e.field(),
+            ServiceError::Backup(e) => e.field(),
             ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
             ServiceError::Setup(SetupError::TokenMissing | SetupError::TokenWrong) => {
                 Some("setup_token")

@@ -75,6 +75,8 @@ struct Inner {
     set_up: AtomicBool,
     /// Wakes the mail sender when notices queued mail.
     mail_wake: tokio::sync::Notify,
+    /// Wakes scheduled backups when Settings → Scheduled backups changed.
+    backup_wake: tokio::sync::Notify,
 }
 
 /// `path` with `suffix` appended to its file name (`certdesk.sqlite3-wal`).
@@ -158,6 +160,7 @@ impl Backend {
                 ca: RwLock::new(None),
                 set_up: AtomicBool::new(set_up),
                 mail_wake: tokio::sync::Notify::new(),
+                backup_wake: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -199,6 +202,10 @@ impl Backend {
 
     pub(crate) fn mail_wake(&self) -> &tokio::sync::Notify {
         &self.inner.mail_wake
+    }
+
+    pub(crate) fn backup_wake(&self) -> &tokio::sync::Notify {
+        &self.inner.backup_wake
     }
 
     pub(crate) fn mark_set_up(&self) {

@@ -34,6 +34,12 @@ pub struct Settings {
     pub check_url: Option<String>,
     /// The interval of scheduled backups (`serve --backup-dir`), for the dashboard's warning.
     pub backup_every: Option<time::Duration>,
+    /// `serve --backup-dir`: the folder of scheduled backups until Settings saves one.
+    pub backup_dir: Option<PathBuf>,
+    /// `serve --backup-keep`: how many scheduled backups to keep until Settings saves it.
+    pub backup_keep: u32,
+    /// The server has CERTDESK_BACKUP_PASSPHRASE, so scheduled backups can run.
+    pub backup_passphrase_set: bool,
 }
 
 impl Settings {
@@ -48,6 +54,9 @@ impl Settings {
             serving: Serving::default(),
             check_url: None,
             backup_every: None,
+            backup_dir: None,
+            backup_keep: 14,
+            backup_passphrase_set: false,
         }
     }
 

@@ -68,11 +68,12 @@ pub enum AuditAction {
     ServerCertificateIssue,
     Backup,
     Restore,
+    BackupScheduleUpdate,
 }
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 59] = [
+    pub const ALL: [AuditAction; 60] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -132,6 +133,7 @@ impl AuditAction {
         AuditAction::ServerCertificateIssue,
         AuditAction::Backup,
         AuditAction::Restore,
+        AuditAction::BackupScheduleUpdate,
     ];
 
     /// The certificate operation `operation` (`issue`, `renew`, `revoke`, `reissue`) as done.
@@ -225,6 +227,7 @@ impl AuditAction {
             AuditAction::ServerCertificateIssue => "server_certificate_issue",
             AuditAction::Backup => "backup",
             AuditAction::Restore => "restore",
+            AuditAction::BackupScheduleUpdate => "backup_schedule_update",
         }
     }
 
@@ -332,6 +335,9 @@ impl AuditAction {
             }
             AuditAction::Backup => ("バックアップ", "Backup"),
             AuditAction::Restore => ("バックアップからの復元", "Restored from a backup"),
+            AuditAction::BackupScheduleUpdate => {
+                ("定期バックアップの設定変更", "Scheduled backups changed")
+            }
         };
         Message::new(ja, en)
     }
@@ -404,7 +410,8 @@ mod tests {
             | AuditAction::CertificateCheck
             | AuditAction::ServerCertificateIssue
             | AuditAction::Backup
-            | AuditAction::Restore => true,
+            | AuditAction::Restore
+            | AuditAction::BackupScheduleUpdate => true,
         }
     }
 
@@ -414,7 +421,7 @@ mod tests {
         assert_eq!(distinct.len(), AuditAction::ALL.len());
         assert_eq!(
             AuditAction::ALL.len(),
-            59,
+            60,
             "an action was added: list it in ALL"
         );
         assert!(AuditAction::ALL.into_iter().all(listed));

@@ -42,6 +42,17 @@ error_codes! {
         NoDatabase { dir: String } = "E-BACKUP-011" => "no certdesk database in {dir}",
         /// The restored database fails SQLite's integrity check or the CA key does not open.
         Inconsistent { detail: String } = "E-BACKUP-012" => "the restored data is not consistent: {detail}",
+        /// Settings → Scheduled backups: the folder is not an absolute path.
+        ScheduleDirRelative { dir: String } = "E-BACKUP-013" => "the backup folder {dir} is not an absolute path",
+        /// Settings → Scheduled backups: the folder is the data directory or inside it.
+        ScheduleDirInData { dir: String } = "E-BACKUP-014" => "the backup folder {dir} is inside the data directory",
+        /// Settings → Scheduled backups: the path exists and is not a folder, or its parent
+        /// folder does not exist.
+        ScheduleDirUnusable { dir: String } = "E-BACKUP-015" => "the backup folder {dir} cannot be used",
+        /// Settings → Scheduled backups: the interval is not a number and a unit from 1m to 366d.
+        ScheduleInterval { given: String } = "E-BACKUP-016" => "the backup interval {given} is not from 1m to 366d",
+        /// Settings → Scheduled backups: how many to keep is not a whole number from 1 to 1000.
+        ScheduleKeep { given: String } = "E-BACKUP-017" => "how many backups to keep ({given}) is not from 1 to 1000",
     }
 }
 
@@ -96,8 +107,110 @@ impl BackupError {
                 format!("復元したデータの検査に失敗しました({detail})。何も置き換えていません。別のバックアップを使ってください。"),
                 format!("The restored data failed its check ({detail}). Nothing was replaced. Use another backup."),
             ),
+            BackupError::ScheduleDirRelative { dir } => Message::new(
+                format!("バックアップの保存先「{dir}」は絶対パスではありません(保存していません)。/var/backups/certdesk のように / から始まるパスを入力してください。"),
+                format!("The backup folder \"{dir}\" is not an absolute path (nothing was saved). Enter a path starting with /, such as /var/backups/certdesk."),
+            ),
+            BackupError::ScheduleDirInData { dir } => Message::new(
+                format!("バックアップの保存先「{dir}」はデータディレクトリの中です(保存していません)。PCが壊れたときに一緒に失われないよう、別のディスクなどデータディレクトリの外を指定してください。"),
+                format!("The backup folder \"{dir}\" is inside the data directory (nothing was saved). Choose a folder outside it, ideally on another disk, so the backups survive the loss of the data."),
+            ),
+            BackupError::ScheduleDirUnusable { dir } => Message::new(
+                format!("バックアップの保存先「{dir}」は使えません(ファイルであるか、親フォルダがありません)。保存していません。既存のフォルダか、既存のフォルダの中の新しいフォルダ名を入力してください。"),
+                format!("The backup folder \"{dir}\" cannot be used (it is a file, or its parent folder does not exist); nothing was saved. Enter an existing folder, or a new folder inside an existing one."),
+            ),
+            BackupError::ScheduleInterval { given } => Message::new(
+                format!("バックアップの間隔「{given}」が正しくありません(保存していません)。数字と単位(m=分、h=時間、d=日)で、1m から 366d までを入力してください(例: 24h)。"),
+                format!("The backup interval \"{given}\" is not valid (nothing was saved). Enter a number and a unit (m minutes, h hours, d days) from 1m to 366d, such as 24h."),
+            ),
+            BackupError::ScheduleKeep { given } => Message::new(
+                format!("保存するバックアップの数「{given}」が正しくありません(保存していません)。1 から 1000 までの整数を入力してください。"),
+                format!("How many backups to keep (\"{given}\") is not valid (nothing was saved). Enter a whole number from 1 to 1000."),
+            ),
         }
     }
+}
+
+impl BackupError {
+    /// The Settings form field a schedule error is about.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            BackupError::ScheduleDirRelative { .. }
+            | BackupError::ScheduleDirInData { .. }
+            | BackupError::ScheduleDirUnusable { .. } => Some("backup_dir"),
+            BackupError::ScheduleInterval { .. } => Some("backup_every"),
+            BackupError::ScheduleKeep { .. } => Some("backup_keep"),
+            _ => None,
+        }
+    }
+}
+
+/// The interval of scheduled backups as typed (`serve --backup-every`, Settings): a number and
+/// a unit (`m`, `h`, `d`), from 1 minute to 366 days.
+pub fn parse_interval(text: &str) -> Result<time::Duration, BackupError> {
+    let bad = || BackupError::ScheduleInterval {
+        given: text.trim().to_string(),
+    };
+    let s = text.trim();
+    let (number, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = number.trim().parse().map_err(|_| bad())?;
+    let d = match unit {
+        "m" => time::Duration::minutes(n),
+        "h" => time::Duration::hours(n),
+        "d" => time::Duration::days(n),
+        _ => return Err(bad()),
+    };
+    if d < time::Duration::minutes(1) || d > time::Duration::days(366) {
+        return Err(bad());
+    }
+    Ok(d)
+}
+
+/// An interval as [`parse_interval`] reads it, in the largest whole unit (`1440m` → `1d`).
+pub fn format_interval(d: time::Duration) -> String {
+    let m = d.whole_minutes();
+    if m % 1440 == 0 {
+        format!("{}d", m / 1440)
+    } else if m % 60 == 0 {
+        format!("{}h", m / 60)
+    } else {
+        format!("{m}m")
+    }
+}
+
+/// How many scheduled backups to keep, as typed: 1 to 1000.
+pub fn parse_keep(text: &str) -> Result<u32, BackupError> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|k| (1..=1000).contains(k))
+        .ok_or_else(|| BackupError::ScheduleKeep {
+            given: text.trim().to_string(),
+        })
+}
+
+/// Where the schedule in effect comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ScheduleSource {
+    /// Saved on the Settings page (wins over the command line).
+    Saved,
+    /// `serve --backup-dir/--backup-every/--backup-keep` (nothing saved on the page yet).
+    CommandLine,
+    /// Neither: no scheduled backups.
+    None,
+}
+
+/// Settings → Scheduled backups as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackupScheduleView {
+    /// Empty: scheduled backups are off.
+    pub dir: String,
+    /// As typed: `24h`.
+    pub every: String,
+    pub keep: u32,
+    pub source: ScheduleSource,
+    /// The server has CERTDESK_BACKUP_PASSPHRASE (without it no scheduled backup can run).
+    pub passphrase_set: bool,
 }
 
 /// Checks a passphrase (and, when typed twice, that both agree).
@@ -162,10 +275,52 @@ impl BackupStatus {
             ja.push_str("。定期バックアップが予定どおり取れていません(間隔の2倍を超えています)。");
             en.push_str(". Scheduled backups are overdue (older than twice the interval).");
         } else if !self.scheduled {
-            ja.push_str("(定期バックアップは未設定: serve --backup-dir)");
-            en.push_str(" (no scheduled backups: serve --backup-dir)");
+            ja.push_str("(定期バックアップは未設定: 設定ページ「定期バックアップ」)");
+            en.push_str(" (no scheduled backups: Settings → Scheduled backups)");
         }
         Message::new(ja, en)
+    }
+}
+
+/// The subject of the backup warning in the daily notice mail to masters (also how the daily
+/// job finds the one it already queued today).
+pub const WARNING_MAIL_SUBJECT: &str =
+    "[certdesk] バックアップを確認してください / Check the backups";
+
+/// The backup warning mailed to masters by the daily notice job when `status.warn` (the
+/// dashboard's rule and words: [`BackupStatus::summary`]).
+pub fn warning_mail(
+    organisation: &str,
+    status: &BackupStatus,
+    console_url: &str,
+) -> crate::notices::NoticeMail {
+    let summary = status.summary();
+    crate::notices::NoticeMail {
+        subject: WARNING_MAIL_SUBJECT.to_string(),
+        body: format!(
+            "{organisation} の certdesk のバックアップに問題があります。\n\
+             \n\
+             {ja}\n\
+             \n\
+             CA の鍵と全員の証明書の状態はバックアップがなければ失われます。certdesk の設定ページの\n\
+             「定期バックアップ」とサーバのログを確認し、certdesk backup --output FILE で手動のバックアップも取れます。\n\
+             \n\
+             certdesk: {console_url}\n\
+             \n\
+             ----\n\
+             \n\
+             The backups of certdesk of {organisation} need attention.\n\
+             \n\
+             {en}\n\
+             \n\
+             Without a backup the CA key and every certificate's state are lost with the PC. Check\n\
+             \"Scheduled backups\" on certdesk's Settings page and the server log; certdesk backup --output FILE\n\
+             takes one by hand.\n\
+             \n\
+             certdesk: {console_url}\n",
+            ja = summary.ja,
+            en = summary.en,
+        ),
     }
 }
 
@@ -185,6 +340,29 @@ mod tests {
         assert_eq!(
             check_passphrase("correct horse battery", "correct horse batterx"),
             Err(BackupError::PassphraseMismatch)
+        );
+    }
+
+    #[test]
+    fn intervals_are_a_number_and_a_unit_from_one_minute_to_366_days() {
+        assert_eq!(parse_interval(" 24h "), Ok(time::Duration::hours(24)));
+        assert_eq!(parse_interval("30m"), Ok(time::Duration::minutes(30)));
+        assert_eq!(parse_interval("366d"), Ok(time::Duration::days(366)));
+        for bad in ["", "0m", "367d", "24", "h", "1.5h", "-1h", "24x"] {
+            assert_eq!(
+                parse_interval(bad),
+                Err(BackupError::ScheduleInterval {
+                    given: bad.trim().into()
+                }),
+                "{bad}"
+            );
+        }
+        assert_eq!(format_interval(time::Duration::days(1)), "1d");
+        assert_eq!(format_interval(time::Duration::hours(12)), "12h");
+        assert_eq!(format_interval(time::Duration::minutes(90)), "90m");
+        assert_eq!(parse_keep("14"), Ok(14));
+        assert!(
+            parse_keep("0").is_err() && parse_keep("1001").is_err() && parse_keep("x").is_err()
         );
     }
 
@@ -209,6 +387,11 @@ mod tests {
             },
             BackupError::NoDatabase { dir: "d".into() },
             BackupError::Inconsistent { detail: "x".into() },
+            BackupError::ScheduleDirRelative { dir: "d".into() },
+            BackupError::ScheduleDirInData { dir: "d".into() },
+            BackupError::ScheduleDirUnusable { dir: "d".into() },
+            BackupError::ScheduleInterval { given: "x".into() },
+            BackupError::ScheduleKeep { given: "x".into() },
         ];
         assert_eq!(all.len(), BackupError::CODES.len());
         for e in all {

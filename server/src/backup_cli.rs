@@ -126,46 +126,38 @@ pub async fn restore(data_dir: PathBuf, args: RestoreArgs) -> Result<(), Service
     Ok(())
 }
 
-/// `--backup-every`: a number and a unit (`m`, `h`, `d`), at least 1 minute.
+/// `--backup-every`: a number and a unit (`m`, `h`, `d`), from 1 minute to 366 days (the
+/// Settings page's rule: [`certdesk_domain::backup::parse_interval`]).
 pub fn parse_interval(s: &str) -> Result<time::Duration, String> {
-    let s = s.trim();
-    let (number, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = number
-        .parse()
-        .map_err(|_| "a number and a unit: 30m, 12h, 24h, 7d".to_string())?;
-    let d = match unit {
-        "m" => time::Duration::minutes(n),
-        "h" => time::Duration::hours(n),
-        "d" => time::Duration::days(n),
-        _ => return Err("a number and a unit: 30m, 12h, 24h, 7d".into()),
-    };
-    if d < time::Duration::minutes(1) || d > time::Duration::days(366) {
-        return Err("from 1m to 366d".into());
-    }
-    Ok(d)
+    certdesk_domain::backup::parse_interval(s)
+        .map_err(|_| "a number and a unit from 1m to 366d: 30m, 12h, 24h, 7d".to_string())
 }
 
-/// Starts scheduled backups when `serve --backup-dir` is given; the passphrase must be in
-/// CERTDESK_BACKUP_PASSPHRASE (a server has no terminal to ask on).
+/// Starts the scheduled backups task when the server has CERTDESK_BACKUP_PASSPHRASE (a server
+/// has no terminal to ask on); it follows `serve --backup-dir` or, once saved, Settings →
+/// Scheduled backups. `--backup-dir` without the passphrase is refused.
 pub fn start_schedule(
     backend: &certdesk_backend::Backend,
     args: &crate::cli::ServeArgs,
 ) -> Result<(), ServiceError> {
-    let Some(dir) = args.backup_dir.clone() else {
-        return Ok(());
+    let passphrase = match std::env::var(PASSPHRASE_ENV) {
+        Ok(p) => p,
+        Err(_) if args.backup_dir.is_some() => return Err(BackupError::NoPassphrase.into()),
+        Err(_) => {
+            tracing::info!("no scheduled backups: CERTDESK_BACKUP_PASSPHRASE is not set");
+            return Ok(());
+        }
     };
-    let passphrase = std::env::var(PASSPHRASE_ENV).map_err(|_| BackupError::NoPassphrase)?;
     check_passphrase(&passphrase, &passphrase)?;
-    let schedule = certdesk_backend::backup::schedule::Schedule {
-        dir,
-        every: args.backup_every,
-        keep: usize::try_from(args.backup_keep).unwrap_or(14),
-        passphrase,
-    };
-    tracing::info!(backup.dir = %schedule.dir.display(), backup.every = %schedule.every, backup.keep = schedule.keep, "scheduled backups");
+    match &args.backup_dir {
+        Some(dir) => {
+            tracing::info!(backup.dir = %dir.display(), backup.every = %args.backup_every, backup.keep = args.backup_keep, "scheduled backups (unless Settings saved others)")
+        }
+        None => tracing::info!("scheduled backups as Settings says"),
+    }
     tokio::spawn(certdesk_backend::backup::schedule::run(
         backend.clone(),
-        schedule,
+        passphrase,
     ));
     Ok(())
 }

@@ -340,6 +340,10 @@ fn settings(data_dir: PathBuf, serve: Option<&ServeArgs>) -> Settings {
         s.serve_at(args.listen, args.public_url.as_deref());
         s.check_url = crate::serving::check_url(args);
         s.backup_every = args.backup_dir.as_ref().map(|_| args.backup_every);
+        s.backup_dir = args.backup_dir.clone();
+        s.backup_keep = args.backup_keep;
+        s.backup_passphrase_set =
+            std::env::var_os(certdesk_domain::backup::PASSPHRASE_ENV).is_some();
     }
     s
 }

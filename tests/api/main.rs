@@ -5,6 +5,7 @@ mod abuse_distribution;
 mod abuse_limits;
 mod abuse_misc;
 mod auth;
+mod backup_settings;
 mod bulk;
 mod bundle;
 mod certificates;

@@ -9,7 +9,7 @@ use certdesk_backend::{Backend, Clock, Settings};
 use certdesk_domain::notices::{NotificationSettings, SmtpSecurity};
 use certdesk_domain::profile::JST;
 use certdesk_domain::Role;
-use certdesk_tests::{error_code, spawn_app, TestApp};
+use certdesk_tests::{error_code, spawn_app, spawn_app_with, TestApp};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use time::{Duration, OffsetDateTime};
@@ -410,4 +410,107 @@ async fn pickup_notices_are_mailed_to_each_user_without_the_password() {
     assert!(audit
         .iter()
         .any(|a| a.action == "pickup_mail" && a.target.as_deref() == Some("taro0001")));
+}
+
+/// The backup warning of the dashboard goes to the masters in the daily notice mail: with a
+/// daily schedule and no backup yet; not again the same day (a restart re-runs the job); not
+/// after a fresh backup; again once the last backup is older than twice the interval.
+#[tokio::test]
+async fn the_daily_mail_warns_the_masters_when_backups_are_overdue_once_a_day() {
+    use certdesk_domain::backup::WARNING_MAIL_SUBJECT;
+    let sink = start_sink().await;
+    let backups = tempfile::tempdir().expect("tempdir");
+    let backup_dir = backups.path().to_path_buf();
+    let app = spawn_app_with(move |s| {
+        s.backup_dir = Some(backup_dir);
+        s.backup_every = Some(Duration::days(1));
+    })
+    .await;
+    assert_eq!(app.set_up().await.status(), 200);
+    app.backend
+        .update_notification_settings(settings_for(sink.port), None, false, Actor::Cli)
+        .await
+        .expect("settings");
+    // An admin, who gets no backup warning (masters only).
+    app.backend
+        .create_user(
+            "admin001",
+            "管理 花子",
+            "hanako@example.co.jp",
+            Role::Admin,
+            Actor::Cli,
+        )
+        .await
+        .expect("admin");
+
+    // No backup yet with a daily schedule: one warning, however often the job runs today.
+    app.backend.run_notice_job().await.expect("job");
+    app.advance(Duration::hours(3));
+    app.backend.run_notice_job().await.expect("job again");
+    assert_eq!(app.backend.send_due_mail().await.expect("send").sent, 1);
+    let mails = received(sink.dir.path());
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let m = &mails[0];
+    assert_eq!(m["to"], "taro@example.co.jp", "{m}");
+    assert_eq!(m["subject"], WARNING_MAIL_SUBJECT, "{m}");
+    let body = m["body"].as_str().expect("body");
+    assert!(body.contains("バックアップはまだありません"), "{body}");
+    assert!(body.contains("No backup yet"), "{body}");
+    assert!(body.contains("overdue"), "{body}");
+
+    // A backup now: the next days' jobs stay quiet while it is fresh.
+    let data_dir = app.backend.settings().data_dir.clone();
+    let out = tempfile::tempdir().expect("tempdir");
+    certdesk_backend::backup::create_backup(
+        &data_dir,
+        &out.path().join("b.age"),
+        "correct horse battery staple",
+        &Actor::Cli,
+        app.backend.clock().now(),
+    )
+    .expect("backup");
+    app.advance(Duration::days(1));
+    app.backend.run_notice_job().await.expect("job");
+    assert_eq!(app.backend.send_due_mail().await.expect("send").sent, 0);
+    assert!(
+        !app.backend
+            .dashboard()
+            .await
+            .expect("dashboard")
+            .backup
+            .warn
+    );
+
+    // Two days and a bit after that backup: overdue, warned again.
+    app.advance(Duration::days(1) + Duration::hours(1));
+    app.backend.run_notice_job().await.expect("job");
+    assert!(
+        app.backend
+            .dashboard()
+            .await
+            .expect("dashboard")
+            .backup
+            .warn
+    );
+    assert_eq!(app.backend.send_due_mail().await.expect("send").sent, 1);
+    let mails = received(sink.dir.path());
+    assert_eq!(mails.len(), 2);
+    let body = mails[1]["body"].as_str().expect("body");
+    assert!(body.contains("最終バックアップ:"), "{body}");
+    assert!(body.contains("Last backup:"), "{body}");
+    assert!(body.contains("older than twice the interval"), "{body}");
+}
+
+/// Without a schedule and without a failed backup there is nothing to warn about.
+#[tokio::test]
+async fn no_backup_warning_without_a_schedule_or_a_failure() {
+    let sink = start_sink().await;
+    let app = spawn_app().await;
+    assert_eq!(app.set_up().await.status(), 200);
+    app.backend
+        .update_notification_settings(settings_for(sink.port), None, false, Actor::Cli)
+        .await
+        .expect("settings");
+    app.backend.run_notice_job().await.expect("job");
+    assert_eq!(app.backend.send_due_mail().await.expect("send").sent, 0);
 }

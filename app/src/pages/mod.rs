@@ -1,6 +1,7 @@
 //! One page per route.
 
 mod audit;
+mod backup_settings;
 mod certificate_detail;
 mod certificates;
 mod check_link;

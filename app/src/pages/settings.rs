@@ -278,6 +278,7 @@ pub fn SettingsPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <super::backup_settings::BackupScheduleSection/>
         <section>
             <h2>{tr(Key::ExtCaTitle)}</h2>
             <p class="hint">{tr(Key::ExtCaIntro)}</p>

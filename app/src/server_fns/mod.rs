@@ -240,6 +240,7 @@ pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
         .collect())
 }
 
+pub mod backup;
 pub mod certificates;
 pub mod check;
 pub mod dashboard;

@@ -13,6 +13,8 @@
 //! untouched.
 
 pub mod schedule;
+pub mod settings;
+pub mod warning;
 
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};

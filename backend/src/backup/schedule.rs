@@ -1,5 +1,7 @@
 //! Scheduled backups in the server (`serve --backup-dir DIR [--backup-every 24h]
-//! [--backup-keep 14]`): one task, so one backup at a time; each run writes
+//! [--backup-keep 14]`, or Settings → Scheduled backups, which wins once saved: see
+//! [`super::settings`]): one task, so one backup at a time, reading the schedule in effect
+//! before each run and woken when it is saved; each run writes
 //! `certdesk-<UTC time>.age` into the folder with [`super::create_backup`] (audited, actor
 //! `system`), then deletes the oldest of those files beyond the newest `keep`. The first run is
 //! due one interval after the last successful backup in the audit log (at once if there was
@@ -85,9 +87,27 @@ pub async fn run_once(backend: &Backend, schedule: &Schedule) -> Result<BackupIn
     result
 }
 
-/// Runs [`run_once`] whenever one is due. Never returns.
-pub async fn run(backend: Backend, schedule: Schedule) {
+/// Runs [`run_once`] whenever one is due under the schedule in effect (read before each
+/// run; a save on the Settings page wakes it). Never returns.
+pub async fn run(backend: Backend, passphrase: String) {
     loop {
+        let schedule = match backend.backup_schedule().await {
+            Ok(Some(s)) => Schedule {
+                dir: s.dir,
+                every: s.every,
+                keep: usize::try_from(s.keep).unwrap_or(14),
+                passphrase: passphrase.clone(),
+            },
+            Ok(None) => {
+                backend.backup_wake().notified().await;
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error.code = e.code(), error.detail = %e, "cannot read the backup schedule");
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                continue;
+            }
+        };
         let wait = match backend.backup_status(Some(schedule.every)).await {
             Ok(BackupStatus {
                 last_success_at: Some(at),
@@ -99,12 +119,18 @@ pub async fn run(backend: Backend, schedule: Schedule) {
             _ => Duration::ZERO,
         };
         if wait > Duration::ZERO {
-            tokio::time::sleep(wait.unsigned_abs()).await;
+            tokio::select! {
+                () = tokio::time::sleep(wait.unsigned_abs()) => {}
+                () = backend.backup_wake().notified() => continue,
+            }
         }
         if run_once(&backend, &schedule).await.is_err() {
             // Try again in an hour (or sooner if the interval is shorter), not in a loop.
             let retry = std::cmp::min(schedule.every, Duration::hours(1));
-            tokio::time::sleep(retry.unsigned_abs()).await;
+            tokio::select! {
+                () = tokio::time::sleep(retry.unsigned_abs()) => {}
+                () = backend.backup_wake().notified() => {}
+            }
         }
     }
 }

@@ -98,7 +98,7 @@ impl Backend {
     /// Everything the dashboard shows.
     pub async fn dashboard(&self) -> Result<DashboardView, ServiceError> {
         let now = self.clock().now();
-        let backup = self.backup_status(self.settings().backup_every).await?;
+        let backup = self.backup_status(self.backup_interval().await?).await?;
         self.db()
             .run(move |conn| {
                 let profile = load_profile(conn)?;

@@ -308,7 +308,8 @@ impl Backend {
                 Ok(run)
             })
             .await?;
-        if run.queued > 0 {
+        let warned = self.queue_backup_warning(now).await?;
+        if run.queued > 0 || warned {
             self.mail_wake().notify_one();
         }
         Ok(run)

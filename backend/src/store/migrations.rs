@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0010_otp.sql",
         include_str!("../../../migrations/0010_otp.sql"),
     ),
+    (
+        15,
+        "0015_backup_settings.sql",
+        include_str!("../../../migrations/0015_backup_settings.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.
