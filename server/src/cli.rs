@@ -446,7 +446,9 @@ async fn serve(data_dir: PathBuf, mut args: ServeArgs) -> Result<(), ServiceErro
     if args.listen.port() == 0 {
         let free = std::net::TcpListener::bind(args.listen)
             .and_then(|l| l.local_addr())
-            .map_err(|e| ServiceError::Internal(format!("cannot listen on {}: {e}", args.listen)))?;
+            .map_err(|e| {
+                ServiceError::Internal(format!("cannot listen on {}: {e}", args.listen))
+            })?;
         args.listen.set_port(free.port());
     }
     // Refused before anything is opened or written.
