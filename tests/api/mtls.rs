@@ -6,7 +6,6 @@ use certdesk_backend::Actor;
 use certdesk_backend::Operation;
 use certdesk_domain::lifecycle::RevocationReason;
 use certdesk_domain::OperationKind;
-use certdesk_domain::Role;
 use certdesk_tests::{spawn_app, TestApp};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -103,48 +102,11 @@ async fn save(app: &TestApp, dir: &Path, file: &str, path: &str) {
 async fn nginx_accepts_the_exported_p12_while_valid_and_refuses_it_after_revocation() {
     let app = spawn_app().await;
     assert_eq!(app.set_up().await.status(), 200);
-    let id = app
-        .backend
-        .create_user(
-            "taro0001",
-            "佐藤 太郎",
-            "t@example.co.jp",
-            Role::General,
-            Actor::Cli,
-        )
-        .await
-        .expect("user");
-    app.backend
-        .apply_certificate_operation(id, Operation::Issue, Actor::Cli)
-        .await
-        .expect("issue");
-    let r = app
-        .post(
-            "prepare_single",
-            &[
-                ("user_id", &id.to_string()),
-                ("profile", "modern"),
-                ("password", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let created: serde_json::Value = r.json().await.expect("json");
-    let password = created["slips"][0]["password"]
-        .as_str()
-        .expect("password")
-        .to_string();
-    let token = created["token"].as_str().expect("token").to_string();
+    let (id, password, file) = app.issue_single_file("taro0001", "佐藤 太郎").await;
 
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
-    save(
-        &app,
-        d,
-        "taro0001.p12",
-        &format!("/distribution/{token}/file"),
-    )
-    .await;
+    save(&app, d, "taro0001.p12", &file).await;
     save(&app, d, "ca.pem", "/ca/ca.pem").await;
     save(&app, d, "crl.pem", "/ca/crl.pem").await;
 

@@ -5,7 +5,6 @@
 
 use certdesk_backend::{Actor, Operation};
 use certdesk_domain::lifecycle::RevocationReason;
-use certdesk_domain::Role;
 use certdesk_tests::tls::{client_trusting, free_port, serve_tls_on, spawn_tls_app};
 use certdesk_tests::TestApp;
 use std::io::{Read, Write};
@@ -317,39 +316,8 @@ async fn tls_files_are_read_again_on_sighup_and_open_connections_keep_working() 
 /// Issues a certificate to a new user and saves its `.p12` as PEM (certificate and key) in
 /// `dir/<login>.pem`; returns the user id.
 async fn user_with_pem(app: &TestApp, dir: &Path, login: &str) -> i64 {
-    let id = app
-        .backend
-        .create_user(
-            login,
-            "検査 太郎",
-            &format!("{login}@example.co.jp"),
-            Role::General,
-            Actor::Cli,
-        )
-        .await
-        .expect("user");
-    app.backend
-        .apply_certificate_operation(id, Operation::Issue, Actor::Cli)
-        .await
-        .expect("issue");
-    let r = app
-        .post(
-            "prepare_single",
-            &[
-                ("user_id", &id.to_string()),
-                ("profile", "modern"),
-                ("password", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let created: serde_json::Value = r.json().await.expect("json");
-    let password = created["slips"][0]["password"]
-        .as_str()
-        .expect("pw")
-        .to_string();
-    let token = created["token"].as_str().expect("token").to_string();
-    let r = app.get(&format!("/distribution/{token}/file")).await;
+    let (id, password, file) = app.issue_single_file(login, "検査 太郎").await;
+    let r = app.get(&file).await;
     assert_eq!(r.status(), 200);
     let p12 = format!("{login}.p12");
     std::fs::write(dir.join(&p12), r.bytes().await.expect("p12")).expect("write");

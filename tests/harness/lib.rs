@@ -130,6 +130,46 @@ pub fn client() -> reqwest::Client {
 }
 
 impl TestApp {
+    /// A general user `login` with a certificate issued by the embedded CA and one `.p12`
+    /// prepared for it as the Distribution page does (modern profile, generated password):
+    /// `(user id, password, "/distribution/<token>/file")`.
+    pub async fn issue_single_file(&self, login: &str, name: &str) -> (i64, String, String) {
+        use certdesk_backend::{Actor, Operation};
+        let id = self
+            .backend
+            .create_user(
+                login,
+                name,
+                &format!("{login}@example.co.jp"),
+                certdesk_domain::Role::General,
+                Actor::Cli,
+            )
+            .await
+            .expect("user");
+        self.backend
+            .apply_certificate_operation(id, Operation::Issue, Actor::Cli)
+            .await
+            .expect("issue");
+        let r = self
+            .post(
+                "prepare_single",
+                &[
+                    ("user_id", &id.to_string()),
+                    ("profile", "modern"),
+                    ("password", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let created: serde_json::Value = r.json().await.expect("json");
+        let password = created["slips"][0]["password"]
+            .as_str()
+            .expect("password")
+            .to_string();
+        let token = created["token"].as_str().expect("token");
+        (id, password, format!("/distribution/{token}/file"))
+    }
+
     /// The SQLite file of this app, for assertions on what it recorded.
     pub fn database(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.backend.settings().database_path()).expect("database")
