@@ -20,5 +20,6 @@ mod pages;
 mod serving;
 mod setup;
 mod tls;
+mod tls_headers;
 mod users;
 mod workbooks;

@@ -10,7 +10,7 @@ use certdesk_tests::{
 use std::time::Duration;
 
 /// The raw `Set-Cookie` values of an answer.
-fn set_cookies(r: &reqwest::Response) -> Vec<String> {
+pub(crate) fn set_cookies(r: &reqwest::Response) -> Vec<String> {
     r.headers()
         .get_all("set-cookie")
         .iter()
@@ -19,7 +19,7 @@ fn set_cookies(r: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-fn header(r: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn header(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -195,7 +195,7 @@ async fn hsts_is_sent_when_the_public_url_is_https_and_never_otherwise() {
 }
 
 /// The nonce in a page's `Content-Security-Policy`, after checking the policy's script rules.
-fn nonce_of(policy: &str) -> String {
+pub(crate) fn nonce_of(policy: &str) -> String {
     let script_src = policy
         .split(';')
         .map(str::trim)
@@ -213,7 +213,7 @@ fn nonce_of(policy: &str) -> String {
 }
 
 /// Every `<script` tag of `html` carries `nonce="{nonce}"`, and there is at least one.
-fn assert_scripts_carry(html: &str, nonce: &str, page: &str) {
+pub(crate) fn assert_scripts_carry(html: &str, nonce: &str, page: &str) {
     let tags: Vec<&str> = html
         .match_indices("<script")
         .map(|(at, _)| &html[at..at + html[at..].find('>').expect("tag end")])
