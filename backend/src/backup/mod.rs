@@ -92,6 +92,15 @@ pub fn latest_schema() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
 }
 
+/// Test hook, not used by certdesk itself: creates the database `path` migrated only up to
+/// migration `version`, as an older certdesk left it, so that a test can fill it, pack it with
+/// the real `certdesk backup` and show that a restore migrates it forward.
+#[doc(hidden)]
+pub fn create_database_at_schema(path: &Path, version: i64) -> Result<(), ServiceError> {
+    let mut conn = crate::store::db::open(path)?;
+    crate::store::migrations::apply_up_to(&mut conn, OffsetDateTime::now_utc(), version)
+}
+
 fn shown(path: &Path) -> String {
     path.display().to_string()
 }
