@@ -615,8 +615,16 @@ fn certs_commands_follow_the_pages_rules_with_exit_codes_and_export_p12_files() 
     assert!(String::from_utf8_lossy(&out.stdout).contains("taro0001\tE-CERT-"));
     let out = certdesk(&dir, &["certs", "renew", "taro0001"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let out = certdesk(&dir, &["certs", "revoke", "jiro0003"]);
+    let out = certdesk(
+        &dir,
+        &["certs", "revoke", "jiro0003", "--reason", "key_compromise"],
+    );
     assert_eq!(out.status.code(), Some(1), "no certificate: {}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("jiro0003\tE-CERT-007"),
+        "no certificate: {}",
+        text(&out)
+    );
     // Everyone eligible: the users without a valid certificate.
     let stdout = expect(&dir, &["certs", "issue", "--all-eligible"], 0);
     for id in ["hana0002", "jiro0003"] {
