@@ -373,9 +373,12 @@ mod keys {
     use super::der::{self, ReadError, Reader};
     use super::oid;
 
+    /// An AlgorithmIdentifier's parameters, if any: (tag, content).
+    type Parameters<'a> = Option<(u8, &'a [u8])>;
+
     pub struct PrivateKey<'a> {
         algorithm: &'a [u8],
-        parameters: Option<(u8, &'a [u8])>,
+        parameters: Parameters<'a>,
         private_key: &'a [u8],
         /// PKCS#8 v2 `[1] publicKey` (BIT STRING content), if present.
         public_key: Option<&'a [u8]>,
@@ -383,13 +386,13 @@ mod keys {
 
     pub struct Spki<'a> {
         algorithm: &'a [u8],
-        parameters: Option<(u8, &'a [u8])>,
+        parameters: Parameters<'a>,
         /// The subjectPublicKey BIT STRING content (unused-bits octet first).
         public_key: &'a [u8],
     }
 
     /// AlgorithmIdentifier content: (OID content, parameters).
-    fn algorithm(content: &[u8]) -> Result<(&[u8], Option<(u8, &[u8])>), ReadError> {
+    fn algorithm(content: &[u8]) -> Result<(&[u8], Parameters<'_>), ReadError> {
         let mut r = Reader::new(content);
         let id = r.next(der::OID)?;
         let parameters = if r.is_empty() {
@@ -457,9 +460,11 @@ mod keys {
         Some((r.next(der::INTEGER).ok()?, r.next(der::INTEGER).ok()?))
     }
 
-    /// ECPrivateKey: (curve parameters, publicKey BIT STRING content), each if present.
-    #[allow(clippy::type_complexity)]
-    fn ec_parts(content: &[u8]) -> Option<(Option<&[u8]>, Option<&[u8]>)> {
+    /// (curve OID content, publicKey BIT STRING content), each if present.
+    type EcParts<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+    /// The curve and the public point an ECPrivateKey carries.
+    fn ec_parts(content: &[u8]) -> Option<EcParts<'_>> {
         let mut r = Reader::new(der::single(content, der::SEQUENCE).ok()?);
         r.next(der::INTEGER).ok()?;
         r.next(der::OCTET_STRING).ok()?;

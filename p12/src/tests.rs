@@ -86,7 +86,7 @@ fn assert_encryption(alg_id: &[u8], profile: P12Profile) {
             assert_eq!(kdf[0].1, oid::PBKDF2, "PBKDF2");
             let kdf_params = items(kdf[1].1);
             assert_eq!(kdf_params.len(), 3, "salt, iterations, prf (no keyLength)");
-            assert_eq!(kdf_params[0], (OCTET_STRING, &kdf_params[0].1[..]));
+            assert_eq!(kdf_params[0].0, OCTET_STRING);
             assert_eq!(kdf_params[0].1.len(), SALT_LEN, "PBKDF2 salt length");
             assert_eq!(int(kdf_params[1].1), 10_000, "PBKDF2 iterations");
             assert_eq!(items(kdf_params[2].1)[0].1, oid::HMAC_SHA256, "PRF");

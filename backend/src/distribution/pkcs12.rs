@@ -34,7 +34,7 @@
 //! names were verified with `openssl pkcs12`, NSS `pk12util` and Python `cryptography`.
 //! Passwords with characters outside the BMP (emoji) are refused: a BMPString cannot hold them
 //! and importers disagree on how to derive keys from them. Generate printable ASCII passwords.
-//! Such characters do occur in Japanese names (U+20BB7 "𠮷" of 𠮷田): [`bmp_friendly_name`]
+//! Such characters do occur in Japanese names (U+20BB7 "𠮷" of 𠮷田): `bmp_friendly_name`
 //! replaces each with U+FFFD so that issuing never fails over a display name.
 //!
 //! Cost: iterations are spent for the certificates, the key and the MAC. Measured (release,
@@ -43,13 +43,13 @@
 
 /// How the `.p12` is protected (a domain type: the pages show and choose it).
 pub use certdesk_domain::distribution::P12Profile;
-/// What goes into one `.p12` file; why one could not be made; the name as written; the
-/// iterations of each profile.
-pub use certdesk_p12::{bmp_friendly_name, iterations, P12Error, P12Input};
+/// What goes into one `.p12` file, and why one could not be made. (`certdesk_p12` also has
+/// `iterations(profile)` and `bmp_friendly_name(name)`, the name as it is written.)
+pub use certdesk_p12::{P12Error, P12Input};
 
 /// Builds a `.p12` with the key, the certificate and the CA chain under `input.password`
 /// (salts and IVs from the operating system's RNG). The friendly name goes through
-/// [`bmp_friendly_name`].
+/// [`certdesk_p12::bmp_friendly_name`].
 pub fn build_p12(input: &P12Input<'_>, profile: P12Profile) -> Result<Vec<u8>, P12Error> {
     certdesk_p12::write_p12(input, profile, &mut rand::rngs::OsRng)
 }
@@ -57,6 +57,7 @@ pub fn build_p12(input: &P12Input<'_>, profile: P12Profile) -> Result<Vec<u8>, P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use certdesk_p12::{bmp_friendly_name, iterations};
     use openssl::pkcs12::Pkcs12;
     use openssl::pkey::PKey;
     use rcgen::{
