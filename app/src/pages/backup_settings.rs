@@ -84,7 +84,7 @@ fn BackupForm(view_: BackupScheduleView) -> impl IntoView {
 /// The section of the Settings page; nothing for admins (the schedule is a master's).
 #[component]
 pub fn BackupScheduleSection() -> impl IntoView {
-    let schedule = Resource::new(|| (), |_| load_backup_schedule());
+    let schedule = crate::codec::page_resource(|| (), |_| load_backup_schedule());
     view! {
         <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
             {move || schedule.get().map(|r| match r {

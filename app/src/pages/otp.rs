@@ -211,7 +211,7 @@ fn MasterSettings(data: OtpPageData) -> impl IntoView {
 pub fn OtpPage() -> impl IntoView {
     StepUp::provide();
     let reload = RwSignal::new(0u32);
-    let data = Resource::new(move || reload.get(), |_| otp_page());
+    let data = crate::codec::page_resource(move || reload.get(), |_| otp_page());
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {

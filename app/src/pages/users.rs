@@ -426,9 +426,9 @@ fn ImportPanel(reload: RwSignal<u32>) -> impl IntoView {
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
-    let users = Resource::new(move || reload.get(), |_| users_list());
-    let temp_locks = Resource::new(move || reload.get(), |_| temporary_locks());
-    let me = Resource::new(|| (), |_| shell_info());
+    let users = crate::codec::page_resource(move || reload.get(), |_| users_list());
+    let temp_locks = crate::codec::page_resource(move || reload.get(), |_| temporary_locks());
+    let me = crate::codec::page_resource(|| (), |_| shell_info());
     let my_login = move || {
         me.get()
             .and_then(Result::ok)
