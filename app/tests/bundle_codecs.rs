@@ -3,6 +3,8 @@
 //! `crate::codec::page_resource`, both read in the browser by `JSON.parse`. One server function
 //! with server_fn's default output, or one `Resource::new` (Leptos' serde_json codec), would
 //! bring serde_json's deserialiser back into the bundle (about 20 KB gzip); this test names it.
+//! Likewise every form is the app's `ActionForm` (`components/form.rs`): Leptos' own would
+//! bring serde_qs' deserialiser back (about 16 KB gzip).
 
 use std::path::{Path, PathBuf};
 
@@ -95,6 +97,29 @@ fn every_resource_is_a_page_resource() {
     assert!(
         wrong.is_empty(),
         "resources not made by crate::codec::page_resource:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn every_form_is_the_apps_action_form() {
+    let mut forms = 0;
+    let mut wrong = Vec::new();
+    for (path, text) in app_sources() {
+        if !text.contains("<ActionForm") {
+            continue;
+        }
+        forms += 1;
+        if !text.contains("use crate::components::ActionForm;")
+            && !text.contains("use super::ActionForm;")
+        {
+            wrong.push(path.display().to_string());
+        }
+    }
+    assert!(forms >= 5, "only {forms} files with forms found");
+    assert!(
+        wrong.is_empty(),
+        "files whose <ActionForm> is Leptos' own (import crate::components::ActionForm):\n{}",
         wrong.join("\n")
     );
 }

@@ -1,3 +1,4 @@
+use super::ActionForm;
 use super::{navigate_hard, ErrorBanner};
 use crate::i18n::{switch_lang, tr, use_lang, Key};
 use crate::server_fns::{shell_info, SignOut};

@@ -2,6 +2,7 @@
 //! Saved values win over `serve --backup-dir/--backup-every/--backup-keep`, which are in
 //! effect until a master saves this form; an empty folder turns scheduled backups off.
 
+use crate::components::ActionForm;
 use crate::components::{bi, ErrorBanner, FormErrorBanner};
 use crate::error::UiError;
 use crate::i18n::{tr, use_lang, Key};

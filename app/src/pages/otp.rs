@@ -3,6 +3,7 @@
 //! sync, and for masters the policy, the step-up window and resetting another user's OTP.
 //! Standalone (no console frame), because a user the policy sends here may do nothing else.
 
+use crate::components::ActionForm;
 use crate::components::{bi, navigate_hard, ErrorBanner, StandaloneHeader, StepUp, StepUpDialog};
 use crate::error::UiError;
 use crate::i18n::use_lang;

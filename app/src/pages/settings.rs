@@ -2,6 +2,7 @@
 //! connection test, notifications (thresholds, recipients, SMTP, test mail), and the CA
 //! certificate for relying parties.
 
+use crate::components::ActionForm;
 use crate::components::{ErrorBanner, FormErrorBanner};
 use crate::i18n::{tr, use_lang, Key};
 use crate::server_fns::certificates::{

@@ -1,3 +1,4 @@
+use crate::components::ActionForm;
 use crate::components::{navigate_hard, FormErrorBanner, StandaloneHeader, TextField};
 use crate::i18n::{tr, Key};
 use crate::server_fns::{setup_token_required, Setup};

@@ -5,6 +5,7 @@
 //! The list holds at most 100 users, so search, filters and sorting run in the page on the
 //! list the server sent; every change goes to a server function and reloads the list.
 
+use crate::components::ActionForm;
 use crate::components::{ErrorBanner, FormErrorBanner};
 use crate::error::UiError;
 use crate::i18n::{tr, use_lang, Key};
