@@ -4,7 +4,6 @@
 //! the detail is logged once; the detail itself never reaches the browser.
 
 use certdesk_domain::Message;
-use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +70,7 @@ impl UiError {
 }
 
 impl FromServerFnError for UiError {
-    type Encoder = JsonEncoding;
+    type Encoder = crate::codec::JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {

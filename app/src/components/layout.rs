@@ -1,3 +1,4 @@
+use super::ActionForm;
 use super::{navigate_hard, ErrorBanner};
 use crate::i18n::{switch_lang, tr, use_lang, Key};
 use crate::server_fns::{shell_info, SignOut};
@@ -47,7 +48,7 @@ fn role_label(lang: Lang, role: Role) -> &'static str {
 #[component]
 pub fn ConsoleLayout() -> impl IntoView {
     let lang = use_lang();
-    let info = Resource::new(|| (), |_| shell_info());
+    let info = crate::codec::page_resource(|| (), |_| shell_info());
     let sign_out = ServerAction::<SignOut>::new();
     super::StepUp::provide();
     Effect::new(move |_| {

@@ -2,11 +2,13 @@
 
 mod error;
 mod field;
+mod form;
 mod layout;
 mod step_up;
 
 pub use error::{ErrorBanner, FormErrorBanner};
 pub use field::TextField;
+pub use form::ActionForm;
 pub use layout::{ConsoleLayout, LangSwitch, StandaloneHeader};
 pub use step_up::{bi, resubmit_after_step_up, StepUp, StepUpDialog, STEP_UP_CODE};
 

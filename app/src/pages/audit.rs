@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let lang = use_lang();
-    let rows = Resource::new(|| (), |_| audit_log());
+    let rows = crate::codec::page_resource(|| (), |_| audit_log());
     view! {
         <h1>{tr(Key::AuditTitle)}</h1>
         <p class="hint">{tr(Key::AuditNewest)}</p>

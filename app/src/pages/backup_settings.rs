@@ -2,6 +2,7 @@
 //! Saved values win over `serve --backup-dir/--backup-every/--backup-keep`, which are in
 //! effect until a master saves this form; an empty folder turns scheduled backups off.
 
+use crate::components::ActionForm;
 use crate::components::{bi, ErrorBanner, FormErrorBanner};
 use crate::error::UiError;
 use crate::i18n::{tr, use_lang, Key};
@@ -84,7 +85,7 @@ fn BackupForm(view_: BackupScheduleView) -> impl IntoView {
 /// The section of the Settings page; nothing for admins (the schedule is a master's).
 #[component]
 pub fn BackupScheduleSection() -> impl IntoView {
-    let schedule = Resource::new(|| (), |_| load_backup_schedule());
+    let schedule = crate::codec::page_resource(|| (), |_| load_backup_schedule());
     view! {
         <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
             {move || schedule.get().map(|r| match r {

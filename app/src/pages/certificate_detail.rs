@@ -13,7 +13,7 @@ pub fn CertificateDetailPage() -> impl IntoView {
     let lang = use_lang();
     let params = use_params_map();
     let serial = move || params.read().get("serial").unwrap_or_default();
-    let detail = Resource::new(serial, load_certificate_detail);
+    let detail = crate::codec::page_resource(serial, load_certificate_detail);
     let label = move |id: Option<String>| {
         move || {
             id.as_deref()

@@ -78,7 +78,7 @@ pub fn CertificatesPage() -> impl IntoView {
     // `?filter=<bucket>` from a dashboard count: only the users in that bucket.
     let query = leptos_router::hooks::use_query_map();
     let filter = Memo::new(move |_| query.read().get("filter").and_then(|f| Bucket::parse(&f)));
-    let rows = Resource::new(
+    let rows = crate::codec::page_resource(
         move || (reload.get(), filter.get()),
         |(_, f)| certificate_overview_in(f.map(|b| b.as_str().to_string())),
     );

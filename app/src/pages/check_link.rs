@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 #[component]
 pub fn CheckPageLink() -> impl IntoView {
-    let url = Resource::new(|| (), |_| check_page_url());
+    let url = crate::codec::page_resource(|| (), |_| check_page_url());
     view! {
         <Suspense fallback=|| ()>
             {move || url.get().and_then(Result::ok).flatten().map(|u| view! {

@@ -391,8 +391,8 @@ fn RenewalPanel(renewable: u32, run: RwSignal<Run>, reload: RwSignal<u32>) -> im
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
-    let dashboard = Resource::new(move || reload.get(), |_| load_dashboard());
-    let counts = Resource::new(|| (), |_| user_counts());
+    let dashboard = crate::codec::page_resource(move || reload.get(), |_| load_dashboard());
+    let counts = crate::codec::page_resource(|| (), |_| user_counts());
     let run = RwSignal::new(Run::Idle);
     // A run that is still going (started elsewhere, or resumed after a restart) is followed.
     Effect::new(move |_| {

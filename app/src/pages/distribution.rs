@@ -116,7 +116,7 @@ fn Result(created: DeliveryCreated) -> impl IntoView {
 pub fn DistributionPage() -> impl IntoView {
     let lang = use_lang();
     let reload = RwSignal::new(0u32);
-    let data = Resource::new(move || reload.get(), |_| distribution_overview());
+    let data = crate::codec::page_resource(move || reload.get(), |_| distribution_overview());
     let selected = RwSignal::new(BTreeSet::<i64>::new());
     let dialog = RwSignal::new(None::<Dialog>);
     let profile = RwSignal::new(None::<P12Profile>);

@@ -1,3 +1,4 @@
+use crate::components::ActionForm;
 use crate::components::{bi, navigate_hard, FormErrorBanner, StandaloneHeader, TextField};
 use crate::error::UiError;
 use crate::i18n::{tr, use_lang, Key};

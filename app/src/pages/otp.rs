@@ -3,6 +3,7 @@
 //! sync, and for masters the policy, the step-up window and resetting another user's OTP.
 //! Standalone (no console frame), because a user the policy sends here may do nothing else.
 
+use crate::components::ActionForm;
 use crate::components::{bi, navigate_hard, ErrorBanner, StandaloneHeader, StepUp, StepUpDialog};
 use crate::error::UiError;
 use crate::i18n::use_lang;
@@ -211,7 +212,7 @@ fn MasterSettings(data: OtpPageData) -> impl IntoView {
 pub fn OtpPage() -> impl IntoView {
     StepUp::provide();
     let reload = RwSignal::new(0u32);
-    let data = Resource::new(move || reload.get(), |_| otp_page());
+    let data = crate::codec::page_resource(move || reload.get(), |_| otp_page());
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {

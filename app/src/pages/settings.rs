@@ -2,6 +2,7 @@
 //! connection test, notifications (thresholds, recipients, SMTP, test mail), and the CA
 //! certificate for relying parties.
 
+use crate::components::ActionForm;
 use crate::components::{ErrorBanner, FormErrorBanner};
 use crate::i18n::{tr, use_lang, Key};
 use crate::server_fns::certificates::{
@@ -253,9 +254,9 @@ fn CaBackendForm(view_: CaBackendView) -> impl IntoView {
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let profile = Resource::new(|| (), |_| load_issuing_profile());
-    let ca_backend = Resource::new(|| (), |_| load_ca_backend());
-    let notifications = Resource::new(|| (), |_| load_notification_settings());
+    let profile = crate::codec::page_resource(|| (), |_| load_issuing_profile());
+    let ca_backend = crate::codec::page_resource(|| (), |_| load_ca_backend());
+    let notifications = crate::codec::page_resource(|| (), |_| load_notification_settings());
     view! {
         <h1>{tr(Key::SettingsTitle)}</h1>
         <p data-testid="otp-link"><a href="/otp" rel="external">{crate::components::bi("ワンタイムパスワード(二要素認証)の設定", "One-time password (two-factor sign-in)")}</a></p>

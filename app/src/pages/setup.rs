@@ -1,3 +1,4 @@
+use crate::components::ActionForm;
 use crate::components::{navigate_hard, FormErrorBanner, StandaloneHeader, TextField};
 use crate::i18n::{tr, Key};
 use crate::server_fns::{setup_token_required, Setup};
@@ -10,7 +11,7 @@ pub fn SetupPage() -> impl IntoView {
     let action = ServerAction::<Setup>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
     // Rendered on the server, so the first HTML already has the field when it is needed.
-    let token_required = Resource::new(|| (), |_| setup_token_required());
+    let token_required = crate::codec::page_resource(|| (), |_| setup_token_required());
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {
             navigate_hard("/");

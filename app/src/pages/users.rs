@@ -5,6 +5,7 @@
 //! The list holds at most 100 users, so search, filters and sorting run in the page on the
 //! list the server sent; every change goes to a server function and reloads the list.
 
+use crate::components::ActionForm;
 use crate::components::{ErrorBanner, FormErrorBanner};
 use crate::error::UiError;
 use crate::i18n::{tr, use_lang, Key};
@@ -426,9 +427,9 @@ fn ImportPanel(reload: RwSignal<u32>) -> impl IntoView {
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let reload = RwSignal::new(0u32);
-    let users = Resource::new(move || reload.get(), |_| users_list());
-    let temp_locks = Resource::new(move || reload.get(), |_| temporary_locks());
-    let me = Resource::new(|| (), |_| shell_info());
+    let users = crate::codec::page_resource(move || reload.get(), |_| users_list());
+    let temp_locks = crate::codec::page_resource(move || reload.get(), |_| temporary_locks());
+    let me = crate::codec::page_resource(|| (), |_| shell_info());
     let my_login = move || {
         me.get()
             .and_then(Result::ok)

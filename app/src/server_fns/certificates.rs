@@ -17,7 +17,7 @@ pub struct CertificateDetail {
 }
 
 /// Every user with their newest certificate.
-#[server(prefix = "/api", endpoint = "certificate_overview")]
+#[server(prefix = "/api", endpoint = "certificate_overview", output = crate::codec::JsonOut)]
 pub async fn certificate_overview() -> Result<Vec<UserCertificates>, UiError> {
     let backend = super::ssr::backend()?;
     super::ssr::console_user()?;
@@ -25,7 +25,7 @@ pub async fn certificate_overview() -> Result<Vec<UserCertificates>, UiError> {
 }
 
 /// Starts issue / renew / revoke / reissue for the given users; returns the run's id.
-#[server(prefix = "/api", endpoint = "start_certificate_run", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "start_certificate_run", input = leptos::server_fn::codec::Json, output = crate::codec::JsonOut)]
 pub async fn start_certificate_run(
     user_ids: Vec<i64>,
     operation: OperationKind,
@@ -42,7 +42,7 @@ pub async fn start_certificate_run(
 }
 
 /// Progress and per-user results of a run.
-#[server(prefix = "/api", endpoint = "certificate_run_status", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "certificate_run_status", input = leptos::server_fn::codec::Json, output = crate::codec::JsonOut)]
 pub async fn certificate_run_status(job_id: i64) -> Result<BulkStatus, UiError> {
     let backend = super::ssr::backend()?;
     super::ssr::console_user()?;
@@ -50,7 +50,7 @@ pub async fn certificate_run_status(job_id: i64) -> Result<BulkStatus, UiError> 
 }
 
 /// One certificate by serial, with its user's history.
-#[server(prefix = "/api", endpoint = "certificate_detail", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "certificate_detail", input = leptos::server_fn::codec::Json, output = crate::codec::JsonOut)]
 pub async fn load_certificate_detail(serial: String) -> Result<CertificateDetail, UiError> {
     let backend = super::ssr::backend()?;
     super::ssr::console_user()?;
@@ -62,7 +62,7 @@ pub async fn load_certificate_detail(serial: String) -> Result<CertificateDetail
 }
 
 /// The issuing profile.
-#[server(prefix = "/api", endpoint = "issuing_profile")]
+#[server(prefix = "/api", endpoint = "issuing_profile", output = crate::codec::JsonOut)]
 pub async fn load_issuing_profile() -> Result<IssuingProfile, UiError> {
     let backend = super::ssr::backend()?;
     super::ssr::console_user()?;
@@ -71,7 +71,7 @@ pub async fn load_issuing_profile() -> Result<IssuingProfile, UiError> {
 
 /// Saves the issuing profile (masters only). Numbers arrive as typed, so that a wrong entry
 /// is reported next to its field.
-#[server(prefix = "/api", endpoint = "save_issuing_profile")]
+#[server(prefix = "/api", endpoint = "save_issuing_profile", output = crate::codec::JsonOut)]
 pub async fn save_issuing_profile(
     validity_days: String,
     renewal_window_days: String,
@@ -109,7 +109,7 @@ pub async fn save_issuing_profile(
 
 /// The CA the organisation issues with and the external CA's settings (secrets only as
 /// "set").
-#[server(prefix = "/api", endpoint = "ca_backend")]
+#[server(prefix = "/api", endpoint = "ca_backend", output = crate::codec::JsonOut)]
 pub async fn load_ca_backend() -> Result<certdesk_domain::external_ca::CaBackendView, UiError> {
     let backend = super::ssr::backend()?;
     super::ssr::console_user()?;
@@ -118,7 +118,7 @@ pub async fn load_ca_backend() -> Result<certdesk_domain::external_ca::CaBackend
 
 /// Saves the CA choice (masters only). An empty HMAC key or proxy password keeps the stored
 /// one; timeouts arrive as typed so that a wrong entry is reported next to its field.
-#[server(prefix = "/api", endpoint = "save_ca_backend")]
+#[server(prefix = "/api", endpoint = "save_ca_backend", output = crate::codec::JsonOut)]
 pub async fn save_ca_backend(
     kind: String,
     url: String,
@@ -162,7 +162,7 @@ pub async fn save_ca_backend(
 }
 
 /// "Test connection" with the saved settings (masters only): each step with its code.
-#[server(prefix = "/api", endpoint = "test_ca_connection")]
+#[server(prefix = "/api", endpoint = "test_ca_connection", output = crate::codec::JsonOut)]
 pub async fn test_ca_connection() -> Result<Vec<certdesk_domain::external_ca::CaCheckStep>, UiError>
 {
     let backend = super::ssr::backend()?;

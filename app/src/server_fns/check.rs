@@ -4,7 +4,7 @@ use crate::error::UiError;
 use leptos::prelude::*;
 
 /// `https://<public host>:<port>/check` when `serve` runs the check page, else `None`.
-#[server(prefix = "/api", endpoint = "check_page_url")]
+#[server(prefix = "/api", endpoint = "check_page_url", output = crate::codec::JsonOut)]
 pub async fn check_page_url() -> Result<Option<String>, UiError> {
     Ok(super::ssr::backend()?.settings().check_url.clone())
 }

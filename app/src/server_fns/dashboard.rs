@@ -10,7 +10,7 @@ use certdesk_domain::views::{DashboardView, UserCertificates};
 use leptos::prelude::*;
 
 /// Everything the dashboard shows.
-#[server(prefix = "/api", endpoint = "dashboard")]
+#[server(prefix = "/api", endpoint = "dashboard", output = crate::codec::JsonOut)]
 pub async fn load_dashboard() -> Result<DashboardView, UiError> {
     let backend = super::ssr::backend()?;
     super::ssr::console_user()?;
@@ -18,7 +18,7 @@ pub async fn load_dashboard() -> Result<DashboardView, UiError> {
 }
 
 /// The Certificates page's list, only the users of `filter` (a dashboard bucket) if given.
-#[server(prefix = "/api", endpoint = "certificate_overview_in", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "certificate_overview_in", input = leptos::server_fn::codec::Json, output = crate::codec::JsonOut)]
 pub async fn certificate_overview_in(
     filter: Option<String>,
 ) -> Result<Vec<UserCertificates>, UiError> {
@@ -30,7 +30,7 @@ pub async fn certificate_overview_in(
 }
 
 /// "Renew all in the window": starts one bulk renewal; returns the run's id.
-#[server(prefix = "/api", endpoint = "renew_all_in_window")]
+#[server(prefix = "/api", endpoint = "renew_all_in_window", output = crate::codec::JsonOut)]
 pub async fn renew_all_in_window() -> Result<i64, UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
@@ -38,7 +38,7 @@ pub async fn renew_all_in_window() -> Result<i64, UiError> {
 }
 
 /// The notification settings (never the SMTP password).
-#[server(prefix = "/api", endpoint = "notification_settings")]
+#[server(prefix = "/api", endpoint = "notification_settings", output = crate::codec::JsonOut)]
 pub async fn load_notification_settings() -> Result<NotificationSettings, UiError> {
     let backend = super::ssr::backend()?;
     super::ssr::console_user()?;
@@ -47,7 +47,7 @@ pub async fn load_notification_settings() -> Result<NotificationSettings, UiErro
 
 /// Saves the notification settings (masters only). Checkboxes arrive only when ticked;
 /// numbers arrive as typed so that a wrong entry is reported next to its field.
-#[server(prefix = "/api", endpoint = "save_notification_settings")]
+#[server(prefix = "/api", endpoint = "save_notification_settings", output = crate::codec::JsonOut)]
 pub async fn save_notification_settings(
     email_enabled: Option<String>,
     first_days: String,
@@ -104,7 +104,7 @@ pub async fn save_notification_settings(
 
 /// Sends a test mail with the saved settings to the signed-in user's own address; `to` may
 /// only repeat it (another address: `E-NOTICE-008`). Answers the address it went to.
-#[server(prefix = "/api", endpoint = "send_test_mail")]
+#[server(prefix = "/api", endpoint = "send_test_mail", output = crate::codec::JsonOut)]
 pub async fn send_test_mail(to: Option<String>) -> Result<String, UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;

@@ -27,7 +27,7 @@ fn profile(text: &str) -> Result<P12Profile, UiError> {
     })
 }
 
-#[server(prefix = "/api", endpoint = "distribution_overview")]
+#[server(prefix = "/api", endpoint = "distribution_overview", output = crate::codec::JsonOut)]
 pub async fn distribution_overview() -> Result<DistributionData, UiError> {
     use certdesk_backend::ServiceError;
     let backend = super::ssr::backend()?;
@@ -45,7 +45,7 @@ pub async fn distribution_overview() -> Result<DistributionData, UiError> {
 }
 
 /// One user's `.p12` under a typed password, or a generated one (returned once).
-#[server(prefix = "/api", endpoint = "prepare_single")]
+#[server(prefix = "/api", endpoint = "prepare_single", output = crate::codec::JsonOut)]
 pub async fn prepare_single(
     user_id: i64,
     profile: String,
@@ -61,7 +61,7 @@ pub async fn prepare_single(
 }
 
 /// A ZIP with one `.p12` per user; the passwords come separately (CSV and printable sheet).
-#[server(prefix = "/api", endpoint = "prepare_bundle", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "prepare_bundle", input = leptos::server_fn::codec::Json, output = crate::codec::JsonOut)]
 pub async fn prepare_bundle(
     user_ids: Vec<i64>,
     profile: String,
@@ -75,7 +75,7 @@ pub async fn prepare_bundle(
 }
 
 /// Pickups: a certificate number and a one-time pickup password per user.
-#[server(prefix = "/api", endpoint = "prepare_pickups", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "prepare_pickups", input = leptos::server_fn::codec::Json, output = crate::codec::JsonOut)]
 pub async fn prepare_pickups(
     user_ids: Vec<i64>,
     profile: String,
@@ -89,7 +89,7 @@ pub async fn prepare_pickups(
 }
 
 /// Unlocks a pickup locked after wrong passwords.
-#[server(prefix = "/api", endpoint = "reset_pickup")]
+#[server(prefix = "/api", endpoint = "reset_pickup", output = crate::codec::JsonOut)]
 pub async fn reset_pickup(user_id: i64) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
@@ -98,7 +98,7 @@ pub async fn reset_pickup(user_id: i64) -> Result<(), UiError> {
 }
 
 /// The organisation's default protection (masters only).
-#[server(prefix = "/api", endpoint = "save_default_profile")]
+#[server(prefix = "/api", endpoint = "save_default_profile", output = crate::codec::JsonOut)]
 pub async fn save_default_profile(profile: String) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
@@ -110,7 +110,7 @@ pub async fn save_default_profile(profile: String) -> Result<(), UiError> {
 }
 
 /// How many days an unopened pickup stays open, 1–365 (masters only).
-#[server(prefix = "/api", endpoint = "save_pickup_expiry")]
+#[server(prefix = "/api", endpoint = "save_pickup_expiry", output = crate::codec::JsonOut)]
 pub async fn save_pickup_expiry(days: u32) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
@@ -119,7 +119,7 @@ pub async fn save_pickup_expiry(days: u32) -> Result<(), UiError> {
 }
 
 /// E-mails each pickup's group ID, number and the pickup page (never the password).
-#[server(prefix = "/api", endpoint = "mail_pickups")]
+#[server(prefix = "/api", endpoint = "mail_pickups", output = crate::codec::JsonOut)]
 pub async fn mail_pickups(token: String) -> Result<u32, UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;

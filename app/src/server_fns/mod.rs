@@ -116,7 +116,7 @@ pub mod ssr {
 /// First-run setup: creates the organisation and its master user and signs the master in.
 /// `setup_token` is needed when the console is reachable from other machines
 /// ([`setup_token_required`]); the form sends it only then.
-#[server(prefix = "/api", endpoint = "setup")]
+#[server(prefix = "/api", endpoint = "setup", output = crate::codec::JsonOut)]
 pub async fn setup(
     org_name: String,
     group_id: String,
@@ -149,14 +149,14 @@ pub async fn setup(
 
 /// True when the setup page must ask for the one-time setup token (the console is reachable
 /// from other machines and setup is pending).
-#[server(prefix = "/api", endpoint = "setup_token_required")]
+#[server(prefix = "/api", endpoint = "setup_token_required", output = crate::codec::JsonOut)]
 pub async fn setup_token_required() -> Result<bool, UiError> {
     Ok(ssr::backend()?.setup_token_required())
 }
 
 /// Signs a master or admin in; a new session cookie replaces any old one. The answer says
 /// what comes next: nothing, the one-time password, or its enrolment (policy).
-#[server(prefix = "/api", endpoint = "sign_in")]
+#[server(prefix = "/api", endpoint = "sign_in", output = crate::codec::JsonOut)]
 pub async fn sign_in(
     login_id: String,
     password: String,
@@ -174,7 +174,7 @@ pub async fn sign_in(
 }
 
 /// Ends the session.
-#[server(prefix = "/api", endpoint = "sign_out")]
+#[server(prefix = "/api", endpoint = "sign_out", output = crate::codec::JsonOut)]
 pub async fn sign_out() -> Result<(), UiError> {
     let backend = ssr::backend()?;
     let session = ssr::request_session();
@@ -187,7 +187,7 @@ pub async fn sign_out() -> Result<(), UiError> {
 }
 
 /// The organisation and the signed-in user, for the page header.
-#[server(prefix = "/api", endpoint = "shell_info")]
+#[server(prefix = "/api", endpoint = "shell_info", output = crate::codec::JsonOut)]
 pub async fn shell_info() -> Result<HeaderInfo, UiError> {
     use certdesk_backend::ServiceError;
     let backend = ssr::backend()?;
@@ -206,7 +206,7 @@ pub async fn shell_info() -> Result<HeaderInfo, UiError> {
 }
 
 /// Users by role and lock state.
-#[server(prefix = "/api", endpoint = "user_counts")]
+#[server(prefix = "/api", endpoint = "user_counts", output = crate::codec::JsonOut)]
 pub async fn user_counts() -> Result<UserCountsView, UiError> {
     let backend = ssr::backend()?;
     ssr::console_user()?;
@@ -221,7 +221,7 @@ pub async fn user_counts() -> Result<UserCountsView, UiError> {
 }
 
 /// The newest audit rows.
-#[server(prefix = "/api", endpoint = "audit_log")]
+#[server(prefix = "/api", endpoint = "audit_log", output = crate::codec::JsonOut)]
 pub async fn audit_log() -> Result<Vec<AuditRow>, UiError> {
     let backend = ssr::backend()?;
     ssr::console_user()?;

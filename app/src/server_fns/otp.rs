@@ -74,7 +74,7 @@ mod ssr {
 }
 
 /// The second step of the sign-in: a code, or a recovery code.
-#[server(prefix = "/api", endpoint = "otp_sign_in")]
+#[server(prefix = "/api", endpoint = "otp_sign_in", output = crate::codec::JsonOut)]
 pub async fn otp_sign_in(code: String) -> Result<SecondStepDone, UiError> {
     let backend = super::ssr::backend()?;
     let (user, token) = ssr::waiting_for_code()?;
@@ -83,7 +83,7 @@ pub async fn otp_sign_in(code: String) -> Result<SecondStepDone, UiError> {
 }
 
 /// Time sync: the code shown now and the next one. At sign-in it completes the sign-in.
-#[server(prefix = "/api", endpoint = "otp_resync")]
+#[server(prefix = "/api", endpoint = "otp_resync", output = crate::codec::JsonOut)]
 pub async fn otp_resync(code: String, next_code: String) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let (user, token) = match ssr::waiting_for_code() {
@@ -103,7 +103,7 @@ pub async fn otp_resync(code: String, next_code: String) -> Result<(), UiError> 
 }
 
 /// The user's one-time password state and the settings.
-#[server(prefix = "/api", endpoint = "otp_page")]
+#[server(prefix = "/api", endpoint = "otp_page", output = crate::codec::JsonOut)]
 pub async fn otp_page() -> Result<OtpPageData, UiError> {
     let backend = super::ssr::backend()?;
     let (user, _) = ssr::enrolling_user()?;
@@ -123,7 +123,7 @@ pub async fn otp_page() -> Result<OtpPageData, UiError> {
 
 /// Starts an enrolment: a new secret as QR code and Base32. Replacing a one-time password
 /// that exists needs a fresh code (step-up).
-#[server(prefix = "/api", endpoint = "otp_enrol_start")]
+#[server(prefix = "/api", endpoint = "otp_enrol_start", output = crate::codec::JsonOut)]
 pub async fn otp_enrol_start() -> Result<EnrolmentView, UiError> {
     let backend = super::ssr::backend()?;
     let (user, token) = ssr::enrolling_user()?;
@@ -137,7 +137,7 @@ pub async fn otp_enrol_start() -> Result<EnrolmentView, UiError> {
 }
 
 /// Completes the enrolment with one correct code; returns the 10 recovery codes, once.
-#[server(prefix = "/api", endpoint = "otp_enrol_confirm")]
+#[server(prefix = "/api", endpoint = "otp_enrol_confirm", output = crate::codec::JsonOut)]
 pub async fn otp_enrol_confirm(code: String) -> Result<Vec<String>, UiError> {
     let backend = super::ssr::backend()?;
     let (user, token) = ssr::enrolling_user()?;
@@ -145,7 +145,7 @@ pub async fn otp_enrol_confirm(code: String) -> Result<Vec<String>, UiError> {
 }
 
 /// Step-up: checks a fresh code for this session.
-#[server(prefix = "/api", endpoint = "otp_step_up")]
+#[server(prefix = "/api", endpoint = "otp_step_up", output = crate::codec::JsonOut)]
 pub async fn otp_step_up(code: String) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
@@ -159,7 +159,7 @@ pub async fn otp_step_up(code: String) -> Result<(), UiError> {
 }
 
 /// The policy and the step-up window (masters only, after a fresh code).
-#[server(prefix = "/api", endpoint = "save_otp_settings")]
+#[server(prefix = "/api", endpoint = "save_otp_settings", output = crate::codec::JsonOut)]
 pub async fn save_otp_settings(policy: String, step_up_minutes: String) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::stepped_up_user().await?;
@@ -170,7 +170,7 @@ pub async fn save_otp_settings(policy: String, step_up_minutes: String) -> Resul
 }
 
 /// Removes another user's one-time password (masters only, after a fresh code).
-#[server(prefix = "/api", endpoint = "reset_otp")]
+#[server(prefix = "/api", endpoint = "reset_otp", output = crate::codec::JsonOut)]
 pub async fn reset_otp(login_id: String) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::stepped_up_user().await?;

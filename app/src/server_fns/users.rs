@@ -17,7 +17,7 @@ pub struct TemporaryLockView {
 }
 
 /// Every live user with their current certificate.
-#[server(prefix = "/api", endpoint = "users_list")]
+#[server(prefix = "/api", endpoint = "users_list", output = crate::codec::JsonOut)]
 pub async fn users_list() -> Result<Vec<UserCertificates>, UiError> {
     let backend = super::ssr::backend()?;
     super::ssr::console_user()?;
@@ -27,7 +27,7 @@ pub async fn users_list() -> Result<Vec<UserCertificates>, UiError> {
 /// Adds a user. `password` only for masters and admins, and may stay empty. `role` is the
 /// form's text (`master`, `admin`, `general`), read into a `Role` here so that anything else
 /// is refused as the backend always refused it (`E-USER-005`, naming what was sent).
-#[server(prefix = "/api", endpoint = "add_user")]
+#[server(prefix = "/api", endpoint = "add_user", output = crate::codec::JsonOut)]
 pub async fn add_user(
     login_id: String,
     name: String,
@@ -52,7 +52,7 @@ pub async fn add_user(
 }
 
 /// Changes name, e-mail and role.
-#[server(prefix = "/api", endpoint = "update_user")]
+#[server(prefix = "/api", endpoint = "update_user", output = crate::codec::JsonOut)]
 pub async fn update_user(
     user_id: i64,
     name: String,
@@ -74,7 +74,7 @@ pub async fn update_user(
 
 /// Sets a master's or admin's console password. For one's own, `current_password` is
 /// checked and every other session of the user ends (this one stays).
-#[server(prefix = "/api", endpoint = "set_user_password")]
+#[server(prefix = "/api", endpoint = "set_user_password", output = crate::codec::JsonOut)]
 pub async fn set_user_password(
     user_id: i64,
     #[server(default)] current_password: String,
@@ -97,7 +97,7 @@ pub async fn set_user_password(
 }
 
 /// The running temporary locks (after wrong passwords), with their end in Japan time.
-#[server(prefix = "/api", endpoint = "temporary_locks")]
+#[server(prefix = "/api", endpoint = "temporary_locks", output = crate::codec::JsonOut)]
 pub async fn temporary_locks() -> Result<Vec<TemporaryLockView>, UiError> {
     let backend = super::ssr::backend()?;
     super::ssr::console_user()?;
@@ -113,7 +113,7 @@ pub async fn temporary_locks() -> Result<Vec<TemporaryLockView>, UiError> {
 }
 
 /// Soft-deletes a user.
-#[server(prefix = "/api", endpoint = "delete_user")]
+#[server(prefix = "/api", endpoint = "delete_user", output = crate::codec::JsonOut)]
 pub async fn delete_user(user_id: i64) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
@@ -122,7 +122,7 @@ pub async fn delete_user(user_id: i64) -> Result<(), UiError> {
 }
 
 /// Locks (閉塞) a user.
-#[server(prefix = "/api", endpoint = "lock_user")]
+#[server(prefix = "/api", endpoint = "lock_user", output = crate::codec::JsonOut)]
 pub async fn lock_user(login_id: String) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
@@ -131,7 +131,7 @@ pub async fn lock_user(login_id: String) -> Result<(), UiError> {
 }
 
 /// Unlocks (閉塞解除) a user (masters only).
-#[server(prefix = "/api", endpoint = "unlock_user")]
+#[server(prefix = "/api", endpoint = "unlock_user", output = crate::codec::JsonOut)]
 pub async fn unlock_user(login_id: String) -> Result<(), UiError> {
     let backend = super::ssr::backend()?;
     let user = super::ssr::console_user()?;
@@ -147,7 +147,7 @@ const MAX_FIELD_BYTES: usize = 1024;
 /// Multipart fields: `file`, `mode` (`add_only` / `add_and_update`), `sheet` (a workbook's
 /// sheet; empty for the first), `commit`, and for a
 /// commit the preview's `sha256`, `adds`, `updates`, `unchanged`.
-#[server(prefix = "/api", endpoint = "import_users", input = MultipartFormData)]
+#[server(prefix = "/api", endpoint = "import_users", input = MultipartFormData, output = crate::codec::JsonOut)]
 pub async fn import_users(data: MultipartData) -> Result<ImportPreview, UiError> {
     use certdesk_backend::PlanCounts;
     use certdesk_backend::ServiceError;
