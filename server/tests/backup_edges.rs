@@ -14,106 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary Cargo built, or CERTDESK_BIN (a copy, when the target folder is shared).
-fn bin() -> String {
-    std::env::var("CERTDESK_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_certdesk").to_string())
-}
-const PASSPHRASE: &str = "a long backup passphrase";
-const MASTER_PASSWORD: &str = "correct horse battery";
-
-fn certdesk_with(dir: &Path, args: &[&str], passphrase: &str) -> Output {
-    run_certdesk(&mut Command::new(bin()), dir, args, passphrase)
-}
-
-fn run_certdesk(command: &mut Command, dir: &Path, args: &[&str], passphrase: &str) -> Output {
-    command
-        .args(args)
-        .env("CERTDESK_DATA_DIR", dir)
-        .env("CERTDESK_BACKUP_PASSPHRASE", passphrase)
-        .env("CERTDESK_MASTER_PASSWORD", MASTER_PASSWORD)
-        .env_remove("CERTDESK_MASTER_KEY")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("certdesk runs")
-}
-
-fn certdesk(dir: &Path, args: &[&str]) -> Output {
-    certdesk_with(dir, args, PASSPHRASE)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Runs and expects exit code `code`; returns stdout.
-fn expect(dir: &Path, args: &[&str], code: i32) -> String {
-    let out = certdesk(dir, args);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A refusal: exit 1, the code on stderr in both languages.
-fn refused(out: &Output, code: &str) {
-    assert_eq!(out.status.code(), Some(1), "{}", text(out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.matches(code).count(), 2, "{}", text(out));
-}
-
-/// An organisation with a master and three users.
-fn set_up(dir: &Path) {
-    expect(
-        dir,
-        &[
-            "setup",
-            "--org-name",
-            "株式会社テスト商事",
-            "--group-id",
-            "G0001",
-            "--bank-code",
-            "0001",
-            "--login-id",
-            "master01",
-            "--name",
-            "山田 太郎",
-            "--email",
-            "taro@example.co.jp",
-        ],
-        0,
-    );
-    for (id, name) in [
-        ("taro0001", "佐藤 太郎"),
-        ("hana0002", "鈴木 花子"),
-        ("jiro0003", "田中 次郎"),
-    ] {
-        expect(
-            dir,
-            &["users", "add", id, name, &format!("{id}@example.co.jp")],
-            0,
-        );
-    }
-}
-
-fn db(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("certdesk.sqlite3")).expect("database")
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
+mod common;
+use common::*;
 
 fn rows(dir: &Path, sql: &str) -> Vec<Vec<String>> {
     let conn = db(dir);
@@ -435,79 +337,6 @@ fn a_full_disk_under_the_data_directory_stops_the_snapshot_with_e_backup_009_and
     }
 }
 
-/// `certdesk serve` on a loopback port, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(dir: &Path, extra: &[&str]) -> Server {
-        let site = dir.parent().expect("parent").join("site");
-        let mut child = Command::new(bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--site-root"])
-            .arg(&site)
-            .args(extra)
-            .env("CERTDESK_BACKUP_PASSPHRASE", PASSPHRASE)
-            .env("CERTDESK_DATA_DIR", dir)
-            .env_remove("CERTDESK_MASTER_KEY")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let line = lines.next().expect("a line").expect("utf-8");
-            if let Some(at) = line.find("listening on ") {
-                break line[at + "listening on ".len()..]
-                    .trim_end_matches('/')
-                    .to_string();
-            }
-        };
-        Server { child, base }
-    }
-
-    /// A master's session (`master01`).
-    async fn signed_in(&self) -> reqwest::Client {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let status = client
-            .post(format!("{}/api/sign_in", self.base))
-            .header("origin", &self.base)
-            .form(&[("login_id", "master01"), ("password", MASTER_PASSWORD)])
-            .send()
-            .await
-            .expect("sign-in")
-            .status();
-        assert_eq!(status, 200, "sign-in");
-        client
-    }
-
-    async fn dashboard(&self, client: &reqwest::Client) -> serde_json::Value {
-        client
-            .post(format!("{}/api/dashboard", self.base))
-            .header("origin", &self.base)
-            .send()
-            .await
-            .expect("dashboard")
-            .json()
-            .await
-            .expect("json")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_backup_onto_a_full_disk_fails_audited_keeps_the_older_ones_and_the_dashboard_warns(
 ) {
@@ -521,7 +350,7 @@ async fn a_scheduled_backup_onto_a_full_disk_fails_audited_keeps_the_older_ones_
     std::fs::write(&older, b"an older scheduled backup").expect("write");
     disk.fill("other-files", 16 << 10);
 
-    let server = Server::start(
+    let server = Server::start_with(
         &live,
         &[
             "--backup-dir",
@@ -710,7 +539,7 @@ async fn a_backup_of_an_older_schema_is_migrated_forward_on_restore_and_the_cons
     assert_eq!(list(&target), list(&live));
 
     // The console starts on it: the master signs in and sees the dashboard.
-    let server = Server::start(&target, &[]);
+    let server = Server::start_with(&target, &[]);
     let admin = server.signed_in().await;
     let dashboard = server.dashboard(&admin).await;
     assert!(dashboard.is_object(), "{dashboard}");
