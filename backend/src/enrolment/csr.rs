@@ -107,6 +107,42 @@ pub fn check(der: &[u8], expected: KeyType) -> Result<HolderKey, EnrolmentError>
     })
 }
 
+/// For an external CA that copies what the subject holds beyond the names certdesk gives
+/// (cfssl fills C, ST, L and serialNumber from the request): the request's subject may hold
+/// only CN, O and OU, which certdesk's own names replace.
+pub fn check_subject_for_external_ca(der: &[u8]) -> Result<(), EnrolmentError> {
+    use x509_parser::oid_registry::{
+        OID_X509_COMMON_NAME, OID_X509_ORGANIZATIONAL_UNIT, OID_X509_ORGANIZATION_NAME,
+    };
+    let (_, csr) =
+        X509CertificationRequest::from_der(der).map_err(|_| EnrolmentError::CsrMalformed)?;
+    let mut other: Vec<String> = csr
+        .certification_request_info
+        .subject
+        .iter_attributes()
+        .filter(|a| {
+            let t = a.attr_type();
+            *t != OID_X509_COMMON_NAME
+                && *t != OID_X509_ORGANIZATION_NAME
+                && *t != OID_X509_ORGANIZATIONAL_UNIT
+        })
+        .map(|a| {
+            x509_parser::objects::oid2abbrev(a.attr_type(), x509_parser::objects::oid_registry())
+                .map(str::to_string)
+                .unwrap_or_else(|_| a.attr_type().to_id_string())
+        })
+        .collect();
+    other.sort();
+    other.dedup();
+    if other.is_empty() {
+        Ok(())
+    } else {
+        Err(EnrolmentError::CsrSubjectFields {
+            fields: other.join(", "),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
