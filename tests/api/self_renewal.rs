@@ -157,6 +157,7 @@ async fn the_holder_renews_with_the_presented_certificate_inside_the_window_only
             .expect("count");
         assert_eq!(got, n, "{action}");
     }
+    assert_eq!(app.backend.dashboard().await.expect("dashboard").self_renewed, 1);
     let kept: i64 = app
         .database()
         .query_row("SELECT count(*) FROM certificate_keys", [], |r| r.get(0))
