@@ -252,9 +252,9 @@ impl SelfRenewalOffer {
             SelfRenewalOffer::Disabled => Some(SelfRenewalRefusal::Enrolment(
                 EnrolmentError::SelfRenewalOff,
             )),
-            SelfRenewalOffer::NotOffered => Some(SelfRenewalRefusal::Enrolment(
-                EnrolmentError::NotCurrent,
-            )),
+            SelfRenewalOffer::NotOffered => {
+                Some(SelfRenewalRefusal::Enrolment(EnrolmentError::NotCurrent))
+            }
         }
     }
 }
@@ -463,7 +463,11 @@ mod tests {
             normalise_code("ＡＢＣＤ－ＥＦＧＨ－ＪＫＬＭ").as_deref(),
             Some("ABCDEFGHJKLM")
         );
-        assert_eq!(normalise_code("ABCD-EFGH-JKL0"), None, "0 is not in the alphabet");
+        assert_eq!(
+            normalise_code("ABCD-EFGH-JKL0"),
+            None,
+            "0 is not in the alphabet"
+        );
         assert_eq!(normalise_code("ABCD-EFGH-JKL"), None);
         assert_eq!(normalise_code("ABCD-EFGH-JKLMN"), None);
         assert_eq!(normalise_code("ABCD/EFGH/JKLM"), None);
@@ -484,13 +488,22 @@ mod tests {
         let now = datetime!(2026-12-01 00:00 UTC);
         let until = expires_at(now, 14);
         assert_eq!(until, datetime!(2026-12-15 00:00 UTC));
-        assert_eq!(EnrolmentState::at(false, false, until, now), EnrolmentState::Open);
+        assert_eq!(
+            EnrolmentState::at(false, false, until, now),
+            EnrolmentState::Open
+        );
         assert_eq!(
             EnrolmentState::at(false, false, until, until),
             EnrolmentState::Expired
         );
-        assert_eq!(EnrolmentState::at(false, true, until, now), EnrolmentState::Locked);
-        assert_eq!(EnrolmentState::at(true, true, until, until), EnrolmentState::Used);
+        assert_eq!(
+            EnrolmentState::at(false, true, until, now),
+            EnrolmentState::Locked
+        );
+        assert_eq!(
+            EnrolmentState::at(true, true, until, until),
+            EnrolmentState::Used
+        );
     }
 
     #[test]

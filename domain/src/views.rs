@@ -230,7 +230,8 @@ pub struct DashboardView {
     pub running_jobs: Vec<i64>,
     /// The last backup, and whether it warns.
     #[serde(default)]
-    pub backup: crate::backup::BackupStatus,    /// Valid certificates their holders renewed by themselves on the check page (issue 17).
+    pub backup: crate::backup::BackupStatus,
+    /// Valid certificates their holders renewed by themselves on the check page (issue 17).
     #[serde(default)]
     pub self_renewed: u32,
 }

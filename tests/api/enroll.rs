@@ -28,8 +28,7 @@ pub fn rsa2048() -> KeyPair {
 
 /// A request as a browser might send it: a subject and a SAN certdesk must ignore.
 pub fn csr_der(key: &impl SigningKey) -> Vec<u8> {
-    let mut params =
-        CertificateParams::new(vec!["evil.example".to_string()]).expect("params");
+    let mut params = CertificateParams::new(vec!["evil.example".to_string()]).expect("params");
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "Someone Else");
     dn.push(DnType::OrganizationName, "Evil Corp");
@@ -91,7 +90,12 @@ pub async fn open(app: &TestApp, id: i64, reissue: bool) -> EnrolmentSlip {
         .remove(0)
 }
 
-pub async fn enrol(app: &TestApp, slip: &EnrolmentSlip, code: &str, csr: &str) -> reqwest::Response {
+pub async fn enrol(
+    app: &TestApp,
+    slip: &EnrolmentSlip,
+    code: &str,
+    csr: &str,
+) -> reqwest::Response {
     app.post_json(
         "enroll",
         serde_json::json!({"group_id": slip.group_id, "number": slip.number, "code": code, "csr": csr}),
@@ -120,10 +124,35 @@ pub fn openssl_compare(cert_der: &[u8], csr: &[u8]) -> (String, String, String, 
     std::fs::write(d.join("cert.der"), cert_der).expect("write");
     std::fs::write(d.join("req.der"), csr).expect("write");
     (
-        run(d, "openssl", &["x509", "-inform", "DER", "-in", "cert.der", "-noout", "-pubkey"]),
-        run(d, "openssl", &["req", "-inform", "DER", "-in", "req.der", "-noout", "-pubkey"]),
-        run(d, "openssl", &["x509", "-inform", "DER", "-in", "cert.der", "-noout", "-subject", "-nameopt", "RFC2253"]),
-        run(d, "openssl", &["x509", "-inform", "DER", "-in", "cert.der", "-noout", "-text"]),
+        run(
+            d,
+            "openssl",
+            &[
+                "x509", "-inform", "DER", "-in", "cert.der", "-noout", "-pubkey",
+            ],
+        ),
+        run(
+            d,
+            "openssl",
+            &[
+                "req", "-inform", "DER", "-in", "req.der", "-noout", "-pubkey",
+            ],
+        ),
+        run(
+            d,
+            "openssl",
+            &[
+                "x509", "-inform", "DER", "-in", "cert.der", "-noout", "-subject", "-nameopt",
+                "RFC2253",
+            ],
+        ),
+        run(
+            d,
+            "openssl",
+            &[
+                "x509", "-inform", "DER", "-in", "cert.der", "-noout", "-text",
+            ],
+        ),
     )
 }
 
@@ -160,11 +189,23 @@ async fn a_code_certifies_the_browsers_key_and_certdesk_keeps_no_private_key() {
     let (cert_key, csr_key, subject, text) = openssl_compare(&cert, &csr);
     assert_eq!(cert_key, csr_key, "the certificate holds the browser's key");
     assert!(subject.contains("CN=hanako01"), "{subject}");
-    assert!(!subject.contains("Evil") && !subject.contains("Someone") && !subject.contains("C=US"), "{subject}");
-    assert!(!text.contains("evil.example"), "the request's SAN is ignored");
+    assert!(
+        !subject.contains("Evil") && !subject.contains("Someone") && !subject.contains("C=US"),
+        "{subject}"
+    );
+    assert!(
+        !text.contains("evil.example"),
+        "the request's SAN is ignored"
+    );
 
     // Recorded as made by its holder, with no stored key (the SQL check of the issue).
-    assert_eq!(count(&app, "SELECT count(*) FROM certificates WHERE key_origin = 'holder' AND state = 'valid'"), 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM certificates WHERE key_origin = 'holder' AND state = 'valid'"
+        ),
+        1
+    );
     assert_eq!(
         count(&app, "SELECT count(*) FROM certificate_keys k JOIN certificates c ON c.id = k.certificate_id WHERE c.key_origin = 'holder'"),
         0
@@ -172,7 +213,14 @@ async fn a_code_certifies_the_browsers_key_and_certdesk_keeps_no_private_key() {
     assert_eq!(count(&app, "SELECT count(*) FROM certificate_keys"), 0);
     // The Distribution page makes no server file for it.
     let r = app
-        .post("prepare_single", &[("user_id", &id.to_string()), ("profile", "modern"), ("password", "")])
+        .post(
+            "prepare_single",
+            &[
+                ("user_id", &id.to_string()),
+                ("profile", "modern"),
+                ("password", ""),
+            ],
+        )
         .await;
     assert_eq!(error_code(r).await, "E-ENROLL-018");
 
@@ -189,9 +237,17 @@ async fn a_code_certifies_the_browsers_key_and_certdesk_keeps_no_private_key() {
     let r = enrol(&app, &slip, &slip.code, &b64(&csr_der(&rsa2048()))).await;
     assert_eq!(error_code(r).await, "E-ENROLL-004");
     assert_eq!(count(&app, "SELECT count(*) FROM certificates"), 1);
-    for action in ["enrolment_open", "certificate_issue", "enrolment_issue", "enrolment_confirm"] {
+    for action in [
+        "enrolment_open",
+        "certificate_issue",
+        "enrolment_issue",
+        "enrolment_confirm",
+    ] {
         assert_eq!(
-            count(&app, &format!("SELECT count(*) FROM audit_log WHERE action = '{action}'")),
+            count(
+                &app,
+                &format!("SELECT count(*) FROM audit_log WHERE action = '{action}'")
+            ),
             1,
             "{action}"
         );
@@ -200,7 +256,9 @@ async fn a_code_certifies_the_browsers_key_and_certdesk_keeps_no_private_key() {
     let plain = slip.code.replace('-', "");
     let audit: String = app
         .database()
-        .query_row("SELECT group_concat(detail, ' ') FROM audit_log", [], |r| r.get(0))
+        .query_row("SELECT group_concat(detail, ' ') FROM audit_log", [], |r| {
+            r.get(0)
+        })
         .expect("audit");
     assert!(!audit.contains(&plain) && !audit.contains(&slip.code));
 }
@@ -214,12 +272,17 @@ async fn every_bad_request_has_its_code_and_nothing_is_issued_or_counted() {
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "signed by another key",
-            b64(&csr_der(&Impostor { named: &key, signer: &other })),
+            b64(&csr_der(&Impostor {
+                named: &key,
+                signer: &other,
+            })),
             "E-ENROLL-008",
         ),
         (
             "another key type",
-            b64(&csr_der(&KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key"))),
+            b64(&csr_der(
+                &KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key"),
+            )),
             "E-ENROLL-009",
         ),
         (
@@ -229,9 +292,17 @@ async fn every_bad_request_has_its_code_and_nothing_is_issued_or_counted() {
             )),
             "E-ENROLL-010",
         ),
-        ("malformed DER", b64(&[0x30, 0x82, 0x01, 0x00, 0x02, 0x01]), "E-ENROLL-006"),
+        (
+            "malformed DER",
+            b64(&[0x30, 0x82, 0x01, 0x00, 0x02, 0x01]),
+            "E-ENROLL-006",
+        ),
         ("not base64", "@@@not base64@@@".to_string(), "E-ENROLL-006"),
-        ("over 16 KiB", b64(&vec![0x30; 16 * 1024 + 1]), "E-ENROLL-007"),
+        (
+            "over 16 KiB",
+            b64(&vec![0x30; 16 * 1024 + 1]),
+            "E-ENROLL-007",
+        ),
     ];
     for (what, csr, code) in &cases {
         let r = enrol(&app, &slip, &slip.code, csr).await;
@@ -263,8 +334,18 @@ async fn every_bad_request_has_its_code_and_nothing_is_issued_or_counted() {
 
     assert_eq!(count(&app, "SELECT count(*) FROM certificates"), 0);
     assert_eq!(count(&app, "SELECT count(*) FROM ca_requests"), 0);
-    assert_eq!(count(&app, "SELECT failures FROM enrolments"), 0, "a right code is not counted");
-    assert_eq!(count(&app, "SELECT count(*) FROM enrolments WHERE pending_certificate_id IS NOT NULL"), 0);
+    assert_eq!(
+        count(&app, "SELECT failures FROM enrolments"),
+        0,
+        "a right code is not counted"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM enrolments WHERE pending_certificate_id IS NOT NULL"
+        ),
+        0
+    );
     // The code still works afterwards.
     let r = enrol(&app, &slip, &slip.code, &b64(&csr_der(&key))).await;
     assert_eq!(r.status(), 200);
@@ -277,7 +358,12 @@ async fn unknown_numbers_and_wrong_codes_answer_alike_and_five_wrong_codes_lock_
     let csr = b64(&csr_der(&rsa2048()));
     let answer = |r: reqwest::Response| async move { (r.status(), r.text().await.expect("body")) };
     let mut unknown = slip.clone();
-    unknown.number = if slip.number.starts_with('9') { "1111-2222-3333" } else { "9999-8888-7777" }.into();
+    unknown.number = if slip.number.starts_with('9') {
+        "1111-2222-3333"
+    } else {
+        "9999-8888-7777"
+    }
+    .into();
     let unknown_answer = answer(enrol(&app, &unknown, &slip.code, &csr).await).await;
     let mut wrong_group = slip.clone();
     wrong_group.group_id = "G9999".into();
@@ -286,23 +372,43 @@ async fn unknown_numbers_and_wrong_codes_answer_alike_and_five_wrong_codes_lock_
     assert_eq!(unknown_answer, wrong_answer, "same status and body");
     assert_eq!(group_answer, wrong_answer);
     assert!(wrong_answer.1.contains("E-ENROLL-002"));
-    assert_eq!(count(&app, "SELECT failures FROM enrolments"), 1, "only the real number counts");
+    assert_eq!(
+        count(&app, "SELECT failures FROM enrolments"),
+        1,
+        "only the real number counts"
+    );
     for _ in 0..4 {
         let r = enrol(&app, &slip, "AAAA-BBBB-CCCC", &csr).await;
         assert_eq!(error_code(r).await, "E-ENROLL-002");
     }
-    assert_eq!(count(&app, "SELECT count(*) FROM enrolments WHERE locked_at IS NOT NULL"), 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM enrolments WHERE locked_at IS NOT NULL"
+        ),
+        1
+    );
     // Locked: a wrong code still answers as for an unknown number; the right one hears "locked".
     let r = enrol(&app, &slip, "AAAA-BBBB-CCCC", &csr).await;
     assert_eq!(answer(r).await, wrong_answer);
     let r = enrol(&app, &slip, &slip.code, &csr).await;
     assert_eq!(error_code(r).await, "E-ENROLL-003");
     assert_eq!(count(&app, "SELECT count(*) FROM certificates"), 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM audit_log WHERE action = 'enrolment_lock'"), 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE action = 'enrolment_lock'"
+        ),
+        1
+    );
     // An admin resets it: a new code, the old one gone.
     let listed = app.backend.list_enrolments().await.expect("list");
     assert_eq!(listed[0].state.as_str(), "locked");
-    let fresh = app.backend.reset_enrolment(Actor::Cli, id).await.expect("reset");
+    let fresh = app
+        .backend
+        .reset_enrolment(Actor::Cli, id)
+        .await
+        .expect("reset");
     assert_eq!(fresh.number, slip.number);
     assert_ne!(fresh.code, slip.code);
     let r = enrol(&app, &slip, &slip.code, &csr).await;
@@ -324,14 +430,23 @@ async fn an_enrolment_expires_after_its_validity_and_the_setting_is_1_to_90_days
     assert_eq!((settings.validity_days, settings.self_renewal), (14, true));
     let mut bad = settings;
     bad.validity_days = 91;
-    let e = app.backend.set_enrolment_settings(bad, Actor::Cli).await.expect_err("91");
+    let e = app
+        .backend
+        .set_enrolment_settings(bad, Actor::Cli)
+        .await
+        .expect_err("91");
     assert_eq!(e.code(), "E-ENROLL-012");
     let slip = open(&app, id, false).await;
     app.advance(time::Duration::days(14));
     let r = enrol(&app, &slip, &slip.code, &b64(&csr_der(&rsa2048()))).await;
     assert_eq!(error_code(r).await, "E-ENROLL-005");
     assert_eq!(count(&app, "SELECT count(*) FROM certificates"), 0);
-    assert_eq!(app.backend.list_enrolments().await.expect("list")[0].state.as_str(), "expired");
+    assert_eq!(
+        app.backend.list_enrolments().await.expect("list")[0]
+            .state
+            .as_str(),
+        "expired"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,10 +468,18 @@ async fn a_reissue_revokes_the_old_certificate_only_when_the_new_one_is_issued()
     let slip = open(&app, id, true).await;
     let state = |serial: &str| -> String {
         app.database()
-            .query_row("SELECT state FROM certificates WHERE serial = ?1", [serial], |r| r.get(0))
+            .query_row(
+                "SELECT state FROM certificates WHERE serial = ?1",
+                [serial],
+                |r| r.get(0),
+            )
             .expect("state")
     };
-    assert_eq!(state(&old.serial), "valid", "still valid while the enrolment waits");
+    assert_eq!(
+        state(&old.serial),
+        "valid",
+        "still valid while the enrolment waits"
+    );
     let r = enrol(&app, &slip, &slip.code, &b64(&csr_der(&rsa2048()))).await;
     assert_eq!(r.status(), 200);
     assert_eq!(state(&old.serial), "revoked");
@@ -390,7 +513,10 @@ async fn a_retry_before_confirmation_supersedes_the_unsaved_certificate() {
         .expect("rows");
     assert_eq!(
         rows,
-        vec![("revoked".to_string(), Some("superseded".to_string())), ("valid".to_string(), None)]
+        vec![
+            ("revoked".to_string(), Some("superseded".to_string())),
+            ("valid".to_string(), None)
+        ]
     );
     let confirm = |token: &serde_json::Value| {
         app.post_json(
@@ -398,7 +524,10 @@ async fn a_retry_before_confirmation_supersedes_the_unsaved_certificate() {
             serde_json::json!({"group_id": slip.group_id, "number": slip.number, "confirm_token": token}),
         )
     };
-    assert_eq!(error_code(confirm(&first["confirm_token"]).await).await, "E-ENROLL-014");
+    assert_eq!(
+        error_code(confirm(&first["confirm_token"]).await).await,
+        "E-ENROLL-014"
+    );
     assert_eq!(confirm(&second["confirm_token"]).await.status(), 204);
     let _ = RevocationReason::Superseded;
 }
@@ -439,7 +568,11 @@ async fn cfssl_certifies_the_holders_request_under_certdesks_subject() {
     dn.push(DnType::CommonName, "Someone Else");
     dn.push(DnType::OrganizationName, "Evil Corp");
     params.distinguished_name = dn;
-    let csr = params.serialize_request(&key).expect("request").der().to_vec();
+    let csr = params
+        .serialize_request(&key)
+        .expect("request")
+        .der()
+        .to_vec();
     let r = enrol(&app, &slip, &slip.code, &b64(&csr)).await;
     let status = r.status();
     let body: serde_json::Value = r.json().await.expect("json");
@@ -450,7 +583,10 @@ async fn cfssl_certifies_the_holders_request_under_certdesks_subject() {
     let (cert_key, csr_key, subject, text) = openssl_compare(&cert, &csr);
     assert_eq!(cert_key, csr_key);
     assert!(subject.contains("CN=hanako07"), "{subject}");
-    assert!(!subject.contains("Evil") && !subject.contains("C=US"), "{subject}");
+    assert!(
+        !subject.contains("Evil") && !subject.contains("C=US"),
+        "{subject}"
+    );
     assert!(!text.contains("evil.example"), "{text}");
     // openssl verify against cfssl's CA, with the chain the browser got.
     let dir = tempfile::tempdir().expect("tmp");
@@ -466,14 +602,32 @@ async fn cfssl_certifies_the_holders_request_under_certdesks_subject() {
         })
         .collect();
     std::fs::write(dir.path().join("chain.pem"), chain.join("")).expect("write");
-    std::fs::write(dir.path().join("cert.pem"), certdesk_backend::pem("CERTIFICATE", &cert)).expect("write");
-    let out = run(dir.path(), "openssl", &["verify", "-CAfile", "chain.pem", "cert.pem"]);
+    std::fs::write(
+        dir.path().join("cert.pem"),
+        certdesk_backend::pem("CERTIFICATE", &cert),
+    )
+    .expect("write");
+    let out = run(
+        dir.path(),
+        "openssl",
+        &["verify", "-CAfile", "chain.pem", "cert.pem"],
+    );
     assert!(out.contains("cert.pem: OK"), "{out}");
     let serial: String = app
         .database()
-        .query_row("SELECT serial FROM certificates WHERE key_origin = 'holder' AND ca_kind = 'cfssl'", [], |r| r.get(0))
+        .query_row(
+            "SELECT serial FROM certificates WHERE key_origin = 'holder' AND ca_kind = 'cfssl'",
+            [],
+            |r| r.get(0),
+        )
         .expect("a cfssl certificate made by its holder");
     assert_eq!(cfssl.status_of(&serial).expect("at cfssl").0, "good");
     assert_eq!(count(&app, "SELECT count(*) FROM certificate_keys"), 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM ca_requests WHERE state = 'done'"), 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM ca_requests WHERE state = 'done'"
+        ),
+        1
+    );
 }

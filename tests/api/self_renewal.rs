@@ -63,8 +63,14 @@ fn curl_post(
         .current_dir(dir)
         .output()
         .expect("curl must be installed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let status: u16 = String::from_utf8_lossy(&out.stdout).parse().expect("status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: u16 = String::from_utf8_lossy(&out.stdout)
+        .parse()
+        .expect("status");
     let text = std::fs::read_to_string(dir.join("answer.json")).unwrap_or_default();
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (status, json)
@@ -72,7 +78,11 @@ fn curl_post(
 
 fn state_of(app: &TestApp, cert_der: &[u8]) -> String {
     app.database()
-        .query_row("SELECT state FROM certificates WHERE cert_der = ?1", [cert_der], |r| r.get(0))
+        .query_row(
+            "SELECT state FROM certificates WHERE cert_der = ?1",
+            [cert_der],
+            |r| r.get(0),
+        )
         .expect("state")
 }
 
@@ -90,26 +100,62 @@ async fn the_holder_renews_with_the_presented_certificate_inside_the_window_only
     let request = serde_json::json!({"csr": b64(&new_csr)});
 
     // Fresh: current, but the window is not open (E-CERT-003 with the date it opens).
-    let report = app.backend.check_certificate(Some(old.clone())).await.expect("report");
-    assert!(matches!(report.self_renewal, SelfRenewalOffer::NotOpenYet { .. }), "{:?}", report.self_renewal);
+    let report = app
+        .backend
+        .check_certificate(Some(old.clone()))
+        .await
+        .expect("report");
+    assert!(
+        matches!(report.self_renewal, SelfRenewalOffer::NotOpenYet { .. }),
+        "{:?}",
+        report.self_renewal
+    );
     let (status, body) = curl_post(d, &renew, Some("renew001.pem"), &origin, &request);
-    assert_eq!((status, body["code"].as_str()), (409, Some("E-CERT-003")), "{body}");
-    assert!(body["message"]["en"].as_str().unwrap_or("").contains("Renewal opens on"), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("E-CERT-003")),
+        "{body}"
+    );
+    assert!(
+        body["message"]["en"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Renewal opens on"),
+        "{body}"
+    );
 
     // Into the window (the last 40 days of 366).
     app.advance(Duration::days(366 - 30));
-    let report = app.backend.check_certificate(Some(old.clone())).await.expect("report");
+    let report = app
+        .backend
+        .check_certificate(Some(old.clone()))
+        .await
+        .expect("report");
     assert_eq!(report.self_renewal, SelfRenewalOffer::Offered);
     // Another origin, no certificate: refused.
-    let (status, body) = curl_post(d, &renew, Some("renew001.pem"), "https://evil.example", &request);
+    let (status, body) = curl_post(
+        d,
+        &renew,
+        Some("renew001.pem"),
+        "https://evil.example",
+        &request,
+    );
     assert_eq!((status, body["code"].as_str()), (403, Some("E-ENROLL-017")));
     let (status, body) = curl_post(d, &renew, None, &origin, &request);
     assert_eq!((status, body["code"].as_str()), (403, Some("E-ENROLL-016")));
     // A bad request: nothing issued.
-    let (_, body) = curl_post(d, &renew, Some("renew001.pem"), &origin, &serde_json::json!({"csr": "AAAA"}));
+    let (_, body) = curl_post(
+        d,
+        &renew,
+        Some("renew001.pem"),
+        &origin,
+        &serde_json::json!({"csr": "AAAA"}),
+    );
     assert_eq!(body["code"].as_str(), Some("E-ENROLL-006"));
     let issued = |app: &TestApp| -> i64 {
-        app.database().query_row("SELECT count(*) FROM certificates", [], |r| r.get(0)).expect("count")
+        app.database()
+            .query_row("SELECT count(*) FROM certificates", [], |r| r.get(0))
+            .expect("count")
     };
     assert_eq!(issued(&app), 1);
 
@@ -126,7 +172,11 @@ async fn the_holder_renews_with_the_presented_certificate_inside_the_window_only
     assert_eq!(state_of(&app, &first_der), "valid");
 
     // The download was lost: the old certificate may try again; the unconfirmed one is revoked.
-    let report = app.backend.check_certificate(Some(old.clone())).await.expect("report");
+    let report = app
+        .backend
+        .check_certificate(Some(old.clone()))
+        .await
+        .expect("report");
     assert_eq!(report.self_renewal, SelfRenewalOffer::Offered);
     let (status, second) = curl_post(d, &renew, Some("renew001.pem"), &origin, &request);
     assert_eq!(status, 200, "{second}");
@@ -150,14 +200,29 @@ async fn the_holder_renews_with_the_presented_certificate_inside_the_window_only
     // Confirmed: no more renewals from the old certificate.
     let (status, body) = curl_post(d, &renew, Some("renew001.pem"), &origin, &request);
     assert_eq!((status, body["code"].as_str()), (403, Some("E-ENROLL-016")));
-    for (action, n) in [("self_renewal_issue", 2), ("self_renewal_confirm", 1), ("certificate_renew", 1)] {
+    for (action, n) in [
+        ("self_renewal_issue", 2),
+        ("self_renewal_confirm", 1),
+        ("certificate_renew", 1),
+    ] {
         let got: i64 = app
             .database()
-            .query_row("SELECT count(*) FROM audit_log WHERE action = ?1", [action], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM audit_log WHERE action = ?1",
+                [action],
+                |r| r.get(0),
+            )
             .expect("count");
         assert_eq!(got, n, "{action}");
     }
-    assert_eq!(app.backend.dashboard().await.expect("dashboard").self_renewed, 1);
+    assert_eq!(
+        app.backend
+            .dashboard()
+            .await
+            .expect("dashboard")
+            .self_renewed,
+        1
+    );
     let kept: i64 = app
         .database()
         .query_row("SELECT count(*) FROM certificate_keys", [], |r| r.get(0))
@@ -186,7 +251,11 @@ async fn revoked_expired_and_switched_off_are_not_renewed() {
     let request = serde_json::json!({"csr": b64(&csr_der(&rsa2048()))});
     app.advance(Duration::days(366 - 30));
 
-    let report = app.backend.check_certificate(Some(revoked)).await.expect("report");
+    let report = app
+        .backend
+        .check_certificate(Some(revoked))
+        .await
+        .expect("report");
     assert_eq!(report.self_renewal, SelfRenewalOffer::NotOffered);
     let (status, body) = curl_post(d, &renew, Some("renew002.pem"), &origin, &request);
     assert_eq!((status, body["code"].as_str()), (403, Some("E-ENROLL-016")));
@@ -201,7 +270,11 @@ async fn revoked_expired_and_switched_off_are_not_renewed() {
         )
         .await
         .expect("off");
-    let report = app.backend.check_certificate(Some(current.clone())).await.expect("report");
+    let report = app
+        .backend
+        .check_certificate(Some(current.clone()))
+        .await
+        .expect("report");
     assert_eq!(report.self_renewal, SelfRenewalOffer::Disabled);
     let (status, body) = curl_post(d, &renew, Some("renew003.pem"), &origin, &request);
     assert_eq!((status, body["code"].as_str()), (403, Some("E-ENROLL-015")));
@@ -211,7 +284,11 @@ async fn revoked_expired_and_switched_off_are_not_renewed() {
         .await
         .expect("on");
     app.advance(Duration::days(31));
-    let report = app.backend.check_certificate(Some(current.clone())).await.expect("report");
+    let report = app
+        .backend
+        .check_certificate(Some(current.clone()))
+        .await
+        .expect("report");
     assert_eq!(report.self_renewal, SelfRenewalOffer::NotOffered);
     let (status, body) = curl_post(d, &renew, Some("renew003.pem"), &origin, &request);
     assert_eq!((status, body["code"].as_str()), (403, Some("E-ENROLL-016")));

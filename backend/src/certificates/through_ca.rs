@@ -100,12 +100,7 @@ fn read_certificate(
         let entries: Vec<(Nid, String)> = cert
             .subject_name()
             .entries()
-            .map(|e| {
-                (
-                    e.object().nid(),
-                    e.data().to_string().unwrap_or_default(),
-                )
-            })
+            .map(|e| (e.object().nid(), e.data().to_string().unwrap_or_default()))
             .collect();
         let mut expected = vec![
             (Nid::ORGANIZATIONNAME, order.o.clone()),

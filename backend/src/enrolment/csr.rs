@@ -167,7 +167,7 @@ mod tests {
         let holder = check(&der, KeyType::EcdsaP256).expect("accepted");
         assert_eq!(holder.spki_der, key.subject_public_key_info());
         assert_eq!(
-            check(&der, KeyType::Rsa2048).unwrap_err(),
+            check(&der, KeyType::Rsa2048).expect_err("refused"),
             EnrolmentError::KeyType {
                 expected: KeyType::Rsa2048
             }
@@ -182,7 +182,7 @@ mod tests {
         let mut trailing = der;
         trailing.push(0);
         assert_eq!(
-            check(&trailing, KeyType::EcdsaP256).unwrap_err(),
+            check(&trailing, KeyType::EcdsaP256).expect_err("refused"),
             EnrolmentError::CsrMalformed
         );
     }
@@ -191,7 +191,7 @@ mod tests {
     fn another_curve_is_another_key_type() {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).expect("key");
         assert_eq!(
-            check(&csr(&key), KeyType::EcdsaP256).unwrap_err(),
+            check(&csr(&key), KeyType::EcdsaP256).expect_err("refused"),
             EnrolmentError::KeyType {
                 expected: KeyType::EcdsaP256
             }
@@ -201,11 +201,17 @@ mod tests {
     #[test]
     fn base64_is_decoded_within_the_limit() {
         assert_eq!(decode("AQID").expect("decodes"), vec![1, 2, 3]);
-        assert_eq!(decode("AQ ID\n").expect("whitespace ignored"), vec![1, 2, 3]);
-        assert_eq!(decode("!!").unwrap_err(), EnrolmentError::CsrMalformed);
+        assert_eq!(
+            decode("AQ ID\n").expect("whitespace ignored"),
+            vec![1, 2, 3]
+        );
+        assert_eq!(
+            decode("!!").expect_err("refused"),
+            EnrolmentError::CsrMalformed
+        );
         let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_CSR_BYTES + 1]);
         assert_eq!(
-            decode(&big).unwrap_err(),
+            decode(&big).expect_err("refused"),
             EnrolmentError::CsrTooLarge { max: MAX_CSR_BYTES }
         );
     }
