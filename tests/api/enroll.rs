@@ -631,3 +631,33 @@ async fn cfssl_certifies_the_holders_request_under_certdesks_subject() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notice_mail_names_the_page_and_the_number_but_never_the_code() {
+    let (app, id) = app_with_user("hanako08").await;
+    let slip = open(&app, id, false).await;
+    let queued = app
+        .backend
+        .mail_enrolment_notices(Actor::Cli, vec![id])
+        .await
+        .expect("queued");
+    assert_eq!(queued, 1);
+    let (to, body): (String, String) = app
+        .database()
+        .query_row("SELECT to_addresses, body FROM mail_outbox", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("mail");
+    assert_eq!(to, "hanako08@example.co.jp");
+    assert!(
+        body.contains("/enroll") && body.contains(&slip.number),
+        "{body}"
+    );
+    assert!(!body.contains(&slip.code) && !body.contains(&slip.code.replace('-', "")));
+    let refused = app
+        .backend
+        .mail_enrolment_notices(Actor::Anonymous, vec![id])
+        .await
+        .expect_err("anonymous");
+    assert_eq!(refused.code(), "E-AUTH-004");
+}
