@@ -661,3 +661,44 @@ async fn the_notice_mail_names_the_page_and_the_number_but_never_the_code() {
         .expect_err("anonymous");
     assert_eq!(refused.code(), "E-AUTH-004");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_p256_profile_takes_a_p256_request_and_refuses_rsa() {
+    use certdesk_domain::profile::{IssuingProfile, KeyType};
+    let (app, id) = app_with_user("hanako09").await;
+    let current = app.backend.issuing_profile().await.expect("profile");
+    app.backend
+        .update_issuing_profile(
+            IssuingProfile {
+                key_type: KeyType::EcdsaP256,
+                ..current
+            },
+            Actor::Cli,
+        )
+        .await
+        .expect("profile");
+    let profile: serde_json::Value = app
+        .get("/api/enroll/profile")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(profile["key_type"], "ecdsa_p256");
+    let slip = open(&app, id, false).await;
+    let r = enrol(&app, &slip, &slip.code, &b64(&csr_der(&rsa2048()))).await;
+    assert_eq!(error_code(r).await, "E-ENROLL-009");
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
+    let csr = csr_der(&key);
+    let r = enrol(&app, &slip, &slip.code, &b64(&csr)).await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("json");
+    let cert = base64::engine::general_purpose::STANDARD
+        .decode(body["certificate"].as_str().expect("certificate"))
+        .expect("base64");
+    let (cert_key, csr_key, _, text) = openssl_compare(&cert, &csr);
+    assert_eq!(cert_key, csr_key);
+    assert!(
+        text.contains("prime256v1") || text.contains("P-256"),
+        "{text}"
+    );
+}
