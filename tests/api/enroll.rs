@@ -532,6 +532,50 @@ async fn a_retry_before_confirmation_supersedes_the_unsaved_certificate() {
     let _ = RevocationReason::Superseded;
 }
 
+/// A stop between issuing and binding the certificate to the enrolment (two transactions)
+/// leaves a valid holder-made certificate the enrolment does not point at. The same code
+/// still works: that certificate is treated as the unsaved one and superseded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_issued_but_never_bound_to_its_enrolment_is_replaced_by_a_retry() {
+    let (app, id) = app_with_user("hanako07").await;
+    let slip = open(&app, id, false).await;
+    let r = enrol(&app, &slip, &slip.code, &b64(&csr_der(&rsa2048()))).await;
+    assert_eq!(r.status(), 200);
+    // As the server left it had it stopped after step 3.
+    app.database()
+        .execute(
+            "UPDATE enrolments SET pending_certificate_id = NULL, confirm_sha256 = NULL",
+            [],
+        )
+        .expect("unbind");
+    let r = enrol(&app, &slip, &slip.code, &b64(&csr_der(&rsa2048()))).await;
+    assert_eq!(r.status(), 200, "the code still works");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM certificates WHERE state = 'valid'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM certificates WHERE revocation_reason = 'superseded'"
+        ),
+        1
+    );
+    // A certificate that is not this enrolment's (its key made by the server, issued while
+    // the enrolment was open) is still refused: replacing it needs a reissue.
+    let (app, id) = app_with_user("hanako08").await;
+    let slip = open(&app, id, false).await;
+    app.backend
+        .apply_certificate_operation(id, certdesk_backend::Operation::Issue, Actor::Cli)
+        .await
+        .expect("issue");
+    let r = enrol(&app, &slip, &slip.code, &b64(&csr_der(&rsa2048()))).await;
+    assert_eq!(error_code(r).await, "E-ENROLL-013");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cfssl_certifies_the_holders_request_under_certdesks_subject() {
     let cfssl = start_cfssl();

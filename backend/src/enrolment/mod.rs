@@ -143,6 +143,28 @@ fn valid_certificate(
         .optional()?)
 }
 
+/// Whether `certificate_id` is a holder-made certificate issued since enrolment `enrolment_id`
+/// opened that no enrolment and no self-renewal holds: what a stop between issuing (step 3 of
+/// [`Backend::enrol`]) and binding (step 4) leaves. A retry with the code replaces it.
+fn unbound_holder_certificate(
+    conn: &Connection,
+    certificate_id: i64,
+    enrolment_id: i64,
+) -> Result<bool, ServiceError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM certificates c JOIN enrolments e ON e.id = ?2
+             WHERE c.id = ?1 AND c.user_id = e.user_id AND c.key_origin = 'holder'
+               AND c.issued_at >= e.created_at
+               AND NOT EXISTS (SELECT 1 FROM enrolments o WHERE o.pending_certificate_id = c.id)
+               AND NOT EXISTS (SELECT 1 FROM self_renewals s WHERE s.new_certificate_id = c.id)",
+            params![certificate_id, enrolment_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
 /// Opens one enrolment for `user_id` inside `tx` (replacing an unused one), returning its slip.
 #[allow(clippy::too_many_arguments)]
 fn open_one(
@@ -693,6 +715,11 @@ impl Backend {
                 let op = match valid_certificate(&tx, user_id, now)? {
                     None => Operation::Issue,
                     Some(c) if Some(c) == pending => Operation::Reissue(Some(RevocationReason::Superseded)),
+                    // Issued by this enrolment but never bound to it (the server stopped
+                    // between issuing and binding): an unsaved certificate like the above.
+                    Some(c) if unbound_holder_certificate(&tx, c, id)? => {
+                        Operation::Reissue(Some(RevocationReason::Superseded))
+                    }
                     Some(_) if operation == EnrolmentOperation::Reissue => {
                         Operation::Reissue(Some(RevocationReason::Superseded))
                     }
