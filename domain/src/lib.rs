@@ -17,6 +17,7 @@ pub mod auth;
 pub mod authority;
 pub mod backup;
 pub mod dashboard;
+pub mod enroll_browser;
 pub mod distribution;
 pub mod error;
 pub mod external_ca;
