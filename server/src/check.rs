@@ -82,8 +82,8 @@ fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-const DELETE_STEPS_JA: &str = "<ul><li>Windows: 「Win+R」で <code>certmgr.msc</code> を開き、「個人」→「証明書」で下のシリアル番号の古い証明書を右クリック→「削除」。ブラウザを再起動してください。</li><li>macOS: 「キーチェーンアクセス」→「ログイン」→「自分の証明書」で古い証明書を選び、削除。ブラウザを再起動してください。</li></ul>";
-const DELETE_STEPS_EN: &str = "<ul><li>Windows: press Win+R, open <code>certmgr.msc</code>, go to Personal → Certificates, right-click the old certificate with the serial below → Delete. Restart the browser.</li><li>macOS: Keychain Access → login → My Certificates, select the old certificate and delete it. Restart the browser.</li></ul>";
+pub(crate) const DELETE_STEPS_JA: &str = "<ul><li>Windows: 「Win+R」で <code>certmgr.msc</code> を開き、「個人」→「証明書」で下のシリアル番号の古い証明書を右クリック→「削除」。ブラウザを再起動してください。</li><li>macOS: 「キーチェーンアクセス」→「ログイン」→「自分の証明書」で古い証明書を選び、削除。ブラウザを再起動してください。</li></ul>";
+pub(crate) const DELETE_STEPS_EN: &str = "<ul><li>Windows: press Win+R, open <code>certmgr.msc</code>, go to Personal → Certificates, right-click the old certificate with the serial below → Delete. Restart the browser.</li><li>macOS: Keychain Access → login → My Certificates, select the old certificate and delete it. Restart the browser.</li></ul>";
 
 /// The page for `report` (both languages, Japanese first).
 fn render(report: &CheckReport, public_url: &str, now: time::OffsetDateTime) -> String {

@@ -8,6 +8,7 @@ pub mod backup_cli;
 pub mod certs_cli;
 pub mod check;
 pub mod cli;
+pub mod enroll_page;
 pub mod logging;
 pub mod serving;
 pub mod sheet;
