@@ -18,6 +18,8 @@ pub mod csr;
 use certdesk_domain::distribution::{check_typed_password, generate_password};
 use certdesk_domain::enroll_browser::EnrollPageError;
 use certdesk_domain::lang::Message;
+use certdesk_p12::rand_core::{self, CryptoRng, RngCore};
+use certdesk_p12::{write_p12, P12Input, P12Profile};
 use csr::KeyType;
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -81,7 +83,91 @@ impl KeyPair {
             Ok(Uint8Array::from(request.as_slice()).into())
         })
     }
+
+    /// The `.p12` (a promise of a `Uint8Array`): this key (exported as PKCS#8 only here),
+    /// `certificate` and `chain` (DER, as the server returned them), `friendly_name`,
+    /// `password`, in `profile` (`modern` or `compatible`).
+    pub fn p12(
+        &self,
+        certificate: Vec<u8>,
+        chain: Array,
+        friendly_name: String,
+        password: String,
+        profile: String,
+    ) -> Promise {
+        let key = self.clone();
+        future_to_promise(async move {
+            let profile = P12Profile::parse(&profile)
+                .ok_or_else(|| file_error(format!("unknown profile {profile}")))?;
+            let chain: Vec<Vec<u8>> = chain
+                .iter()
+                .map(|c| Uint8Array::new(&c).to_vec())
+                .collect();
+            let pkcs8 = Zeroizing(export(&subtle()?, "pkcs8", &key.private).await?);
+            let mut rng = WebRng(crypto()?);
+            let file = write_p12(
+                &P12Input {
+                    key_pkcs8_der: &pkcs8.0,
+                    cert_der: &certificate,
+                    ca_chain_der: &chain,
+                    friendly_name: &friendly_name,
+                    password: &password,
+                },
+                profile,
+                &mut rng,
+            )
+            .map_err(|e| file_error(e.to_string()))?;
+            Ok(Uint8Array::from(file.as_slice()).into())
+        })
+    }
 }
+
+/// The exported private key, overwritten when dropped.
+struct Zeroizing(Vec<u8>);
+
+impl Drop for Zeroizing {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(|b| *b = 0);
+        std::hint::black_box(&self.0);
+    }
+}
+
+/// `crypto.getRandomValues` as the RNG of the `.p12`'s salts and IV.
+struct WebRng(web_sys::Crypto);
+
+impl RngCore for WebRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        // Without randomness there must be no file: a failure stops here (the page shows the
+        // panic as E-WEB-003) rather than writing predictable salts.
+        #[allow(clippy::expect_used)]
+        self.try_fill_bytes(dest)
+            .expect("crypto.getRandomValues failed");
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        // getRandomValues gives at most 65 536 bytes a call.
+        for chunk in dest.chunks_mut(65_536) {
+            self.0
+                .get_random_values_with_u8_array(chunk)
+                .map_err(|_| rand_core::Error::from(std::num::NonZeroU32::new(rand_core::Error::CUSTOM_START).unwrap_or(std::num::NonZeroU32::MIN)))?;
+        }
+        Ok(())
+    }
+}
+
+impl CryptoRng for WebRng {}
 
 /// `E-DIST-001` (as for a typed password anywhere in certdesk) or `E-WEB-008` when the two
 /// differ; `null` when the password may be used.
@@ -224,6 +310,10 @@ fn webcrypto_error(e: JsValue) -> JsValue {
 
 fn no_webcrypto(detail: String) -> JsValue {
     page_error(EnrollPageError::NoWebCrypto { detail })
+}
+
+fn file_error(detail: String) -> JsValue {
+    page_error(EnrollPageError::FileFailed { detail })
 }
 
 fn der_error(e: der::Error) -> JsValue {
