@@ -182,8 +182,31 @@ pub fn http_status(e: &certdesk_backend::ServiceError) -> axum::http::StatusCode
         E::CaSettings(_) => StatusCode::UNPROCESSABLE_ENTITY,
         E::Otp(o) => otp_status(o),
         E::Backup(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        E::Enrolment(e) => enrolment_status(e),
         // Start-up refusals of `certdesk serve`: never an answer to a request.
         E::Database(_) | E::Internal(_) | E::Serve(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn enrolment_status(e: &certdesk_domain::enrolment::EnrolmentError) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    use certdesk_domain::enrolment::EnrolmentError as N;
+    match e {
+        N::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+        N::Unavailable | N::ConfirmUnknown => StatusCode::UNAUTHORIZED,
+        N::Locked | N::NotCurrent | N::SelfRenewalOff | N::WrongOrigin => StatusCode::FORBIDDEN,
+        N::Used | N::Expired => StatusCode::GONE,
+        N::CsrTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        N::CsrMalformed
+        | N::CsrSignature
+        | N::KeyType { .. }
+        | N::RsaSize { .. }
+        | N::CsrAlgorithm
+        | N::ValidityRange => StatusCode::UNPROCESSABLE_ENTITY,
+        N::HasValidCertificate { .. } | N::KeyWithHolder { .. } | N::NoEnrolment { .. } => {
+            StatusCode::CONFLICT
+        }
     }
 }
 

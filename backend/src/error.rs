@@ -6,6 +6,7 @@
 
 use certdesk_domain::backup::BackupError;
 use certdesk_domain::distribution::{DistributionError, PickupRefusal};
+use certdesk_domain::enrolment::EnrolmentError;
 use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::notices::{MailError, NoticeSettingsError};
@@ -75,6 +76,9 @@ pub enum ServiceError {
     /// A backup or restore refused (`E-BACKUP`).
     #[error(transparent)]
     Backup(#[from] BackupError),
+    /// Self-service enrolment or self-renewal refused (`E-ENROLL`).
+    #[error(transparent)]
+    Enrolment(#[from] EnrolmentError),
     /// SQLite failed.
     #[error("{code} database error: {0}", code = self.code())]
     Database(#[from] rusqlite::Error),
@@ -106,6 +110,7 @@ impl ServiceError {
             ServiceError::Otp(e) => e.code(),
             ServiceError::Serve(e) => e.code(),
             ServiceError::Backup(e) => e.code(),
+            ServiceError::Enrolment(e) => e.code(),
             ServiceError::Database(_) => "E-SYS-001",
             ServiceError::Internal(_) => "E-SYS-002",
         }
@@ -126,6 +131,7 @@ impl ServiceError {
             ServiceError::Distribution(e) => e.field(),
             ServiceError::Otp(e) => e.field(),
             ServiceError::Backup(e) => e.field(),
+            ServiceError::Enrolment(e) => e.field(),
             ServiceError::Pickup(PickupRefusal::WrongPassword { .. }) => Some("password"),
             ServiceError::Setup(SetupError::TokenMissing | SetupError::TokenWrong) => {
                 Some("setup_token")
@@ -179,6 +185,7 @@ impl ServiceError {
             ServiceError::Otp(e) => e.message(),
             ServiceError::Serve(e) => e.message(),
             ServiceError::Backup(e) => e.message(),
+            ServiceError::Enrolment(e) => e.message(),
             ServiceError::Database(_) | ServiceError::Internal(_) => Message::new(
                 "内部エラーが発生しました。時間をおいて再度お試しください。続く場合はサーバのログを確認してください。",
                 "An internal error occurred. Try again later; if it persists, check the server log.",

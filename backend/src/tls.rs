@@ -324,6 +324,9 @@ pub struct CheckReport {
     pub name: Option<String>,
     pub serial: Option<String>,
     pub not_after: Option<OffsetDateTime>,
+    /// Whether the page offers "Renew now" (issue 17): current, in its renewal window and
+    /// self-renewal on; outside the window the date it opens (E-CERT-003).
+    pub self_renewal: certdesk_domain::enrolment::SelfRenewalOffer,
 }
 
 impl Backend {
@@ -456,6 +459,7 @@ impl Backend {
                         .optional()?,
                     _ => None,
                 };
+                let mut row_id = None;
                 let (known, report_parts) = match row {
                     None => (None, None),
                     Some((id, user_id, login_id, name, serial, state, not_after)) => {
@@ -480,10 +484,15 @@ impl Backend {
                             not_after,
                             newer,
                         };
+                        row_id = Some(id);
                         (Some(known), Some((user_id, login_id, name, serial, not_after)))
                     }
                 };
                 let verdict = classify(presented.is_some(), known.as_ref(), now);
+                let self_renewal = match &row_id {
+                    Some(id) => crate::enrolment::renewal_standing(conn, *id, now)?.offer,
+                    None => certdesk_domain::enrolment::SelfRenewalOffer::NotOffered,
+                };
                 let actor = match &report_parts {
                     Some((id, login_id, ..)) => Actor::User {
                         id: *id,
@@ -507,6 +516,7 @@ impl Backend {
                         name: Some(name),
                         serial: Some(serial),
                         not_after: Some(not_after),
+                        self_renewal,
                     },
                     None => CheckReport {
                         verdict,
@@ -514,6 +524,7 @@ impl Backend {
                         name: None,
                         serial: None,
                         not_after: None,
+                        self_renewal,
                     },
                 })
             })

@@ -6,6 +6,7 @@
 use certdesk_backend::ServiceError;
 use certdesk_domain::backup::BackupError;
 use certdesk_domain::distribution::{DistributionError, PickupRefusal};
+use certdesk_domain::enrolment::EnrolmentError;
 use certdesk_domain::external_ca::{CaError, CaSettingsError};
 use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::notices::{MailError, NoticeSettingsError};
@@ -37,6 +38,7 @@ fn codes_of(e: &ServiceError) -> Vec<&'static str> {
         ServiceError::Otp(_) => OtpError::CODES.to_vec(),
         ServiceError::Serve(_) => ServeError::CODES.to_vec(),
         ServiceError::Backup(_) => BackupError::CODES.to_vec(),
+        ServiceError::Enrolment(_) => EnrolmentError::CODES.to_vec(),
         ServiceError::ImportHasProblems { .. }
         | ServiceError::ImportStale
         | ServiceError::Database(_)
@@ -66,6 +68,7 @@ fn one_of_each() -> Vec<ServiceError> {
         OtpError::WrongCode.into(),
         ServeError::TlsOptions.into(),
         BackupError::Damaged.into(),
+        EnrolmentError::NotReady.into(),
         rusqlite::Error::QueryReturnedNoRows.into(),
         ServiceError::Internal("x".into()),
     ]

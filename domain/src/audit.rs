@@ -69,11 +69,21 @@ pub enum AuditAction {
     Backup,
     Restore,
     BackupScheduleUpdate,
+    EnrolmentOpen,
+    EnrolmentRefused,
+    EnrolmentLock,
+    EnrolmentIssue,
+    EnrolmentConfirm,
+    EnrolmentReset,
+    EnrolmentMail,
+    EnrolmentSettings,
+    SelfRenewalIssue,
+    SelfRenewalConfirm,
 }
 
 impl AuditAction {
     /// Every action, in the order of the enum.
-    pub const ALL: [AuditAction; 60] = [
+    pub const ALL: [AuditAction; 70] = [
         AuditAction::Setup,
         AuditAction::SignIn,
         AuditAction::SignOut,
@@ -134,6 +144,16 @@ impl AuditAction {
         AuditAction::Backup,
         AuditAction::Restore,
         AuditAction::BackupScheduleUpdate,
+        AuditAction::EnrolmentOpen,
+        AuditAction::EnrolmentRefused,
+        AuditAction::EnrolmentLock,
+        AuditAction::EnrolmentIssue,
+        AuditAction::EnrolmentConfirm,
+        AuditAction::EnrolmentReset,
+        AuditAction::EnrolmentMail,
+        AuditAction::EnrolmentSettings,
+        AuditAction::SelfRenewalIssue,
+        AuditAction::SelfRenewalConfirm,
     ];
 
     /// The certificate operation `operation` (`issue`, `renew`, `revoke`, `reissue`) as done.
@@ -228,6 +248,16 @@ impl AuditAction {
             AuditAction::Backup => "backup",
             AuditAction::Restore => "restore",
             AuditAction::BackupScheduleUpdate => "backup_schedule_update",
+            AuditAction::EnrolmentOpen => "enrolment_open",
+            AuditAction::EnrolmentRefused => "enrolment_refused",
+            AuditAction::EnrolmentLock => "enrolment_lock",
+            AuditAction::EnrolmentIssue => "enrolment_issue",
+            AuditAction::EnrolmentConfirm => "enrolment_confirm",
+            AuditAction::EnrolmentReset => "enrolment_reset",
+            AuditAction::EnrolmentMail => "enrolment_mail",
+            AuditAction::EnrolmentSettings => "enrolment_settings",
+            AuditAction::SelfRenewalIssue => "self_renewal_issue",
+            AuditAction::SelfRenewalConfirm => "self_renewal_confirm",
         }
     }
 
@@ -338,6 +368,16 @@ impl AuditAction {
             AuditAction::BackupScheduleUpdate => {
                 ("定期バックアップの設定変更", "Scheduled backups changed")
             }
+            AuditAction::EnrolmentOpen => ("登録コードの発行", "Enrolment opened"),
+            AuditAction::EnrolmentRefused => ("登録コードの誤り", "Wrong enrolment code"),
+            AuditAction::EnrolmentLock => ("登録のロック", "Enrolment locked"),
+            AuditAction::EnrolmentIssue => ("本人作成の鍵での発行", "Issued for a key the holder made"),
+            AuditAction::EnrolmentConfirm => ("登録の完了", "Enrolment confirmed"),
+            AuditAction::EnrolmentReset => ("登録ロックの解除", "Enrolment reset"),
+            AuditAction::EnrolmentMail => ("登録案内のメール", "Enrolment notice mailed"),
+            AuditAction::EnrolmentSettings => ("登録と自己更新の設定変更", "Enrolment settings changed"),
+            AuditAction::SelfRenewalIssue => ("本人による更新", "Renewed by the holder"),
+            AuditAction::SelfRenewalConfirm => ("本人による更新の完了", "Renewal by the holder confirmed"),
         };
         Message::new(ja, en)
     }
@@ -411,7 +451,17 @@ mod tests {
             | AuditAction::ServerCertificateIssue
             | AuditAction::Backup
             | AuditAction::Restore
-            | AuditAction::BackupScheduleUpdate => true,
+            | AuditAction::BackupScheduleUpdate
+            | AuditAction::EnrolmentOpen
+            | AuditAction::EnrolmentRefused
+            | AuditAction::EnrolmentLock
+            | AuditAction::EnrolmentIssue
+            | AuditAction::EnrolmentConfirm
+            | AuditAction::EnrolmentReset
+            | AuditAction::EnrolmentMail
+            | AuditAction::EnrolmentSettings
+            | AuditAction::SelfRenewalIssue
+            | AuditAction::SelfRenewalConfirm => true,
         }
     }
 
@@ -421,7 +471,7 @@ mod tests {
         assert_eq!(distinct.len(), AuditAction::ALL.len());
         assert_eq!(
             AuditAction::ALL.len(),
-            60,
+            70,
             "an action was added: list it in ALL"
         );
         assert!(AuditAction::ALL.into_iter().all(listed));

@@ -19,6 +19,7 @@ pub mod backup;
 pub mod dashboard;
 pub mod enroll_browser;
 pub mod distribution;
+pub mod enrolment;
 pub mod error;
 pub mod external_ca;
 pub mod ids;

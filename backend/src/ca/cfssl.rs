@@ -126,10 +126,25 @@ impl CfsslClient {
     /// `serial` is the serial certdesk proposes; cfssl uses it when the profile has
     /// `ClientProvidesSerialNumbers`, and otherwise picks its own.
     pub async fn sign(&self, csr_pem: &str, serial: Option<u128>) -> Result<Signed, CaError> {
+        self.sign_as(csr_pem, serial, None).await
+    }
+
+    /// [`Self::sign`] with the subject of `names` (O, OU, CN) instead of the request's, and
+    /// no alternative names: for a request made by a certificate's holder.
+    pub async fn sign_as(
+        &self,
+        csr_pem: &str,
+        serial: Option<u128>,
+        names: Option<&CertificateOrder>,
+    ) -> Result<Signed, CaError> {
         let request = SignRequest {
             certificate_request: csr_pem,
             profile: &self.config.profile,
             serial,
+            subject: names.map(|o| {
+                serde_json::json!({"CN": o.cn, "names": [{"O": o.o, "OU": o.ou}]})
+            }),
+            hosts: names.map(|_| Vec::new()),
         };
         let result = self.signing_call(&to_json(&request)?).await?;
         Ok(Signed {
@@ -336,6 +351,12 @@ struct SignRequest<'a> {
     profile: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     serial: Option<u128>,
+    /// The subject certdesk asks for (cfssl takes it over the request's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<serde_json::Value>,
+    /// No alternative names: an empty list makes cfssl drop those of the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hosts: Option<Vec<String>>,
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CaError> {
@@ -366,7 +387,7 @@ impl CertificateAuthority for CfsslClient {
         order: &CertificateOrder,
     ) -> Result<String, CaError> {
         let serial = u128::from_str_radix(&order.serial_hex, 16).ok();
-        Ok(self.sign(csr_pem, serial).await?.certificate_pem)
+        Ok(self.sign_as(csr_pem, serial, Some(order)).await?.certificate_pem)
     }
 
     async fn issue_with_server_key(

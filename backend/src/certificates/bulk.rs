@@ -133,7 +133,14 @@ impl Backend {
             let result = match key.transpose() {
                 Err(e) => Err(e),
                 Ok(key) => self
-                    .apply_in_run(user_id, op, actor.clone(), Some(job), key, &lane)
+                    .apply_in_run(
+                        user_id,
+                        op,
+                        actor.clone(),
+                        Some(job),
+                        key.map(super::flow::NewKey::Server),
+                        &lane,
+                    )
                     .await
                     .map(|_| ()),
             };

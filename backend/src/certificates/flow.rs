@@ -18,7 +18,8 @@
 
 use crate::ca::authority::{leaf_request, Authority};
 use crate::ca::register::publish_crl_in;
-use crate::ca::{self, EmbeddedCa};
+use crate::ca::{self, EmbeddedCa, LeafRequest};
+use crate::enrolment::csr::HolderKey;
 use crate::error::ServiceError;
 use crate::store::audit::Actor;
 use crate::store::certificates::{
@@ -32,7 +33,7 @@ use certdesk_domain::lifecycle::{self, RevocationReason};
 use certdesk_domain::profile::{certificate_cn, with_bank_code, IssuingProfile};
 use certdesk_domain::views::CertificateView;
 use certdesk_domain::Operation;
-use rcgen::KeyPair;
+use rcgen::{KeyPair, PublicKeyData};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -48,6 +49,46 @@ impl Lane {
     /// key is needed).
     pub fn makes_key(&self, op: Operation) -> bool {
         ca::key_made_here(op.issues(), self.settings.kind, &self.settings)
+    }
+}
+
+/// The key a new certificate certifies.
+pub(crate) enum NewKey {
+    /// Made by certdesk: kept sealed in `certificate_keys` until it is handed out.
+    Server(KeyPair),
+    /// Made by the holder (self-service enrolment): only its public key and the holder's own
+    /// request are known here; no `certificate_keys` row is ever written.
+    Holder(HolderKey),
+}
+
+impl NewKey {
+    /// The key's SubjectPublicKeyInfo (DER).
+    pub fn spki_der(&self) -> Vec<u8> {
+        match self {
+            NewKey::Server(k) => k.subject_public_key_info(),
+            NewKey::Holder(h) => h.spki_der.clone(),
+        }
+    }
+
+    /// The private key to seal, when certdesk made it.
+    pub fn server_pem(&self) -> Option<String> {
+        match self {
+            NewKey::Server(k) => Some(k.serialize_pem()),
+            NewKey::Holder(_) => None,
+        }
+    }
+
+    /// Signs a certificate for this key with the embedded CA.
+    fn sign_with(&self, ca: &EmbeddedCa, leaf: &LeafRequest) -> Result<Vec<u8>, ServiceError> {
+        match self {
+            NewKey::Server(k) => ca.sign_client_certificate(leaf, k),
+            NewKey::Holder(h) => {
+                let public = rcgen::SubjectPublicKeyInfo::from_der(&h.spki_der).map_err(|_| {
+                    certdesk_domain::enrolment::EnrolmentError::CsrMalformed
+                })?;
+                ca.sign_client_certificate(leaf, &public)
+            }
+        }
     }
 }
 
@@ -127,11 +168,28 @@ impl Backend {
     ) -> Result<Option<CertificateView>, ServiceError> {
         let lane = self.lane().await?;
         let key = match lane.makes_key(op) {
-            true => Some(ca::generate_key_off_thread(lane.profile.key_type).await?),
+            true => Some(NewKey::Server(
+                ca::generate_key_off_thread(lane.profile.key_type).await?,
+            )),
             false => None,
         };
         self.apply_in_run(user_id, op, actor, None, key, &lane)
             .await
+    }
+
+    /// Issues (issue, renew or reissue) a certificate for a key its holder made, through the
+    /// same flow and whichever CA is in use. The certificate records `key_origin = 'holder'`.
+    pub(crate) async fn apply_for_holder(
+        &self,
+        user_id: i64,
+        op: Operation,
+        actor: Actor,
+        holder: HolderKey,
+    ) -> Result<CertificateView, ServiceError> {
+        let lane = self.lane().await?;
+        self.apply_in_run(user_id, op, actor, None, Some(NewKey::Holder(holder)), &lane)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("an issuing operation issued nothing".into()))
     }
 
     /// The CA settings and profile an operation or run works with.
@@ -150,7 +208,7 @@ impl Backend {
         op: Operation,
         actor: Actor,
         run: Option<i64>,
-        key: Option<KeyPair>,
+        key: Option<NewKey>,
         lane: &Lane,
     ) -> Result<Option<CertificateView>, ServiceError> {
         let step = Step {
@@ -207,7 +265,7 @@ impl Backend {
     async fn apply_in_transaction(
         &self,
         step: Step,
-        key: Option<KeyPair>,
+        key: Option<NewKey>,
         ca: Arc<EmbeddedCa>,
         profile: IssuingProfile,
     ) -> Result<Option<CertificateView>, ServiceError> {
@@ -244,8 +302,7 @@ impl Backend {
                         supersede(&tx, now, current.id)?;
                     }
                     let order = order_for(&s, &profile, now, serial_hex);
-                    let der =
-                        ca.sign_client_certificate(&leaf_request(&order, &public_url)?, &key)?;
+                    let der = key.sign_with(&ca, &leaf_request(&order, &public_url)?)?;
                     let subject = format!("O={}, OU={}, CN={}", order.o, order.ou, order.cn);
                     let friendly_name = profile.friendly_name(&s.org_name, &s.login_id);
                     let certificate = Issued {
@@ -270,7 +327,7 @@ impl Backend {
                         &actor,
                         &master,
                         &certificate,
-                        &key.serialize_pem(),
+                        key.server_pem().as_deref(),
                     )?);
                 }
                 if revoke_reason.is_some() {

@@ -18,7 +18,7 @@
 use crate::ca::authority::Authority;
 use crate::ca::profile::load_profile;
 use crate::ca::settings::{load_stored, sent_to, EMBEDDED};
-use crate::certificates::flow::{check, order_for, Step};
+use crate::certificates::flow::{check, order_for, NewKey, Step};
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::certificates::{
@@ -77,17 +77,49 @@ fn asn1_time(t: &openssl::asn1::Asn1TimeRef) -> Result<OffsetDateTime, CaError> 
         + time::Duration::seconds(i64::from(d.secs)))
 }
 
-/// Reads the CA's PEM answer and checks that it certifies `key`.
-fn read_certificate(pem: &str, key: &KeyPair) -> Result<Received, CaError> {
+/// Reads the CA's PEM answer and checks that it certifies the key `spki_der`. With `names`
+/// (a holder's request, whose subject and extensions certdesk ignores) the subject must be
+/// exactly O, OU and CN of the order and the certificate must name no alternative names.
+fn read_certificate(
+    pem: &str,
+    spki_der: &[u8],
+    names: Option<&CertificateOrder>,
+) -> Result<Received, CaError> {
     let cert = openssl::x509::X509::from_pem(pem.as_bytes()).map_err(internal("certificate"))?;
     let spki = cert
         .public_key()
         .and_then(|k| k.public_key_to_der())
         .map_err(internal("public key"))?;
-    if spki != key.subject_public_key_info() {
+    if spki != spki_der {
         return Err(CaError::Mismatch {
             detail: "another public key than the request's".into(),
         });
+    }
+    if let Some(order) = names {
+        use openssl::nid::Nid;
+        let entries: Vec<(Nid, String)> = cert
+            .subject_name()
+            .entries()
+            .map(|e| {
+                (
+                    e.object().nid(),
+                    e.data().to_string().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut expected = vec![
+            (Nid::ORGANIZATIONNAME, order.o.clone()),
+            (Nid::ORGANIZATIONALUNITNAME, order.ou.clone()),
+            (Nid::COMMONNAME, order.cn.clone()),
+        ];
+        let mut got = entries.clone();
+        expected.sort_by_key(|e| e.0.as_raw());
+        got.sort_by_key(|e| e.0.as_raw());
+        if got != expected || cert.subject_alt_names().is_some() {
+            return Err(CaError::Mismatch {
+                detail: "the certificate names more or other than certdesk asked for".into(),
+            });
+        }
     }
     let serial = cert
         .serial_number()
@@ -123,7 +155,7 @@ impl Backend {
     pub(crate) async fn apply_through_ca(
         &self,
         step: Step,
-        key: Option<KeyPair>,
+        key: Option<NewKey>,
         revoke_at: &Authority,
         issue_by: Option<&Authority>,
     ) -> Result<Option<CertificateView>, ServiceError> {
@@ -149,7 +181,9 @@ impl Backend {
         let now = self.clock().now();
         let key_hash = key
             .as_ref()
-            .map(|k| hex::encode(Sha256::digest(k.subject_public_key_info())));
+            .map(|k| hex::encode(Sha256::digest(k.spki_der())));
+        // A holder's key always goes to the CA as the holder's own request.
+        let holder = matches!(key, Some(NewKey::Holder(_)));
         let proposed_serial = hex::encode(crate::ca::random_serial()?);
         let a = actor.clone();
         let plan = self
@@ -160,7 +194,10 @@ impl Backend {
                 let s = load_subject(&tx, user_id)?;
                 let profile = load_profile(&tx)?;
                 let stored = load_stored(&tx)?;
-                let key_source = stored.view.cfssl.key_source;
+                let key_source = match holder {
+                    true => KeySource::Csr,
+                    false => stored.view.cfssl.key_source,
+                };
                 let sent_to = match issuer {
                     CaBackendKind::Cfssl => sent_to(&stored.view),
                     CaBackendKind::Embedded => EMBEDDED.to_string(),
@@ -267,24 +304,29 @@ impl Backend {
             (KeySource::Csr, None) => {
                 let key_type = request.order.key_type;
                 match crate::ca::generate_key_off_thread(key_type).await {
-                    Ok(k) => Some(k),
+                    Ok(k) => Some(NewKey::Server(k)),
                     Err(e) => return self.abandon(&plan, &actor, e).await,
                 }
             }
             (_, key) => key,
         };
         // `Err((error, serial))`: with a serial when the CA did send a certificate.
-        let answer: Result<(Received, KeyPair), (CaError, Option<String>)> =
+        let answer: Result<(Received, NewKey), (CaError, Option<String>)> =
             match (request.key_source, key) {
                 (KeySource::Csr, Some(key)) => {
-                    let csr =
-                        match csr_pem(&key, &request.order.o, &request.order.ou, &request.order.cn)
-                        {
-                            Ok(csr) => csr,
-                            Err(e) => return self.abandon(&plan, &actor, e).await,
-                        };
+                    let csr = match &key {
+                        NewKey::Server(k) => {
+                            csr_pem(k, &request.order.o, &request.order.ou, &request.order.cn)
+                        }
+                        NewKey::Holder(h) => Ok(crate::ca::pem("CERTIFICATE REQUEST", &h.csr_der)),
+                    };
+                    let csr = match csr {
+                        Ok(csr) => csr,
+                        Err(e) => return self.abandon(&plan, &actor, e).await,
+                    };
+                    let names = holder.then_some(&request.order);
                     match ca.issue_from_csr(&csr, &request.order).await {
-                        Ok(pem) => read_certificate(&pem, &key)
+                        Ok(pem) => read_certificate(&pem, &key.spki_der(), names)
                             .map(|r| (r, key))
                             .map_err(|e| (e, pem_serial(&pem))),
                         Err(e) => Err((e, None)),
@@ -293,7 +335,12 @@ impl Backend {
                 (_, _) => match ca.issue_with_server_key(&request.order).await {
                     Ok(issued) => server_key(&issued.private_key_pem)
                         .and_then(|key| {
-                            read_certificate(&issued.certificate_pem, &key).map(|r| (r, key))
+                            read_certificate(
+                                &issued.certificate_pem,
+                                &key.subject_public_key_info(),
+                                None,
+                            )
+                            .map(|r| (r, NewKey::Server(key)))
                         })
                         .map_err(|e| (e, pem_serial(&issued.certificate_pem))),
                     Err(e) => Err((e, None)),
@@ -366,11 +413,11 @@ impl Backend {
                     ca: ca_kind,
                     request: Some(request_id),
                 };
-                let id = insert_issued(&tx, now, &a, &master, &certificate, &key.serialize_pem())?;
+                let id = insert_issued(&tx, now, &a, &master, &certificate, key.server_pem().as_deref())?;
                 tx.execute(
                     "UPDATE ca_requests SET state = 'done', serial = ?1, certificate_id = ?2, finished_at = ?3,
                             public_key_sha256 = ?5 WHERE id = ?4",
-                    params![r.serial, id, ts(now), request_id, hex::encode(Sha256::digest(key.subject_public_key_info()))],
+                    params![r.serial, id, ts(now), request_id, hex::encode(Sha256::digest(key.spki_der()))],
                 )?;
                 if let Some(honoured) = honoured {
                     tx.execute("UPDATE ca_backend SET serials_honoured = ?1 WHERE id = 1", [honoured])?;

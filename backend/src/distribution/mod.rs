@@ -130,6 +130,14 @@ fn keyed_certificate(
             login_id: row.1,
         }));
     };
+    let holder_made: bool = conn.query_row(
+        "SELECT key_origin = 'holder' FROM certificates WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if holder_made {
+        return Err(certdesk_domain::enrolment::EnrolmentError::KeyWithHolder { login_id }.into());
+    }
     let first = first.as_deref().map(parse_ts).transpose()?;
     let Some(sealed) = sealed.filter(|_| within_window(first, now)) else {
         return Err(ServiceError::from(DistributionError::KeyGone { login_id }));

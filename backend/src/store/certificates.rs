@@ -265,26 +265,30 @@ pub(crate) fn insert_issued(
     actor: &Actor,
     master: &MasterKey,
     c: &Issued<'_>,
-    key_pem: &str,
+    key_pem: Option<&str>,
 ) -> Result<i64, ServiceError> {
+    // No private key: its holder made it (self-service enrolment) and certdesk never saw it.
+    let key_origin = if key_pem.is_some() { "server" } else { "holder" };
     tx.execute(
         "INSERT INTO certificates (user_id, serial, seq, subject, key_type, friendly_name, not_before, not_after,
-                                   state, cert_der, sha256, via, replaces_id, issued_at, issued_by, ca_kind)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                   state, cert_der, sha256, via, replaces_id, issued_at, issued_by, ca_kind, key_origin)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![c.user_id, c.serial, c.seq, c.subject, c.key_type.as_str(), c.friendly_name,
             ts(c.not_before), ts(c.not_after), c.der, hex::encode(Sha256::digest(c.der)), c.op.name(),
-            c.replaces.map(|r| r.id), ts(now), actor.columns().1, c.ca.as_str()],
+            c.replaces.map(|r| r.id), ts(now), actor.columns().1, c.ca.as_str(), key_origin],
     )?;
     let id = tx.last_insert_rowid();
-    let sealed = master.seal(
-        Purpose::CertificateKeys,
-        &format!("certificate {id}"),
-        key_pem.as_bytes(),
-    )?;
-    tx.execute(
-        "INSERT INTO certificate_keys (certificate_id, sealed, created_at) VALUES (?1, ?2, ?3)",
-        params![id, sealed, ts(now)],
-    )?;
+    if let Some(key_pem) = key_pem {
+        let sealed = master.seal(
+            Purpose::CertificateKeys,
+            &format!("certificate {id}"),
+            key_pem.as_bytes(),
+        )?;
+        tx.execute(
+            "INSERT INTO certificate_keys (certificate_id, sealed, created_at) VALUES (?1, ?2, ?3)",
+            params![id, sealed, ts(now)],
+        )?;
+    }
     audit::record(
         tx,
         now,
@@ -292,7 +296,7 @@ pub(crate) fn insert_issued(
         AuditAction::certificate(c.op.kind()),
         Some(c.login_id),
         Outcome::Success,
-        serde_json::json!({"serial": c.serial, "not_after": ts(c.not_after), "key_type": c.key_type.as_str(),
+        serde_json::json!({"serial": c.serial, "not_after": ts(c.not_after), "key_type": c.key_type.as_str(), "key_origin": key_origin,
             "replaces": c.replaces.map(|r| r.serial.clone()), "ca": c.ca.as_str(), "request": c.request}),
     )?;
     Ok(id)

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0010_otp.sql"),
     ),
     (
+        11,
+        "0011_enrolments.sql",
+        include_str!("../../../migrations/0011_enrolments.sql"),
+    ),
+    (
         15,
         "0015_backup_settings.sql",
         include_str!("../../../migrations/0015_backup_settings.sql"),
