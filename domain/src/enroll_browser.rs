@@ -60,9 +60,15 @@ mod tests {
 
     #[test]
     fn codes_and_fields() {
-        assert_eq!(EnrollPageError::CODES, ["E-WEB-006", "E-WEB-007", "E-WEB-008", "E-WEB-009"]);
+        assert_eq!(
+            EnrollPageError::CODES,
+            ["E-WEB-006", "E-WEB-007", "E-WEB-008", "E-WEB-009"]
+        );
         assert_eq!(EnrollPageError::PasswordsDiffer.field(), Some("password2"));
-        let m = EnrollPageError::PlainHttp { url: "https://x/enroll".into() }.message();
+        let m = EnrollPageError::PlainHttp {
+            url: "https://x/enroll".into(),
+        }
+        .message();
         assert!(m.ja.contains("https://x/enroll") && m.en.contains("https://x/enroll"));
     }
 }

@@ -99,10 +99,7 @@ impl KeyPair {
         future_to_promise(async move {
             let profile = P12Profile::parse(&profile)
                 .ok_or_else(|| file_error(format!("unknown profile {profile}")))?;
-            let chain: Vec<Vec<u8>> = chain
-                .iter()
-                .map(|c| Uint8Array::new(&c).to_vec())
-                .collect();
+            let chain: Vec<Vec<u8>> = chain.iter().map(|c| Uint8Array::new(&c).to_vec()).collect();
             let pkcs8 = Zeroizing(export(&subtle()?, "pkcs8", &key.private).await?);
             let mut rng = WebRng(crypto()?);
             let file = write_p12(
@@ -159,9 +156,12 @@ impl RngCore for WebRng {
     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
         // getRandomValues gives at most 65 536 bytes a call.
         for chunk in dest.chunks_mut(65_536) {
-            self.0
-                .get_random_values_with_u8_array(chunk)
-                .map_err(|_| rand_core::Error::from(std::num::NonZeroU32::new(rand_core::Error::CUSTOM_START).unwrap_or(std::num::NonZeroU32::MIN)))?;
+            self.0.get_random_values_with_u8_array(chunk).map_err(|_| {
+                rand_core::Error::from(
+                    std::num::NonZeroU32::new(rand_core::Error::CUSTOM_START)
+                        .unwrap_or(std::num::NonZeroU32::MIN),
+                )
+            })?;
         }
         Ok(())
     }
@@ -282,7 +282,9 @@ fn subtle() -> Result<SubtleCrypto, JsValue> {
     let crypto = crypto()?;
     let subtle = Reflect::get(&crypto, &"subtle".into()).map_err(webcrypto_error)?;
     if subtle.is_undefined() || subtle.is_null() {
-        return Err(no_webcrypto("crypto.subtle is missing (not a secure context)".into()));
+        return Err(no_webcrypto(
+            "crypto.subtle is missing (not a secure context)".into(),
+        ));
     }
     Ok(subtle.unchecked_into())
 }

@@ -266,7 +266,10 @@ mod tests {
         assert!(secure_enough("http://[::1]:3000").is_ok());
         let refused = secure_enough("http://certs.example.lan:3000").expect_err("plain http");
         assert_eq!(refused.code(), "E-WEB-006");
-        assert!(refused.message().en.contains("https://certs.example.lan/enroll"));
+        assert!(refused
+            .message()
+            .en
+            .contains("https://certs.example.lan/enroll"));
         assert!(secure_enough("http://127.0.0.2:3000").is_err());
     }
 }

@@ -35,20 +35,29 @@ async fn the_page_loads_its_hashed_script_and_the_release_bundle_without_a_sessi
     let app = spawn_app_with(|s| {
         let dir = s.data_dir.join("site/enroll");
         std::fs::create_dir_all(dir.join("pkg")).expect("pkg");
-        for name in ["certdesk_enroll.0123456789abcdef.js", "certdesk_enroll.fedcba9876543210.wasm"] {
+        for name in [
+            "certdesk_enroll.0123456789abcdef.js",
+            "certdesk_enroll.fedcba9876543210.wasm",
+        ] {
             std::fs::write(dir.join("pkg").join(name), "identity").expect("file");
             std::fs::write(dir.join("pkg").join(format!("{name}.br")), "brotli").expect("br");
             std::fs::write(dir.join("pkg").join(format!("{name}.gz")), "gzip").expect("gz");
         }
-        std::fs::write(dir.join("hash.txt"), "js: 0123456789abcdef\nwasm: fedcba9876543210\n")
-            .expect("hash.txt");
+        std::fs::write(
+            dir.join("hash.txt"),
+            "js: 0123456789abcdef\nwasm: fedcba9876543210\n",
+        )
+        .expect("hash.txt");
     })
     .await;
     let r = get(&app, "/enroll", "gzip").await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "cache-control"), "no-store");
     let csp = header(&r, "content-security-policy");
-    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval';"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+        "{csp}"
+    );
     assert!(csp.contains("connect-src 'self'"), "{csp}");
     let html = r.text().await.expect("page");
     assert!(html.contains("グループID / Group ID") && html.contains("登録コード / Enrolment code"));
@@ -60,7 +69,10 @@ async fn the_page_loads_its_hashed_script_and_the_release_bundle_without_a_sessi
         script.starts_with("/enroll/enroll.") && script.ends_with(".js") && script.len() == 34,
         "{script}"
     );
-    assert_eq!(attribute(&html, "data-bundle-js"), "/enroll/pkg/certdesk_enroll.0123456789abcdef.js");
+    assert_eq!(
+        attribute(&html, "data-bundle-js"),
+        "/enroll/pkg/certdesk_enroll.0123456789abcdef.js"
+    );
     assert_eq!(
         attribute(&html, "data-bundle-wasm"),
         "/enroll/pkg/certdesk_enroll.fedcba9876543210.wasm"
@@ -75,8 +87,17 @@ async fn the_page_loads_its_hashed_script_and_the_release_bundle_without_a_sessi
     let r = get(&app, "/enroll/enroll.0000000000000000.js", "gzip").await;
     assert_eq!(r.status(), 404);
 
-    for (accept, encoding, body) in [("br, gzip", "br", "brotli"), ("gzip", "gzip", "gzip"), ("identity", "", "identity")] {
-        let r = get(&app, "/enroll/pkg/certdesk_enroll.fedcba9876543210.wasm", accept).await;
+    for (accept, encoding, body) in [
+        ("br, gzip", "br", "brotli"),
+        ("gzip", "gzip", "gzip"),
+        ("identity", "", "identity"),
+    ] {
+        let r = get(
+            &app,
+            "/enroll/pkg/certdesk_enroll.fedcba9876543210.wasm",
+            accept,
+        )
+        .await;
         assert_eq!(r.status(), 200, "{accept}");
         assert_eq!(header(&r, "content-encoding"), encoding, "{accept}");
         assert_eq!(header(&r, "content-type"), "application/wasm");
@@ -84,7 +105,12 @@ async fn the_page_loads_its_hashed_script_and_the_release_bundle_without_a_sessi
         assert_eq!(r.text().await.expect("body"), body);
     }
     // A name that is not there is not cached for a year.
-    let r = get(&app, "/enroll/pkg/certdesk_enroll.1111111111111111.wasm", "gzip").await;
+    let r = get(
+        &app,
+        "/enroll/pkg/certdesk_enroll.1111111111111111.wasm",
+        "gzip",
+    )
+    .await;
     assert_eq!(r.status(), 404);
     assert_eq!(header(&r, "cache-control"), "no-cache");
 }
@@ -99,5 +125,8 @@ async fn over_plain_http_on_the_lan_the_page_refuses_with_e_web_006_and_the_http
     assert!(html.contains("https://certs.example.test/enroll"), "{html}");
     assert!(html.contains("HTTPS が必要です") && html.contains("needs HTTPS"));
     // No form and no script: no key is ever made on such a page.
-    assert!(!html.contains("<script") && !html.contains("id=\"code\""), "{html}");
+    assert!(
+        !html.contains("<script") && !html.contains("id=\"code\""),
+        "{html}"
+    );
 }

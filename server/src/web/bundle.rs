@@ -138,10 +138,7 @@ async fn cache_headers(name: &'static str, request: Request, next: Next) -> Resp
 
 /// `<bundle>.<16 hex digits>.js` or `.wasm`, as `build_wasm` names the release bundle.
 pub(crate) fn is_hashed_name(bundle: &str, name: &str) -> bool {
-    let Some(rest) = name
-        .strip_prefix(bundle)
-        .and_then(|r| r.strip_prefix('.'))
-    else {
+    let Some(rest) = name.strip_prefix(bundle).and_then(|r| r.strip_prefix('.')) else {
         return false;
     };
     let Some((hash, ext)) = rest.split_once('.') else {

@@ -57,7 +57,11 @@ impl EnrollAssets {
                 format!("/enroll/pkg/{BUNDLE_NAME}.{wasm}.wasm"),
             ),
             None => {
-                if !site_root.join("enroll/pkg").join(format!("{BUNDLE_NAME}.js")).exists() {
+                if !site_root
+                    .join("enroll/pkg")
+                    .join(format!("{BUNDLE_NAME}.js"))
+                    .exists()
+                {
                     tracing::warn!(
                         site.root = %site_root.display(),
                         "enrolment bundle not found: /enroll and the renewal control will not work until scripts/lib.sh build_enroll_wasm has run"
@@ -119,12 +123,10 @@ pub fn routes_for_check<S: Clone + Send + Sync + 'static>() -> Router<S> {
 }
 
 fn files<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Router<S> {
-    Router::new()
-        .route("/enroll/{file}", get(script))
-        .nest(
-            "/enroll/pkg",
-            hashed_files(site_root.join("enroll").join("pkg"), BUNDLE_NAME),
-        )
+    Router::new().route("/enroll/{file}", get(script)).nest(
+        "/enroll/pkg",
+        hashed_files(site_root.join("enroll").join("pkg"), BUNDLE_NAME),
+    )
 }
 
 async fn script(UrlPath(file): UrlPath<String>) -> Response {
@@ -158,9 +160,18 @@ mod tests {
         )
         .expect("write");
         let release = EnrollAssets::load(dir.path());
-        assert_eq!(release.bundle_js, "/enroll/pkg/certdesk_enroll.0123456789abcdef.js");
-        assert_eq!(release.bundle_wasm, "/enroll/pkg/certdesk_enroll.fedcba9876543210.wasm");
+        assert_eq!(
+            release.bundle_js,
+            "/enroll/pkg/certdesk_enroll.0123456789abcdef.js"
+        );
+        assert_eq!(
+            release.bundle_wasm,
+            "/enroll/pkg/certdesk_enroll.fedcba9876543210.wasm"
+        );
         assert!(release.script.starts_with("/enroll/enroll.") && release.script.ends_with(".js"));
-        assert_eq!(release.script.len(), "/enroll/enroll.0123456789abcdef.js".len());
+        assert_eq!(
+            release.script.len(),
+            "/enroll/enroll.0123456789abcdef.js".len()
+        );
     }
 }
