@@ -87,7 +87,7 @@ pub fn request_der(
 /// `r || s` (two big-endian integers of equal length) as `Ecdsa-Sig-Value ::= SEQUENCE { r
 /// INTEGER, s INTEGER }` (RFC 3279 §2.2.3).
 pub fn ecdsa_sig_value(raw: &[u8]) -> Result<Vec<u8>, der::Error> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(der::ErrorKind::Length {
             tag: der::Tag::Sequence,
         }

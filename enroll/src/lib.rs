@@ -69,12 +69,12 @@ impl KeyPair {
             let subtle = subtle()?;
             let spki = export(&subtle, "spki", &key.public).await?;
             let info = csr::request_info(&spki).map_err(der_error)?;
-            let mut tbs = der::Encode::to_der(&info).map_err(der_error)?;
+            let tbs = der::Encode::to_der(&info).map_err(der_error)?;
             let signature = Uint8Array::new(
                 &await_promise(subtle.sign_with_object_and_u8_array(
                     &sign_algorithm(key.key_type)?,
                     &key.private,
-                    &mut tbs,
+                    &tbs,
                 ))
                 .await?,
             )
