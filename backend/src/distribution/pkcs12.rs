@@ -1,198 +1,64 @@
 //! PKCS#12 (`.p12`) files for issued client certificates: the private key, the client
 //! certificate and the CA certificate, protected by the download password.
 //!
-//! Why the `openssl` crate (0.10, linked to the system OpenSSL 3 from Debian's `libssl-dev`),
-//! see `/work/shared/research/pkcs12.md` for the measurements on this machine:
+//! Written by our own workspace crate `certdesk-p12` (`p12/`), the same code the browser runs
+//! (wasm) when an employee enrols and the key never reaches the server. Why our own crate, see
+//! `/work/shared/research/pkcs12.md` for the measurements on this machine:
+//! - the browser needs the writer too, and the `openssl` crate (used here before) cannot be
+//!   built for wasm32;
 //! - `p12` (0.6, last release 2022) can only write RC2-40 for the certificates (3DES for the
 //!   key, SHA-1 MAC, all fixed). OpenSSL 3 rejects RC2 without `-legacy`, and curl fails to
-//!   load such a file (`0308010C unsupported`), so it cannot be used at all.
+//!   load such a file (`0308010C unsupported`), so it cannot be used at all;
 //! - `p12-keystore` (0.4) writes the certificate's subject text as the certificate bag's
 //!   friendlyName and puts the given name only on the key bag; Windows shows the certificate's,
-//!   so users would see the DN instead of the name we chose.
-//! - RustCrypto's `pkcs12` (0.2.0-pre) only parses; a hand-written builder on
-//!   `pkcs5`/`cms`/`hmac`/`des` worked but is ~110 lines of our own cryptographic code to
-//!   maintain.
-//! - `openssl` (`PKCS12_create` + `PKCS12_set_mac`) lets us choose the key and certificate
-//!   encryption, the MAC digest and the iteration counts, sets the friendlyName on both the
-//!   key bag and the certificate bag, links them with a localKeyId (SHA-1 of the
-//!   certificate), and adds the CA certificates without a name. It was accepted by OpenSSL 3,
-//!   NSS, Python `cryptography`, GnuTLS and curl for both profiles.
+//!   so users would see the DN instead of the name we chose. (Its reader is independent of our
+//!   writer: the crate's property test reads every file back with it.)
+//! - RustCrypto's `pkcs12` (0.2.0-pre) only parses; its builder is an open upstream PR.
 //!
-//! Text encoding (RFC 7292): OpenSSL 3 turns the UTF-8 password into a big-endian BMPString
-//! for the PKCS#12 key derivation (3DES and the MAC; `PKCS12_key_gen_utf8`), gives PBKDF2 the
-//! UTF-8 octets (PBES2 takes octets), and writes the friendlyName as a BMPString converted
-//! from UTF-8 (`PKCS12_add_friendlyname_utf8`). Japanese passwords and names were verified with
-//! `openssl pkcs12`, NSS `pk12util` and Python `cryptography` (`tests/tools/check-p12.sh`).
+//! So `certdesk-p12` is a small writer (the DER layout `PKCS12_create` writes, ~400 lines with
+//! the key/certificate check) on RustCrypto primitives: `pbkdf2`, `hmac`, `sha1`/`sha2`,
+//! `aes`/`des`, `cbc`, and the RFC 7292 key derivation checked against OpenSSL's vectors. Its
+//! files are checked with OpenSSL 3 (`openssl pkcs12` and, in the tests below, the library),
+//! NSS `pk12util` and Python `cryptography` (`tests/tools/check-p12.sh`).
+//!
+//! Profiles: modern = PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) for the key and the certificates,
+//! HMAC-SHA256 MAC, 10,000 iterations; compatible = pbeWithSHAAnd3-KeyTripleDES-CBC for both,
+//! HMAC-SHA1 MAC, 2,048 iterations. friendlyName and localKeyId (SHA-1 of the certificate) on the
+//! key bag and the client certificate bag; the CA certificates without attributes. Salts are
+//! 16 random bytes (OpenSSL writes 8). Never RC2 (OpenSSL 3 and curl reject it) and never
+//! PBMAC1 (RFC 9579; most importers, including OpenSSL before 3.4, cannot read it).
+//!
+//! Text encoding (RFC 7292, as OpenSSL 3 does it): the UTF-8 password becomes a big-endian
+//! BMPString for the PKCS#12 key derivation (3DES and the MAC), PBKDF2 gets the UTF-8 octets
+//! (PBES2 takes octets), and the friendlyName is written as a BMPString. Japanese passwords and
+//! names were verified with `openssl pkcs12`, NSS `pk12util` and Python `cryptography`.
 //! Passwords with characters outside the BMP (emoji) are refused: a BMPString cannot hold them
 //! and importers disagree on how to derive keys from them. Generate printable ASCII passwords.
-//! OpenSSL also refuses such characters in a friendlyName ("illegal characters"), and they do
-//! occur in Japanese names (U+20BB7 "𠮷" of 𠮷田): [`bmp_friendly_name`] replaces each with
-//! U+FFFD so that issuing never fails over a display name.
+//! Such characters do occur in Japanese names (U+20BB7 "𠮷" of 𠮷田): [`bmp_friendly_name`]
+//! replaces each with U+FFFD so that issuing never fails over a display name.
 //!
-//! Never RC2 (OpenSSL 3 and curl reject it) and never PBMAC1 (RFC 9579; most importers,
-//! including OpenSSL before 3.4, cannot read it).
-//!
-//! Cost: iterations are spent for the certificates, the key and the MAC, and the MAC twice (the
-//! crate's `build2` lets `PKCS12_create` compute one, then replaces it with `PKCS12_set_mac` for
-//! the chosen digest). Measured (release, RSA-2048 + CA): modern ≈ 5.7 ms, compatible ≈ 1.8 ms,
-//! far below RSA key generation. Call it on a blocking thread together with key generation.
-
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkcs12::Pkcs12;
-use openssl::pkey::PKey;
-use openssl::stack::Stack;
-use openssl::x509::X509;
+//! Cost: iterations are spent for the certificates, the key and the MAC. Measured (release,
+//! RSA-2048 + CA, `cargo bench -p certdesk-p12`): see the README; far below RSA key generation.
+//! Call it on a blocking thread together with key generation.
 
 /// How the `.p12` is protected (a domain type: the pages show and choose it).
 pub use certdesk_domain::distribution::P12Profile;
+/// What goes into one `.p12` file; why one could not be made; the name as written; the
+/// iterations of each profile.
+pub use certdesk_p12::{bmp_friendly_name, iterations, P12Error, P12Input};
 
-/// Iterations for the key and certificate encryption, and for the MAC.
-pub fn iterations(profile: P12Profile) -> u32 {
-    match profile {
-        P12Profile::Modern => 10_000,
-        P12Profile::Compatible => 2_048,
-    }
-}
-
-/// (key and certificate encryption, MAC digest)
-fn algorithms(profile: P12Profile) -> (Nid, MessageDigest) {
-    match profile {
-        // With a cipher NID, OpenSSL 3 writes PBES2 with PBKDF2 and hmacWithSHA256 as PRF.
-        P12Profile::Modern => (Nid::AES_256_CBC, MessageDigest::sha256()),
-        P12Profile::Compatible => (
-            Nid::PBE_WITHSHA1AND3_KEY_TRIPLEDES_CBC,
-            MessageDigest::sha1(),
-        ),
-    }
-}
-
-/// What goes into one `.p12` file.
-pub struct P12Input<'a> {
-    /// The client's private key, PKCS#8 DER (rcgen's `KeyPair::serialize_der`).
-    pub key_pkcs8_der: &'a [u8],
-    /// The client certificate, DER.
-    pub cert_der: &'a [u8],
-    /// The issuing CA certificate(s), DER, stored without a friendly name.
-    pub ca_chain_der: &'a [Vec<u8>],
-    /// Shown by Windows and Keychain for the certificate; set on the key and the certificate.
-    pub friendly_name: &'a str,
-    /// The download password (UTF-8).
-    pub password: &'a str,
-}
-
-impl std::fmt::Debug for P12Input<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("P12Input")
-            .field("key_pkcs8_der", &"***")
-            .field("cert_der_len", &self.cert_der.len())
-            .field("ca_chain_len", &self.ca_chain_der.len())
-            .field("friendly_name", &self.friendly_name)
-            .field("password", &"***")
-            .finish()
-    }
-}
-
-/// Why a `.p12` could not be made. All are internal errors (the caller's E-SYS-002): the
-/// inputs come from our own CA and password generator.
-#[derive(Debug, thiserror::Error)]
-pub enum P12Error {
-    #[error("the private key is not PKCS#8 DER OpenSSL can read: {0}")]
-    Key(#[source] openssl::error::ErrorStack),
-    #[error("the client certificate is not DER OpenSSL can read: {0}")]
-    Certificate(#[source] openssl::error::ErrorStack),
-    #[error("CA certificate {index} is not DER OpenSSL can read: {source}")]
-    CaCertificate {
-        index: usize,
-        #[source]
-        source: openssl::error::ErrorStack,
-    },
-    #[error("the private key does not belong to the client certificate")]
-    KeyMismatch,
-    #[error("the password is unusable: {0}")]
-    Password(&'static str),
-    #[error("the friendly name is unusable: {0}")]
-    FriendlyName(&'static str),
-    #[error("OpenSSL could not build the PKCS#12 file: {0}")]
-    Build(#[source] openssl::error::ErrorStack),
-}
-
-/// The friendly name as it is written: characters outside the Basic Multilingual Plane, which a
-/// BMPString cannot hold (OpenSSL refuses them), become U+FFFD REPLACEMENT CHARACTER.
-pub fn bmp_friendly_name(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.chars().all(|c| u32::from(c) <= 0xFFFF) {
-        std::borrow::Cow::Borrowed(name)
-    } else {
-        std::borrow::Cow::Owned(
-            name.chars()
-                .map(|c| {
-                    if u32::from(c) <= 0xFFFF {
-                        c
-                    } else {
-                        '\u{FFFD}'
-                    }
-                })
-                .collect(),
-        )
-    }
-}
-
-/// Builds a `.p12` with the key, the certificate and the CA chain under `input.password`.
-/// The friendly name goes through [`bmp_friendly_name`].
+/// Builds a `.p12` with the key, the certificate and the CA chain under `input.password`
+/// (salts and IVs from the operating system's RNG). The friendly name goes through
+/// [`bmp_friendly_name`].
 pub fn build_p12(input: &P12Input<'_>, profile: P12Profile) -> Result<Vec<u8>, P12Error> {
-    // The openssl crate panics on an interior NUL (CString::new(..).unwrap()): check first.
-    if input.password.is_empty() {
-        return Err(P12Error::Password("empty"));
-    }
-    if input.password.contains('\0') {
-        return Err(P12Error::Password("contains NUL"));
-    }
-    if input.password.chars().any(|c| u32::from(c) > 0xFFFF) {
-        return Err(P12Error::Password(
-            "has characters outside the Basic Multilingual Plane",
-        ));
-    }
-    if input.friendly_name.is_empty() {
-        return Err(P12Error::FriendlyName("empty"));
-    }
-    if input.friendly_name.contains('\0') {
-        return Err(P12Error::FriendlyName("contains NUL"));
-    }
-
-    let pkey = PKey::private_key_from_pkcs8(input.key_pkcs8_der).map_err(P12Error::Key)?;
-    let cert = X509::from_der(input.cert_der).map_err(P12Error::Certificate)?;
-    let cert_key = cert.public_key().map_err(P12Error::Certificate)?;
-    if !cert_key.public_eq(&pkey) {
-        return Err(P12Error::KeyMismatch);
-    }
-    let mut chain = Stack::new().map_err(P12Error::Build)?;
-    for (index, der) in input.ca_chain_der.iter().enumerate() {
-        let ca = X509::from_der(der).map_err(|source| P12Error::CaCertificate { index, source })?;
-        chain.push(ca).map_err(P12Error::Build)?;
-    }
-
-    let (cipher, mac_md) = algorithms(profile);
-    let rounds = iterations(profile);
-    let mut builder = Pkcs12::builder();
-    builder
-        .name(&bmp_friendly_name(input.friendly_name))
-        .pkey(&pkey)
-        .cert(&cert)
-        .key_algorithm(cipher)
-        .cert_algorithm(cipher)
-        .key_iter(rounds)
-        .mac_iter(rounds)
-        .mac_md(mac_md);
-    if !input.ca_chain_der.is_empty() {
-        builder.ca(chain);
-    }
-    let p12 = builder.build2(input.password).map_err(P12Error::Build)?;
-    p12.to_der().map_err(P12Error::Build)
+    certdesk_p12::write_p12(input, profile, &mut rand::rngs::OsRng)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openssl::pkcs12::Pkcs12;
+    use openssl::pkey::PKey;
     use rcgen::{
         BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
         PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
@@ -311,7 +177,7 @@ mod tests {
                 let kdf = items(params[0].1);
                 assert_eq!(kdf[0].1, OID_PBKDF2, "PBKDF2");
                 let kdf_params = items(kdf[1].1);
-                assert_eq!(kdf_params[0].1.len(), 8, "PBKDF2 salt length");
+                assert_eq!(kdf_params[0].1.len(), 16, "PBKDF2 salt length");
                 assert_eq!(int(kdf_params[1].1), 10_000, "PBKDF2 iterations");
                 let prf = kdf_params
                     .iter()
@@ -348,7 +214,7 @@ mod tests {
         };
         assert_eq!(digest_alg[0].1, oid, "MAC digest");
         assert_eq!(digest_info[1].1.len(), len, "MAC length");
-        assert_eq!(mac[1].1.len(), 8, "MAC salt length");
+        assert_eq!(mac[1].1.len(), 16, "MAC salt length");
         assert_eq!(
             int(mac[2].1),
             u64::from(iterations(profile)),
