@@ -29,6 +29,7 @@ pub fn router(backend: Backend) -> Router {
         .route("/check", get(page))
         .route("/", get(|| async { Redirect::to("/check") }))
         .merge(crate::web::enroll_assets::routes_for_check())
+        .merge(crate::check_renew::routes(&backend))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
