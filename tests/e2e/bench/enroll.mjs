@@ -62,7 +62,7 @@ try {
       }
       return out;
     }, { keyType, runs: RUNS });
-    console.log(`${keyType}: key pair ${median(runs.map((r) => r.keygen)).toFixed(0)} ms, request ${median(runs.map((r) => r.csr)).toFixed(0)} ms (median of ${RUNS}, in Chromium)`);
+    console.log(`${keyType}: key pair ${median(runs.map((r) => r.keygen)).toFixed(1)} ms, request ${median(runs.map((r) => r.csr)).toFixed(1)} ms (median of ${RUNS}, in Chromium)`);
   }
   await page.context().close();
 } finally {

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { cliIn, hydrated, launchBrowser, newDataDir, setUpOrganisation, signIn, startServer } from '../harness.mjs';
+import { cliIn, newDataDir, setUpOrganisation, startServer } from '../harness.mjs';
 
 export const MASTER_PASSWORD = 'correct horse battery';
 
@@ -28,8 +28,7 @@ export async function openEnrolmentFor(dataDir, loginId) {
   const until = new Date(now.getTime() + 14 * 86_400_000);
   const sql = `INSERT INTO enrolments (user_id, number, code_sha256, operation, created_at, created_by, expires_at)
     SELECT id, ?, ?, 'issue', ?, 'e2e', ? FROM users WHERE login_id = ?`;
-  const script = 'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],timeout=10)\nn=c.execute(sys.argv[2],sys.argv[3:]).rowcount\nc.commit()\nsys.exit(0 if n==1 else 1)';
-  execFileSync('python3', ['-c', script, join(dataDir, 'certdesk.sqlite3'), sql, number, hash, ts(now), ts(until), loginId]);
+  sqlite(dataDir, sql, number, hash, ts(now), ts(until), loginId);
   return { groupId: 'G0001', number, code: `${code.slice(0, 4)}-${code.slice(4, 8)}-${code.slice(8)}` };
 }
 
@@ -41,26 +40,19 @@ export async function prepareOrganisation({ keyType = 'rsa2048', users = 1 } = {
   for (let i = 0; i < users; i++) {
     await cliIn(dataDir, 'users', 'add', `emp${String(i).padStart(4, '0')}`, `社員 ${i}`, `emp${i}@example.co.jp`);
   }
+  if (keyType !== 'rsa2048') {
+    // The issuing profile's key type, as the Settings page saves it (set before the server starts).
+    sqlite(dataDir, `INSERT INTO issuing_profile (id, key_type, updated_at) VALUES (1, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET key_type = excluded.key_type`, keyType, new Date().toISOString().replace('Z', '000Z'));
+  }
   const server = await startServer([], { dataDir });
-  if (keyType !== 'rsa2048') await setKeyType(server.base, keyType);
   return { ...server, dataDir };
 }
 
-/** A master sets the issuing profile's key type on the Settings page. */
-export async function setKeyType(base, keyType) {
-  const browser = await launchBrowser();
-  try {
-    const page = await browser.newPage();
-    await signIn(page, base, MASTER_PASSWORD);
-    await page.goto(`${base}/settings`);
-    await hydrated(page);
-    const form = page.getByTestId('profile-form');
-    await form.locator('#field-key_type').selectOption(keyType);
-    await form.locator('button[type=submit]').click();
-    await form.getByTestId('profile-saved').waitFor();
-  } finally {
-    await browser.close();
-  }
+/** Runs one SQL statement with parameters on the data directory's database (python3's sqlite3). */
+function sqlite(dataDir, sql, ...params) {
+  const script = 'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],timeout=10)\nn=c.execute(sys.argv[2],sys.argv[3:]).rowcount\nc.commit()\nsys.exit(0 if n==1 else 1)';
+  execFileSync('python3', ['-c', script, join(dataDir, 'certdesk.sqlite3'), sql, ...params]);
 }
 
 /** Opens the enrolment of the i-th employee of `prepareOrganisation`. */
