@@ -199,9 +199,25 @@ test('enrol with a code over HTTPS, use the file with nginx and the check page, 
   // An administrator opens the enrolment; the employee enrols in the browser.
   const slip = await openEnrolmentFor(dataDir, 'taro0001');
   const ctx = await context();
+  // A wrong code first: the page shows the server's coded refusal (ja + en), nothing issued.
+  const probe = await ctx.newPage();
+  await probe.goto(`${base}/enroll`);
+  await probe.waitForSelector('#enroll[data-state="ready"]', { timeout: 30_000 });
+  await probe.fill('#group_id', slip.groupId);
+  await probe.fill('#number', slip.number);
+  await probe.fill('#code', 'AAAA-AAAA-AAAA');
+  await probe.click('#enrol');
+  await probe.waitForSelector('#enroll[data-state="ready"]');
+  const refused = probe.locator('.error:not([hidden])');
+  assert.equal(await refused.count(), 1);
+  assert.equal(await refused.getAttribute('data-code'), 'E-ENROLL-002');
+  assert.match(await refused.textContent(), /E-ENROLL-002: .+E-ENROLL-002: /s);
+  assert.equal(await probe.locator('#step-save').isHidden(), true);
+  await probe.close();
+
   const page = await ctx.newPage();
   const password = 'Enrol-pass 2026!';
-  const enrolled = await enrolThroughThePage(page, base, { ...slip, password, dir: home });
+  const enrolled = await enrolThroughThePage(page, base, { ...slip, password, dir: home, refusals: true });
   assert.equal(enrolled.suggested, 'taro0001.p12');
   assert.equal(enrolled.issued.login_id, 'taro0001');
   // The end of the steps: import steps and the check page's link.

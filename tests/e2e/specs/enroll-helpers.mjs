@@ -1,6 +1,7 @@
 // Helpers of the self-service enrolment specs and bench (issue 17): opening an enrolment the
 // way an administrator does, and enrolling through the real /enroll page as an employee does.
 // (Not a test file: node --test runs only *.test.mjs.)
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -66,7 +67,7 @@ export async function openEnrolment(org, i) {
  * clicks "enrol", then chooses a password (typed twice, or generated) and saves. Returns the
  * saved file, the password, the server's answer and the time from the click to the download.
  */
-export async function enrolThroughThePage(page, base, { groupId, number, code, password, generated = false, dir }) {
+export async function enrolThroughThePage(page, base, { groupId, number, code, password, generated = false, dir, refusals = false }) {
   await page.goto(`${base}/enroll`);
   await page.waitForSelector('#enroll[data-state="ready"]', { timeout: 30_000 });
   await page.fill('#group_id', groupId);
@@ -81,6 +82,22 @@ export async function enrolThroughThePage(page, base, { groupId, number, code, p
     await page.check('input[name="password-choice"][value="generated"]');
     password = (await page.locator('#generated-password').textContent()).trim();
   } else {
+    if (refusals) {
+      // Refused in the page before anything is built: each next to its field, coded, ja + en.
+      for (const [first, second, field, expected] of [
+        ['short-1', 'short-1', 'password', 'E-DIST-001'],
+        [password, `${password}x`, 'password2', 'E-WEB-008'],
+      ]) {
+        await page.fill('#password', first);
+        await page.fill('#password2', second);
+        await page.click('#save');
+        const shown = page.locator(`.error[data-for="${field}"]:not([hidden])`);
+        await shown.waitFor();
+        assert.equal(await shown.getAttribute('data-code'), expected);
+        assert.equal(await shown.locator('span[lang="ja"]').count(), 1);
+        assert.equal(await shown.locator('span[lang="en"]').count(), 1);
+      }
+    }
     await page.fill('#password', password);
     await page.fill('#password2', password);
   }
