@@ -631,3 +631,74 @@ async fn cfssl_certifies_the_holders_request_under_certdesks_subject() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notice_mail_names_the_page_and_the_number_but_never_the_code() {
+    let (app, id) = app_with_user("hanako08").await;
+    let slip = open(&app, id, false).await;
+    let queued = app
+        .backend
+        .mail_enrolment_notices(Actor::Cli, vec![id])
+        .await
+        .expect("queued");
+    assert_eq!(queued, 1);
+    let (to, body): (String, String) = app
+        .database()
+        .query_row("SELECT to_addresses, body FROM mail_outbox", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("mail");
+    assert_eq!(to, "hanako08@example.co.jp");
+    assert!(
+        body.contains("/enroll") && body.contains(&slip.number),
+        "{body}"
+    );
+    assert!(!body.contains(&slip.code) && !body.contains(&slip.code.replace('-', "")));
+    let refused = app
+        .backend
+        .mail_enrolment_notices(Actor::Anonymous, vec![id])
+        .await
+        .expect_err("anonymous");
+    assert_eq!(refused.code(), "E-AUTH-004");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_p256_profile_takes_a_p256_request_and_refuses_rsa() {
+    use certdesk_domain::profile::{IssuingProfile, KeyType};
+    let (app, id) = app_with_user("hanako09").await;
+    let current = app.backend.issuing_profile().await.expect("profile");
+    app.backend
+        .update_issuing_profile(
+            IssuingProfile {
+                key_type: KeyType::EcdsaP256,
+                ..current
+            },
+            Actor::Cli,
+        )
+        .await
+        .expect("profile");
+    let profile: serde_json::Value = app
+        .get("/api/enroll/profile")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(profile["key_type"], "ecdsa_p256");
+    let slip = open(&app, id, false).await;
+    let r = enrol(&app, &slip, &slip.code, &b64(&csr_der(&rsa2048()))).await;
+    assert_eq!(error_code(r).await, "E-ENROLL-009");
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
+    let csr = csr_der(&key);
+    let r = enrol(&app, &slip, &slip.code, &b64(&csr)).await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("json");
+    let cert = base64::engine::general_purpose::STANDARD
+        .decode(body["certificate"].as_str().expect("certificate"))
+        .expect("base64");
+    let (cert_key, csr_key, _, text) = openssl_compare(&cert, &csr);
+    assert_eq!(cert_key, csr_key);
+    assert!(
+        text.contains("prime256v1") || text.contains("P-256"),
+        "{text}"
+    );
+}
