@@ -170,3 +170,53 @@ check_bundle_size() {
     return 1
   fi
 }
+
+# Builds the enrolment page's own bundle (enroll/, issue 17): certdesk-enroll for wasm32, then
+# wasm-bindgen as for the console. Loaded only by /enroll and the check page's renewal control,
+# never by the console, so the console's bundle does not grow. PROFILE is dev or wasm-release.
+# Output in SITE_DIR/enroll (default $TARGET_DIR/site/enroll):
+# - dev: pkg/certdesk_enroll.js + pkg/certdesk_enroll_bg.wasm;
+# - wasm-release: shrunk by wasm-opt like the console's, pkg/certdesk_enroll.HASH.js and
+#   pkg/certdesk_enroll.HASH.wasm with their .br/.gz, and hash.txt naming them (the server
+#   serves them under /enroll/pkg, cached for a year).
+build_enroll_wasm() {
+  local profile=${1:-dev} dir site=${SITE_DIR:-$TARGET_DIR/site} stage release=() name=certdesk_enroll
+  ensure_wasm_target
+  say "building the enrolment bundle ($profile)"
+  case "$profile" in dev) dir=debug ;; *) dir=$profile; release=(--release) ;; esac
+  cargo build --locked -p certdesk-enroll --lib --target wasm32-unknown-unknown --profile "$profile"
+  cargo build --locked -p certdesk-bindgen
+  stage=$(mktemp -d)
+  "$TARGET_DIR/debug/certdesk-bindgen" "$TARGET_DIR/wasm32-unknown-unknown/$dir/$name.wasm" \
+    "$stage" "$name" "${release[@]}"
+  if [ "$profile" != dev ]; then
+    apt_need wasm-opt binaryen
+    apt_need brotli brotli
+    apt_need zopfli zopfli
+    apt_need python3 python3
+    # The same flags as build_wasm (see there).
+    wasm-opt -Oz --always-inline-max-function-size=0 --one-caller-inline-max-function-size=0 \
+      --flexible-inline-max-function-size=0 \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      "$stage/${name}_bg.wasm" -o "$stage/$name.opt.wasm"
+    python3 scripts/wasm-table-exports.py "$stage/${name}_bg.wasm" "$stage/$name.opt.wasm"
+    local js_hash wasm_hash f
+    js_hash=$(sha256sum "$stage/$name.js" | cut -c1-16)
+    wasm_hash=$(sha256sum "$stage/$name.opt.wasm" | cut -c1-16)
+    mv "$stage/$name.js" "$stage/$name.$js_hash.js"
+    mv "$stage/$name.opt.wasm" "$stage/$name.$wasm_hash.wasm"
+    rm "$stage/${name}_bg.wasm"
+    for f in "$stage/$name.$js_hash.js" "$stage/$name.$wasm_hash.wasm"; do
+      brotli --best --keep --force "$f"
+      zopfli "$f"
+    done
+    printf 'js: %s\nwasm: %s\n' "$js_hash" "$wasm_hash" >"$stage/hash.txt"
+  fi
+  mkdir -p "$site/enroll/pkg"
+  rm -rf "$site/enroll/hash.txt" "$site/enroll/pkg"/*
+  [ -f "$stage/hash.txt" ] && mv "$stage/hash.txt" "$site/enroll/hash.txt.new"
+  find "$stage" -mindepth 1 -maxdepth 1 -exec mv -t "$site/enroll/pkg" {} +
+  [ -f "$site/enroll/hash.txt.new" ] && mv "$site/enroll/hash.txt.new" "$site/enroll/hash.txt"
+  rm -rf "$stage"
+}

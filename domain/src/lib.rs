@@ -18,6 +18,7 @@ pub mod authority;
 pub mod backup;
 pub mod dashboard;
 pub mod distribution;
+pub mod enroll_browser;
 pub mod enrolment;
 pub mod error;
 pub mod external_ca;

@@ -2,6 +2,12 @@
 //! tells an employee whether the client certificate the browser presented is the one certdesk
 //! issued them and still current, in Japanese and English. It shows only the presented
 //! certificate's own holder; every check is audited (`certificate_check`).
+//!
+//! When the presented certificate is current, in its renewal window and self-renewal is on
+//! (issue 17), the page offers 「更新する / Renew now」: the enrolment steps of `/enroll`
+//! ([`crate::enroll_page::renew_flow`]) against `/check/renew`, with the enrolment bundle served
+//! by this listener itself (the page's policy loads scripts from its own origin only). Outside
+//! the window it shows `E-CERT-003` with the date it opens; an expired one is not offered.
 
 use crate::tls::CheckPeer;
 use axum::extract::{ConnectInfo, State};
@@ -12,6 +18,8 @@ use axum::routing::get;
 use axum::Router;
 use certdesk_backend::tls::CheckReport;
 use certdesk_backend::Backend;
+use certdesk_domain::enrolment::SelfRenewalOffer;
+use certdesk_domain::lifecycle::LifecycleError;
 use certdesk_domain::serve::CheckVerdict;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -20,6 +28,7 @@ pub fn router(backend: Backend) -> Router {
     Router::new()
         .route("/check", get(page))
         .route("/", get(|| async { Redirect::to("/check") }))
+        .merge(crate::web::enroll_assets::routes_for_check())
         .merge(crate::check_renew::routes(&backend))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .layer(SetResponseHeaderLayer::overriding(
@@ -29,7 +38,7 @@ pub fn router(backend: Backend) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+                "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
             ),
         ))
         .layer(SetResponseHeaderLayer::overriding(
@@ -54,10 +63,12 @@ async fn page(
     let presented = peer.certificate.as_ref().map(|c| c.as_ref().clone());
     match backend.check_certificate(presented).await {
         Ok(report) => {
+            let renewal = renewal(&backend, &report).await;
             let body = render(
                 &report,
                 &backend.settings().public_url,
                 backend.clock().now(),
+                &renewal,
             );
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
         }
@@ -74,6 +85,46 @@ async fn page(
     }
 }
 
+/// The renewal part of the page for `report`'s offer (empty when there is nothing to say).
+async fn renewal(backend: &Backend, report: &CheckReport) -> String {
+    match report.self_renewal {
+        SelfRenewalOffer::Offered => match backend.enrolment_profile().await {
+            Ok(profile) => format!(
+                "<section id=\"renewal\"><h2>証明書の更新 / Renew the certificate</h2><p lang=\"ja\">この証明書は更新できます。「更新する」を押すと、新しい鍵ペアをこのブラウザの中で作り(秘密鍵はどこにも送信されません)、新しい証明書ファイルを保存します。保存が終わると古い証明書は使えなくなります。</p><p lang=\"en\">This certificate can be renewed. Renew now makes a new key pair inside this browser (the private key is never sent anywhere) and saves the new certificate file. Once it is saved, the old certificate stops working.</p>{}</section>",
+                crate::enroll_page::renew_flow(
+                    &crate::web::enroll_assets::current(),
+                    &crate::enroll_page::RenewProfile {
+                        key_type: profile.key_type.as_str().to_string(),
+                        p12_profile: profile.p12_profile,
+                    },
+                )
+            ),
+            Err(e) => {
+                tracing::error!(code = e.code(), error = %e, "the check page could not read the enrolment profile");
+                let m = e.message();
+                coded_paragraph(e.code(), &m.ja, &m.en)
+            }
+        },
+        SelfRenewalOffer::NotOpenYet { opens_on } => {
+            let e = LifecycleError::RenewalNotOpen { opens_on };
+            let m = e.message();
+            format!(
+                "<section id=\"renewal\"><h2>証明書の更新 / Renew the certificate</h2>{}</section>",
+                coded_paragraph(e.code(), &m.ja, &m.en)
+            )
+        }
+        SelfRenewalOffer::Disabled | SelfRenewalOffer::NotOffered => String::new(),
+    }
+}
+
+fn coded_paragraph(code: &str, ja: &str, en: &str) -> String {
+    format!(
+        "<p class=\"notice\" id=\"renewal-notice\" data-code=\"{code}\"><span lang=\"ja\">{code}: {}</span><br><span lang=\"en\">{code}: {}</span></p>",
+        esc(ja),
+        esc(en)
+    )
+}
+
 /// Text for HTML.
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -83,11 +134,16 @@ fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-const DELETE_STEPS_JA: &str = "<ul><li>Windows: 「Win+R」で <code>certmgr.msc</code> を開き、「個人」→「証明書」で下のシリアル番号の古い証明書を右クリック→「削除」。ブラウザを再起動してください。</li><li>macOS: 「キーチェーンアクセス」→「ログイン」→「自分の証明書」で古い証明書を選び、削除。ブラウザを再起動してください。</li></ul>";
-const DELETE_STEPS_EN: &str = "<ul><li>Windows: press Win+R, open <code>certmgr.msc</code>, go to Personal → Certificates, right-click the old certificate with the serial below → Delete. Restart the browser.</li><li>macOS: Keychain Access → login → My Certificates, select the old certificate and delete it. Restart the browser.</li></ul>";
+pub(crate) const DELETE_STEPS_JA: &str = "<ul><li>Windows: 「Win+R」で <code>certmgr.msc</code> を開き、「個人」→「証明書」で下のシリアル番号の古い証明書を右クリック→「削除」。ブラウザを再起動してください。</li><li>macOS: 「キーチェーンアクセス」→「ログイン」→「自分の証明書」で古い証明書を選び、削除。ブラウザを再起動してください。</li></ul>";
+pub(crate) const DELETE_STEPS_EN: &str = "<ul><li>Windows: press Win+R, open <code>certmgr.msc</code>, go to Personal → Certificates, right-click the old certificate with the serial below → Delete. Restart the browser.</li><li>macOS: Keychain Access → login → My Certificates, select the old certificate and delete it. Restart the browser.</li></ul>";
 
 /// The page for `report` (both languages, Japanese first).
-fn render(report: &CheckReport, public_url: &str, now: time::OffsetDateTime) -> String {
+fn render(
+    report: &CheckReport,
+    public_url: &str,
+    now: time::OffsetDateTime,
+    renewal: &str,
+) -> String {
     let pickup = format!("{}/pickup", public_url.trim_end_matches('/'));
     let date = |t: time::OffsetDateTime| t.date().to_string();
     let holder = || {
@@ -151,9 +207,10 @@ fn render(report: &CheckReport, public_url: &str, now: time::OffsetDateTime) -> 
     };
     let _ = now;
     format!(
-        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{ja_title} / {en_title} - certdesk</title><style>body{{font-family:sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.6}}section{{border-top:1px solid #ccc;margin-top:1.5rem}}dt{{font-weight:bold}}code{{background:#eee;padding:0 .2rem}}</style></head><body data-verdict=\"{verdict}\"><h1>証明書の確認 / Certificate check</h1><section lang=\"ja\"><h2 id=\"verdict-ja\">{ja_title}</h2>{ja}</section><section lang=\"en\"><h2 id=\"verdict-en\">{en_title}</h2>{en}</section></body></html>",
+        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{ja_title} / {en_title} - certdesk</title><style>body{{font-family:sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.6}}section{{border-top:1px solid #ccc;margin-top:1.5rem}}dt{{font-weight:bold}}code{{background:#eee;padding:0 .2rem}}{enroll_style}</style></head><body data-verdict=\"{verdict}\"><h1>証明書の確認 / Certificate check</h1><section lang=\"ja\"><h2 id=\"verdict-ja\">{ja_title}</h2>{ja}</section><section lang=\"en\"><h2 id=\"verdict-en\">{en_title}</h2>{en}</section>{renewal}</body></html>",
         ja_title = esc(&ja_title),
         en_title = esc(&en_title),
         verdict = report.verdict.as_str(),
+        enroll_style = crate::enroll_page::STYLE,
     )
 }

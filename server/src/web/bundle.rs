@@ -62,9 +62,16 @@ pub(super) fn leptos_options(site_root: &Path) -> LeptosOptions {
 /// `/pkg/*`: the precompressed file the browser accepts (brotli, else gzip, else the file),
 /// with the cache lifetime its name allows.
 pub(super) fn pkg(site_root: &Path) -> Router<AppState> {
-    let files = ServeDir::new(site_root.join("pkg"))
-        .precompressed_br()
-        .precompressed_gzip();
+    hashed_files(site_root.join("pkg"), OUTPUT_NAME)
+}
+
+/// A bundle's directory whose release files are named `NAME.HASH.js` / `NAME.HASH.wasm` (the
+/// console's `/pkg`, the enrolment page's `/enroll/pkg`): served as `/pkg` is.
+pub(crate) fn hashed_files<S: Clone + Send + Sync + 'static>(
+    dir: std::path::PathBuf,
+    name: &'static str,
+) -> Router<S> {
+    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
     Router::new()
         // The dev bundle has no precompressed files: compressed per request. A response that
         // already has a Content-Encoding (a precompressed file) is left as it is.
@@ -73,7 +80,9 @@ pub(super) fn pkg(site_root: &Path) -> Router<AppState> {
                 .layer(CompressionLayer::new())
                 .service(files),
         )
-        .layer(middleware::from_fn(cache_headers))
+        .layer(middleware::from_fn(move |request, next| {
+            cache_headers(name, request, next)
+        }))
 }
 
 /// `/favicon.ico` and `/favicon.svg`, embedded in the binary (the pages link the SVG; browsers
@@ -104,13 +113,13 @@ fn icon(content_type: &'static str, bytes: &'static [u8]) -> Response {
 
 /// `immutable` for a hashed name that was found; `no-cache` for everything else under `/pkg`
 /// (the dev bundle's fixed names, and answers that are not the file).
-async fn cache_headers(request: Request, next: Next) -> Response {
+async fn cache_headers(name: &'static str, request: Request, next: Next) -> Response {
     let hashed = request
         .uri()
         .path()
         .rsplit('/')
         .next()
-        .is_some_and(is_hashed_name);
+        .is_some_and(|file| is_hashed_name(name, file));
     let mut response = next.run(request).await;
     let found = response.status().is_success() || response.status().as_u16() == 304;
     let value = if hashed && found {
@@ -127,12 +136,9 @@ async fn cache_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// `certdesk.<16 hex digits>.js` or `.wasm`, as `build_wasm` names the release bundle.
-fn is_hashed_name(name: &str) -> bool {
-    let Some(rest) = name
-        .strip_prefix(OUTPUT_NAME)
-        .and_then(|r| r.strip_prefix('.'))
-    else {
+/// `<bundle>.<16 hex digits>.js` or `.wasm`, as `build_wasm` names the release bundle.
+pub(crate) fn is_hashed_name(bundle: &str, name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(bundle).and_then(|r| r.strip_prefix('.')) else {
         return false;
     };
     let Some((hash, ext)) = rest.split_once('.') else {
@@ -147,6 +153,7 @@ mod tests {
 
     #[test]
     fn only_the_release_bundles_names_are_hashed() {
+        let is_hashed_name = |name| is_hashed_name("certdesk", name);
         assert!(is_hashed_name("certdesk.0123456789abcdef.js"));
         assert!(is_hashed_name("certdesk.0123456789abcdef.wasm"));
         assert!(!is_hashed_name("certdesk.js"));

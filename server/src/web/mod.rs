@@ -17,6 +17,7 @@ mod bundle;
 mod console;
 mod downloads;
 pub mod enroll;
+pub mod enroll_assets;
 mod error;
 mod headers;
 mod limits;
@@ -91,6 +92,7 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
         ));
     Router::new()
         .merge(public::assets(site_root))
+        .merge(crate::enroll_page::routes(site_root))
         .route(
             crate::sheet::PRINT_SCRIPT_PATH,
             axum::routing::get(crate::sheet::print_script),
