@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod logging;
 pub mod serving;
+pub mod enrol_sheet;
 pub mod sheet;
 pub mod tls;
 pub mod web;

@@ -422,6 +422,7 @@ pub fn DashboardPage() -> impl IntoView {
                 Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
             })}
         </Suspense>
+        <SelfRenewedCount/>
         <section aria-labelledby="users-title">
             <h2 id="users-title">{tr(Key::UsersTitle)}</h2>
             <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
@@ -456,6 +457,24 @@ pub fn DashboardPage() -> impl IntoView {
                 }}
             </Suspense>
         </section>
+    }
+}
+
+/// How many certificates their holders renewed themselves on the check page (issue 17).
+#[component]
+fn SelfRenewedCount() -> impl IntoView {
+    let count = Resource::new(|| (), |_| crate::server_fns::enrolment::self_renewed_count());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || count.get().and_then(Result::ok).map(|n| view! {
+                <ul class="cards" data-testid="self-renewed">
+                    <li class="count-card">
+                        <span class="count" data-testid="self-renewed-count">{n}</span>
+                        <span class="label">{tr(Key::DashSelfRenewed)}</span>
+                    </li>
+                </ul>
+            })}
+        </Suspense>
     }
 }
 

@@ -2,6 +2,8 @@
 //! connection test, notifications (thresholds, recipients, SMTP, test mail), and the CA
 //! certificate for relying parties.
 
+mod enrolment;
+
 use crate::components::{ErrorBanner, FormErrorBanner};
 use crate::i18n::{tr, use_lang, Key};
 use crate::server_fns::certificates::{
@@ -279,6 +281,7 @@ pub fn SettingsPage() -> impl IntoView {
             </Suspense>
         </section>
         <super::backup_settings::BackupScheduleSection/>
+        <enrolment::EnrolmentSettingsSection/>
         <section>
             <h2>{tr(Key::ExtCaTitle)}</h2>
             <p class="hint">{tr(Key::ExtCaIntro)}</p>
