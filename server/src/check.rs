@@ -20,6 +20,7 @@ pub fn router(backend: Backend) -> Router {
     Router::new()
         .route("/check", get(page))
         .route("/", get(|| async { Redirect::to("/check") }))
+        .merge(crate::check_renew::routes(&backend))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

@@ -7,6 +7,7 @@
 pub mod backup_cli;
 pub mod certs_cli;
 pub mod check;
+pub mod check_renew;
 pub mod cli;
 pub mod logging;
 pub mod serving;

@@ -16,6 +16,7 @@ mod access;
 mod bundle;
 mod console;
 mod downloads;
+pub mod enroll;
 mod error;
 mod headers;
 mod limits;
@@ -77,6 +78,7 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
     let attempts = AttemptLimiter::new(backend.settings().attempt_limits);
     let with_session = Router::new()
         .merge(public::forms(&attempts))
+        .merge(enroll::routes(&attempts))
         .merge(downloads::routes())
         .merge(console::routes(&state, &attempts))
         .layer(middleware::from_fn_with_state(
