@@ -31,7 +31,8 @@ pub fn parse_form(body: &[u8]) -> Option<Vec<EnrolmentSlip>> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    if pairs.is_empty() || pairs.len() % FIELDS.len() != 0 || pairs.len() / FIELDS.len() > MAX_SLIPS {
+    if pairs.is_empty() || pairs.len() % FIELDS.len() != 0 || pairs.len() / FIELDS.len() > MAX_SLIPS
+    {
         return None;
     }
     pairs

@@ -11,6 +11,7 @@ mod bundle;
 mod certificates;
 mod dashboard;
 mod distribution;
+mod enroll_console;
 mod external_ca;
 mod frictions;
 mod mtls;

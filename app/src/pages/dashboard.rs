@@ -463,7 +463,10 @@ pub fn DashboardPage() -> impl IntoView {
 /// How many certificates their holders renewed themselves on the check page (issue 17).
 #[component]
 fn SelfRenewedCount() -> impl IntoView {
-    let count = Resource::new(|| (), |_| crate::server_fns::enrolment::self_renewed_count());
+    let count = Resource::new(
+        || (),
+        |_| crate::server_fns::enrolment::self_renewed_count(),
+    );
     view! {
         <Suspense fallback=|| ()>
             {move || count.get().and_then(Result::ok).map(|n| view! {

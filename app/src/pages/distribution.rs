@@ -24,7 +24,10 @@ use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Dialog {
-    Single { user_id: i64, login_id: String },
+    Single {
+        user_id: i64,
+        login_id: String,
+    },
     Working,
     Done(DeliveryCreated),
     Failed(UiError),
@@ -201,9 +204,7 @@ pub fn DistributionPage() -> impl IntoView {
         let again = reissue.get_untracked();
         dialog.set(Some(Dialog::Working));
         leptos::task::spawn_local(async move {
-            let r = step_up
-                .guard(|| open_enrolments(ids.clone(), again))
-                .await;
+            let r = step_up.guard(|| open_enrolments(ids.clone(), again)).await;
             dialog.set(Some(match r {
                 Ok(slips) => Dialog::EnrolDone(slips),
                 Err(e) => Dialog::Failed(e),

@@ -29,10 +29,7 @@ pub(super) fn routes() -> Router<AppState> {
             get(delivery_passwords),
         )
         .route("/distribution/{token}/sheet", get(delivery_sheet))
-        .route(
-            "/enrolment/sheet",
-            axum::routing::post(enrolment_sheet),
-        )
+        .route("/enrolment/sheet", axum::routing::post(enrolment_sheet))
         .route("/bulk/{job}/result.csv", get(bulk_result_csv))
         .route("/bulk/{job}/result.xlsx", get(bulk_result_xlsx))
         .route("/ca/cfssl/{file}", get(cfssl_ca_file))

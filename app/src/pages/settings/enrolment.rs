@@ -14,8 +14,11 @@ fn EnrolmentForm(settings: EnrolmentSettings) -> impl IntoView {
     let lang = use_lang();
     let action = ServerAction::<SaveEnrolmentSettings>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let at_field =
-        move || error.get().filter(|e| e.field.as_deref() == Some("validity_days"));
+    let at_field = move || {
+        error
+            .get()
+            .filter(|e| e.field.as_deref() == Some("validity_days"))
+    };
     let elsewhere = Signal::derive(move || {
         error
             .get()
