@@ -203,6 +203,7 @@ fn enrolment_status(e: &certdesk_domain::enrolment::EnrolmentError) -> axum::htt
         | N::KeyType { .. }
         | N::RsaSize { .. }
         | N::CsrAlgorithm
+        | N::CsrSubjectFields { .. }
         | N::ValidityRange => StatusCode::UNPROCESSABLE_ENTITY,
         N::HasValidCertificate { .. } | N::KeyWithHolder { .. } | N::NoEnrolment { .. } => {
             StatusCode::CONFLICT

@@ -371,13 +371,19 @@ impl AuditAction {
             AuditAction::EnrolmentOpen => ("登録コードの発行", "Enrolment opened"),
             AuditAction::EnrolmentRefused => ("登録コードの誤り", "Wrong enrolment code"),
             AuditAction::EnrolmentLock => ("登録のロック", "Enrolment locked"),
-            AuditAction::EnrolmentIssue => ("本人作成の鍵での発行", "Issued for a key the holder made"),
+            AuditAction::EnrolmentIssue => {
+                ("本人作成の鍵での発行", "Issued for a key the holder made")
+            }
             AuditAction::EnrolmentConfirm => ("登録の完了", "Enrolment confirmed"),
             AuditAction::EnrolmentReset => ("登録ロックの解除", "Enrolment reset"),
             AuditAction::EnrolmentMail => ("登録案内のメール", "Enrolment notice mailed"),
-            AuditAction::EnrolmentSettings => ("登録と自己更新の設定変更", "Enrolment settings changed"),
+            AuditAction::EnrolmentSettings => {
+                ("登録と自己更新の設定変更", "Enrolment settings changed")
+            }
             AuditAction::SelfRenewalIssue => ("本人による更新", "Renewed by the holder"),
-            AuditAction::SelfRenewalConfirm => ("本人による更新の完了", "Renewal by the holder confirmed"),
+            AuditAction::SelfRenewalConfirm => {
+                ("本人による更新の完了", "Renewal by the holder confirmed")
+            }
         };
         Message::new(ja, en)
     }

@@ -252,9 +252,9 @@ impl SelfRenewalOffer {
             SelfRenewalOffer::Disabled => Some(SelfRenewalRefusal::Enrolment(
                 EnrolmentError::SelfRenewalOff,
             )),
-            SelfRenewalOffer::NotOffered => Some(SelfRenewalRefusal::Enrolment(
-                EnrolmentError::NotCurrent,
-            )),
+            SelfRenewalOffer::NotOffered => {
+                Some(SelfRenewalRefusal::Enrolment(EnrolmentError::NotCurrent))
+            }
         }
     }
 }
@@ -316,6 +316,9 @@ error_codes! {
         KeyWithHolder { login_id: String } = "E-ENROLL-018" => "the key of {login_id} was made by its holder",
         /// No open enrolment for the user (reset).
         NoEnrolment { login_id: String } = "E-ENROLL-019" => "{login_id} has no enrolment to reset",
+        /// With an external CA (cfssl), a request whose subject has fields other than CN, O
+        /// and OU: cfssl would copy them into the certificate, so it is refused before sending.
+        CsrSubjectFields { fields: String } = "E-ENROLL-020" => "the request's subject has {fields}",
     }
 }
 
@@ -328,7 +331,8 @@ impl EnrolmentError {
             | EnrolmentError::CsrSignature
             | EnrolmentError::KeyType { .. }
             | EnrolmentError::RsaSize { .. }
-            | EnrolmentError::CsrAlgorithm => Some("csr"),
+            | EnrolmentError::CsrAlgorithm
+            | EnrolmentError::CsrSubjectFields { .. } => Some("csr"),
             EnrolmentError::ValidityRange => Some("validity_days"),
             EnrolmentError::ConfirmUnknown => Some("confirm_token"),
             _ => None,
@@ -410,6 +414,10 @@ impl EnrolmentError {
                 format!("「{login_id}」の証明書の秘密鍵は本人のブラウザで作られたため、サーバでは証明書ファイルを作れません。紛失した場合は再発行の登録コードを発行してください。"),
                 format!("The private key of '{login_id}' was made in the holder's browser, so the server cannot make a certificate file. If it was lost, open a reissue enrolment."),
             ),
+            EnrolmentError::CsrSubjectFields { fields } => Message::new(
+                format!("証明書要求(CSR)のサブジェクトに外部認証局がそのまま証明書に写す項目({fields})があります(何も発行していません)。CN・O・OU 以外を含めずに要求を作り直してください。"),
+                format!("The request's subject has fields the external CA would copy into the certificate ({fields}); nothing was issued. Make the request again with no fields other than CN, O and OU."),
+            ),
             EnrolmentError::NoEnrolment { login_id } => Message::new(
                 format!("「{login_id}」には解除できる登録がありません(未使用の登録がない)。新しく登録コードを発行してください。"),
                 format!("'{login_id}' has no unused enrolment to reset. Open a new enrolment instead."),
@@ -455,7 +463,11 @@ mod tests {
             normalise_code("ＡＢＣＤ－ＥＦＧＨ－ＪＫＬＭ").as_deref(),
             Some("ABCDEFGHJKLM")
         );
-        assert_eq!(normalise_code("ABCD-EFGH-JKL0"), None, "0 is not in the alphabet");
+        assert_eq!(
+            normalise_code("ABCD-EFGH-JKL0"),
+            None,
+            "0 is not in the alphabet"
+        );
         assert_eq!(normalise_code("ABCD-EFGH-JKL"), None);
         assert_eq!(normalise_code("ABCD-EFGH-JKLMN"), None);
         assert_eq!(normalise_code("ABCD/EFGH/JKLM"), None);
@@ -476,13 +488,22 @@ mod tests {
         let now = datetime!(2026-12-01 00:00 UTC);
         let until = expires_at(now, 14);
         assert_eq!(until, datetime!(2026-12-15 00:00 UTC));
-        assert_eq!(EnrolmentState::at(false, false, until, now), EnrolmentState::Open);
+        assert_eq!(
+            EnrolmentState::at(false, false, until, now),
+            EnrolmentState::Open
+        );
         assert_eq!(
             EnrolmentState::at(false, false, until, until),
             EnrolmentState::Expired
         );
-        assert_eq!(EnrolmentState::at(false, true, until, now), EnrolmentState::Locked);
-        assert_eq!(EnrolmentState::at(true, true, until, until), EnrolmentState::Used);
+        assert_eq!(
+            EnrolmentState::at(false, true, until, now),
+            EnrolmentState::Locked
+        );
+        assert_eq!(
+            EnrolmentState::at(true, true, until, until),
+            EnrolmentState::Used
+        );
     }
 
     #[test]

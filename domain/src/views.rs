@@ -231,6 +231,9 @@ pub struct DashboardView {
     /// The last backup, and whether it warns.
     #[serde(default)]
     pub backup: crate::backup::BackupStatus,
+    /// Valid certificates their holders renewed by themselves on the check page (issue 17).
+    #[serde(default)]
+    pub self_renewed: u32,
 }
 
 /// The date part of a stored timestamp.

@@ -164,7 +164,10 @@ mod tests {
             url
         ));
         assert!(from_check_page(
-            &headers(&[("origin", "https://10.0.0.5:8443"), ("host", "10.0.0.5:8443")]),
+            &headers(&[
+                ("origin", "https://10.0.0.5:8443"),
+                ("host", "10.0.0.5:8443")
+            ]),
             None
         ));
     }

@@ -412,6 +412,7 @@ pub fn DashboardPage() -> impl IntoView {
                     view! {
                         <RenewalPanel renewable=renewable run=run reload=reload/>
                         {counts_view(&d)}
+                        {self_renewed_view(d.self_renewed)}
                         {chart_view(d.weeks.clone())}
                         {upcoming_view(d.upcoming.clone())}
                         {notices_view(d.notices.clone(), d.mail_failures.clone())}
@@ -422,7 +423,6 @@ pub fn DashboardPage() -> impl IntoView {
                 Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
             })}
         </Suspense>
-        <SelfRenewedCount/>
         <section aria-labelledby="users-title">
             <h2 id="users-title">{tr(Key::UsersTitle)}</h2>
             <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
@@ -461,23 +461,14 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 /// How many certificates their holders renewed themselves on the check page (issue 17).
-#[component]
-fn SelfRenewedCount() -> impl IntoView {
-    let count = Resource::new(
-        || (),
-        |_| crate::server_fns::enrolment::self_renewed_count(),
-    );
+fn self_renewed_view(n: u32) -> impl IntoView {
     view! {
-        <Suspense fallback=|| ()>
-            {move || count.get().and_then(Result::ok).map(|n| view! {
-                <ul class="cards" data-testid="self-renewed">
-                    <li class="count-card">
-                        <span class="count" data-testid="self-renewed-count">{n}</span>
-                        <span class="label">{tr(Key::DashSelfRenewed)}</span>
-                    </li>
-                </ul>
-            })}
-        </Suspense>
+        <ul class="cards" data-testid="self-renewed">
+            <li class="count-card">
+                <span class="count" data-testid="self-renewed-count">{n}</span>
+                <span class="label">{tr(Key::DashSelfRenewed)}</span>
+            </li>
+        </ul>
     }
 }
 

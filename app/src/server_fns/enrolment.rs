@@ -1,6 +1,6 @@
 //! Server functions of self-service enrolment in the console (issue 17): the Distribution
 //! page's fourth channel (open enrolments, reset a locked one, mail the notices), the
-//! master's enrolment settings and the dashboard's count of self-renewals. The printable
+//! master's enrolment settings. The printable
 //! slips are a page the server renders from what the browser posts (`POST /enrolment/sheet`),
 //! since the codes are kept nowhere but in the answer to "open" and "reset".
 
@@ -93,12 +93,4 @@ pub async fn save_enrolment_settings(
         )
         .await?;
     Ok(())
-}
-
-/// How many certificates their holders renewed themselves on the check page.
-#[server(prefix = "/api", endpoint = "self_renewed_count")]
-pub async fn self_renewed_count() -> Result<u32, UiError> {
-    let backend = super::ssr::backend()?;
-    super::ssr::console_user()?;
-    Ok(backend.self_renewed_count().await?)
 }

@@ -141,9 +141,8 @@ impl CfsslClient {
             certificate_request: csr_pem,
             profile: &self.config.profile,
             serial,
-            subject: names.map(|o| {
-                serde_json::json!({"CN": o.cn, "names": [{"O": o.o, "OU": o.ou}]})
-            }),
+            subject: names
+                .map(|o| serde_json::json!({"CN": o.cn, "names": [{"O": o.o, "OU": o.ou}]})),
             hosts: names.map(|_| Vec::new()),
         };
         let result = self.signing_call(&to_json(&request)?).await?;
@@ -387,7 +386,10 @@ impl CertificateAuthority for CfsslClient {
         order: &CertificateOrder,
     ) -> Result<String, CaError> {
         let serial = u128::from_str_radix(&order.serial_hex, 16).ok();
-        Ok(self.sign_as(csr_pem, serial, Some(order)).await?.certificate_pem)
+        Ok(self
+            .sign_as(csr_pem, serial, Some(order))
+            .await?
+            .certificate_pem)
     }
 
     async fn issue_with_server_key(

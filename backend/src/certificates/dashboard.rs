@@ -146,6 +146,12 @@ impl Backend {
                     }
                 }
                 let weeks = weekly_expiries(not_afters, now, JST);
+                let self_renewed: u32 = conn.query_row(
+                    "SELECT count(*) FROM self_renewals s JOIN certificates c ON c.id = s.new_certificate_id
+                     WHERE s.replaced_at IS NULL AND c.state = 'valid' AND c.not_after > ?1",
+                    [ts(now)],
+                    |r| r.get(0),
+                )?;
                 Ok(DashboardView {
                     counts,
                     renewal_window_days: profile.renewal_window_days,
@@ -155,6 +161,7 @@ impl Backend {
                     mail_failures: mail_failures(conn)?,
                     running_jobs: running_jobs(conn)?,
                     backup,
+                    self_renewed,
                 })
             })
             .await

@@ -83,9 +83,8 @@ impl NewKey {
         match self {
             NewKey::Server(k) => ca.sign_client_certificate(leaf, k),
             NewKey::Holder(h) => {
-                let public = rcgen::SubjectPublicKeyInfo::from_der(&h.spki_der).map_err(|_| {
-                    certdesk_domain::enrolment::EnrolmentError::CsrMalformed
-                })?;
+                let public = rcgen::SubjectPublicKeyInfo::from_der(&h.spki_der)
+                    .map_err(|_| certdesk_domain::enrolment::EnrolmentError::CsrMalformed)?;
                 ca.sign_client_certificate(leaf, &public)
             }
         }
@@ -187,9 +186,16 @@ impl Backend {
         holder: HolderKey,
     ) -> Result<CertificateView, ServiceError> {
         let lane = self.lane().await?;
-        self.apply_in_run(user_id, op, actor, None, Some(NewKey::Holder(holder)), &lane)
-            .await?
-            .ok_or_else(|| ServiceError::Internal("an issuing operation issued nothing".into()))
+        self.apply_in_run(
+            user_id,
+            op,
+            actor,
+            None,
+            Some(NewKey::Holder(holder)),
+            &lane,
+        )
+        .await?
+        .ok_or_else(|| ServiceError::Internal("an issuing operation issued nothing".into()))
     }
 
     /// The CA settings and profile an operation or run works with.

@@ -100,12 +100,7 @@ fn read_certificate(
         let entries: Vec<(Nid, String)> = cert
             .subject_name()
             .entries()
-            .map(|e| {
-                (
-                    e.object().nid(),
-                    e.data().to_string().unwrap_or_default(),
-                )
-            })
+            .map(|e| (e.object().nid(), e.data().to_string().unwrap_or_default()))
             .collect();
         let mut expected = vec![
             (Nid::ORGANIZATIONNAME, order.o.clone()),
@@ -167,6 +162,11 @@ impl Backend {
         } = step;
         // The CA requests go to (the one that issues, else the one that revokes).
         let ca = issue_by.unwrap_or(revoke_at);
+        // cfssl copies subject fields certdesk does not name from the request: such a
+        // holder's request is refused before anything is recorded or sent.
+        if let (Some(NewKey::Holder(h)), CaBackendKind::Cfssl) = (&key, ca.kind()) {
+            crate::enrolment::csr::check_subject_for_external_ca(&h.csr_der)?;
+        }
         // Lost answers of this user's earlier requests first: settled by serial, or wait. A
         // revocation never waits for that (a compromised key must not). Only cfssl is asked:
         // the embedded CA never has a lost answer.

@@ -107,6 +107,42 @@ pub fn check(der: &[u8], expected: KeyType) -> Result<HolderKey, EnrolmentError>
     })
 }
 
+/// For an external CA that copies what the subject holds beyond the names certdesk gives
+/// (cfssl fills C, ST, L and serialNumber from the request): the request's subject may hold
+/// only CN, O and OU, which certdesk's own names replace.
+pub fn check_subject_for_external_ca(der: &[u8]) -> Result<(), EnrolmentError> {
+    use x509_parser::oid_registry::{
+        OID_X509_COMMON_NAME, OID_X509_ORGANIZATIONAL_UNIT, OID_X509_ORGANIZATION_NAME,
+    };
+    let (_, csr) =
+        X509CertificationRequest::from_der(der).map_err(|_| EnrolmentError::CsrMalformed)?;
+    let mut other: Vec<String> = csr
+        .certification_request_info
+        .subject
+        .iter_attributes()
+        .filter(|a| {
+            let t = a.attr_type();
+            *t != OID_X509_COMMON_NAME
+                && *t != OID_X509_ORGANIZATION_NAME
+                && *t != OID_X509_ORGANIZATIONAL_UNIT
+        })
+        .map(|a| {
+            x509_parser::objects::oid2abbrev(a.attr_type(), x509_parser::objects::oid_registry())
+                .map(str::to_string)
+                .unwrap_or_else(|_| a.attr_type().to_id_string())
+        })
+        .collect();
+    other.sort();
+    other.dedup();
+    if other.is_empty() {
+        Ok(())
+    } else {
+        Err(EnrolmentError::CsrSubjectFields {
+            fields: other.join(", "),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,7 +167,7 @@ mod tests {
         let holder = check(&der, KeyType::EcdsaP256).expect("accepted");
         assert_eq!(holder.spki_der, key.subject_public_key_info());
         assert_eq!(
-            check(&der, KeyType::Rsa2048).unwrap_err(),
+            check(&der, KeyType::Rsa2048).expect_err("refused"),
             EnrolmentError::KeyType {
                 expected: KeyType::Rsa2048
             }
@@ -146,7 +182,7 @@ mod tests {
         let mut trailing = der;
         trailing.push(0);
         assert_eq!(
-            check(&trailing, KeyType::EcdsaP256).unwrap_err(),
+            check(&trailing, KeyType::EcdsaP256).expect_err("refused"),
             EnrolmentError::CsrMalformed
         );
     }
@@ -155,7 +191,7 @@ mod tests {
     fn another_curve_is_another_key_type() {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).expect("key");
         assert_eq!(
-            check(&csr(&key), KeyType::EcdsaP256).unwrap_err(),
+            check(&csr(&key), KeyType::EcdsaP256).expect_err("refused"),
             EnrolmentError::KeyType {
                 expected: KeyType::EcdsaP256
             }
@@ -165,11 +201,17 @@ mod tests {
     #[test]
     fn base64_is_decoded_within_the_limit() {
         assert_eq!(decode("AQID").expect("decodes"), vec![1, 2, 3]);
-        assert_eq!(decode("AQ ID\n").expect("whitespace ignored"), vec![1, 2, 3]);
-        assert_eq!(decode("!!").unwrap_err(), EnrolmentError::CsrMalformed);
+        assert_eq!(
+            decode("AQ ID\n").expect("whitespace ignored"),
+            vec![1, 2, 3]
+        );
+        assert_eq!(
+            decode("!!").expect_err("refused"),
+            EnrolmentError::CsrMalformed
+        );
         let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_CSR_BYTES + 1]);
         assert_eq!(
-            decode(&big).unwrap_err(),
+            decode(&big).expect_err("refused"),
             EnrolmentError::CsrTooLarge { max: MAX_CSR_BYTES }
         );
     }

@@ -30,7 +30,7 @@ use certdesk_domain::enrolment::{
     EnrolmentSettings, EnrolmentSlip, EnrolmentState, SelfRenewalOffer, SelfRenewalRefusal,
     MAX_FAILURES,
 };
-use certdesk_domain::lifecycle::{MAX_VALID_CERTIFICATES, RevocationReason};
+use certdesk_domain::lifecycle::{RevocationReason, MAX_VALID_CERTIFICATES};
 use certdesk_domain::views::CertificateView;
 use certdesk_domain::{AuditAction, AuthError, Operation, UserError};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -367,7 +367,11 @@ impl Backend {
                     let operation = match valid_certificate(&tx, user_id, now)? {
                         Some(_) if !reissue => {
                             let login_id: String = tx
-                                .query_row("SELECT login_id FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+                                .query_row(
+                                    "SELECT login_id FROM users WHERE id = ?1",
+                                    [user_id],
+                                    |r| r.get(0),
+                                )
                                 .optional()?
                                 .unwrap_or_else(|| format!("#{user_id}"));
                             return Err(EnrolmentError::HasValidCertificate { login_id }.into());
@@ -375,7 +379,15 @@ impl Backend {
                         Some(_) => EnrolmentOperation::Reissue,
                         None => EnrolmentOperation::Issue,
                     };
-                    slips.push(open_one(&tx, &actor, user_id, operation, &group, settings.validity_days, now)?);
+                    slips.push(open_one(
+                        &tx,
+                        &actor,
+                        user_id,
+                        operation,
+                        &group,
+                        settings.validity_days,
+                        now,
+                    )?);
                 }
                 tx.commit()?;
                 Ok(slips)
@@ -494,7 +506,10 @@ impl Backend {
         user_ids: Vec<i64>,
     ) -> Result<u32, ServiceError> {
         let now = self.clock().now();
-        let enrol_url = format!("{}/enroll", self.settings().public_url.trim_end_matches('/'));
+        let enrol_url = format!(
+            "{}/enroll",
+            self.settings().public_url.trim_end_matches('/')
+        );
         let queued = self
             .db()
             .run(move |conn| {

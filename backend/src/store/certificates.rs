@@ -268,7 +268,11 @@ pub(crate) fn insert_issued(
     key_pem: Option<&str>,
 ) -> Result<i64, ServiceError> {
     // No private key: its holder made it (self-service enrolment) and certdesk never saw it.
-    let key_origin = if key_pem.is_some() { "server" } else { "holder" };
+    let key_origin = if key_pem.is_some() {
+        "server"
+    } else {
+        "holder"
+    };
     tx.execute(
         "INSERT INTO certificates (user_id, serial, seq, subject, key_type, friendly_name, not_before, not_after,
                                    state, cert_der, sha256, via, replaces_id, issued_at, issued_by, ca_kind, key_origin)

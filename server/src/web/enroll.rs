@@ -61,11 +61,7 @@ pub fn enrolled_json(e: &Enrolled) -> Result<Response, ServiceError> {
         "not_after": not_after,
         "confirm_token": e.confirm_token,
     });
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(body),
-    )
-        .into_response())
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response())
 }
 
 async fn profile(State(b): State<Backend>) -> Result<Response, WebError> {
