@@ -122,11 +122,7 @@ async fn only_a_master_changes_the_enrolment_settings_and_out_of_range_days_are_
 
     // Signed out: neither read nor written.
     let anonymous = client();
-    for function in [
-        "enrolment_settings",
-        "save_enrolment_settings",
-        "self_renewed_count",
-    ] {
+    for function in ["enrolment_settings", "save_enrolment_settings"] {
         let r = app
             .post_with(&anonymous, function, &[("validity_days", "14")])
             .await;
