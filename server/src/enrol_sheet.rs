@@ -31,7 +31,9 @@ pub fn parse_form(body: &[u8]) -> Option<Vec<EnrolmentSlip>> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    if pairs.is_empty() || pairs.len() % FIELDS.len() != 0 || pairs.len() / FIELDS.len() > MAX_SLIPS
+    if pairs.is_empty()
+        || !pairs.len().is_multiple_of(FIELDS.len())
+        || pairs.len() / FIELDS.len() > MAX_SLIPS
     {
         return None;
     }
@@ -233,7 +235,7 @@ mod tests {
     #[test]
     fn posted_slips_read_back_and_anything_else_is_refused() {
         let two = [slip("taro0001"), slip("jiro0002")];
-        let read = parse_form(posted(&two).as_bytes()).unwrap();
+        let read = parse_form(posted(&two).as_bytes()).expect("two slips");
         assert_eq!(read.len(), 2);
         assert_eq!(read[1].login_id, "jiro0002");
         assert_eq!(read[0].name, "佐藤 <太郎>");
