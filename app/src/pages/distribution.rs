@@ -138,30 +138,25 @@ pub fn DistributionPage() -> impl IntoView {
     let step_up = crate::components::StepUp::get();
     let enrolments = Resource::new(move || reload.get(), |_| enrolment_overview());
     let reissue = RwSignal::new(false);
-    // Users whose certificate key its holder made: no server-made file for them.
-    let holders = Memo::new(move |_| {
+    // Users whose certificate key its holder made: no server-made file for them. Read
+    // inside the Suspense that shows the table.
+    let holder = move |id: i64| {
         enrolments
             .get()
             .and_then(Result::ok)
-            .map(|o| o.holder_keys.into_iter().collect::<BTreeSet<i64>>())
-            .unwrap_or_default()
-    });
-    // Users without a server-made key: enrolment codes only, no bundle or pickup.
-    let keyless = Memo::new(move |_| {
-        data.get()
-            .and_then(Result::ok)
-            .map(|d| {
-                d.rows
-                    .iter()
-                    .filter(|r| r.serial.is_none() || r.key == KeyCustody::Erased)
-                    .map(|r| r.user_id)
-                    .collect::<BTreeSet<i64>>()
-            })
-            .unwrap_or_default()
-    });
+            .is_some_and(|o| o.holder_keys.contains(&id))
+    };
+    // Bundles and pickups only for users with a server-made key (read inside the bulk bar's
+    // Suspense).
     let files_off = move || {
         let chosen = selected.get();
-        chosen.is_empty() || keyless.with(|k| chosen.iter().any(|id| k.contains(id)))
+        chosen.is_empty()
+            || data.get().and_then(Result::ok).is_none_or(|d| {
+                d.rows.iter().any(|r| {
+                    chosen.contains(&r.user_id)
+                        && (r.serial.is_none() || r.key == KeyCustody::Erased)
+                })
+            })
     };
 
     let chosen_profile = move || {
@@ -322,7 +317,7 @@ pub fn DistributionPage() -> impl IntoView {
                 <td>{r.serial.clone().map(|s| view! { <code>{s}</code> })}
                     {r.not_after.clone().map(|d| format!(" ({})", date_part(&d)))}
                     {(!has_cert).then(|| view! { <span class="hint">{tr(Key::StateNone)}</span> })}</td>
-                <td>{move || if holders.with(|h| h.contains(&id)) {
+                <td>{move || if holder(id) {
                         view! { <span class="badge badge-info" data-testid="key-holder">{tr(Key::EnrolKeyByHolder)}</span> }.into_any()
                     } else {
                         has_cert.then(|| custody_view(&r.key)).into_any()
@@ -346,7 +341,7 @@ pub fn DistributionPage() -> impl IntoView {
                         }
                     })}</td>
                 <td class="actions">
-                    {move || holders.with(|h| h.contains(&id)).then(|| view! { <small class="hint" data-testid="no-server-file">{tr(Key::EnrolKeyByHolder)}</small> })}
+                    {move || holder(id).then(|| view! { <small class="hint" data-testid="no-server-file">{tr(Key::EnrolKeyByHolder)}</small> })}
                     {has_key.then(|| {
                         let login = r.login_id.clone();
                         view! {
@@ -438,6 +433,7 @@ pub fn DistributionPage() -> impl IntoView {
         <p class="hint">{tr(Key::DistIntro)}</p>
         <Suspense fallback=|| ()>{profile_picker}{expiry_setting}</Suspense>
         {move || page_error.get().map(|e| view! { <ErrorBanner error=e/> })}
+        <Suspense fallback=|| ()>
         <div class="bulk-bar" data-testid="bulk-bar">
             <span>{move || tr(Key::CertSelected)()} ": " <strong data-testid="selected-count">{move || selected.get().len()}</strong></span>
             <button type="button" data-testid="bulk-bundle" disabled=files_off on:click=move |_| run_bulk(false)>{tr(Key::DistBundle)}</button>
@@ -445,6 +441,7 @@ pub fn DistributionPage() -> impl IntoView {
             <button type="button" data-testid="bulk-enrol" disabled=move || selected.get().is_empty()
                 on:click=move |_| { reissue.set(false); dialog.set(Some(Dialog::Enrol)); }>{tr(Key::EnrolChannel)}</button>
         </div>
+        </Suspense>
         <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
             {move || data.get().map(|r| match r {
                 Ok(d) => {
