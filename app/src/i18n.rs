@@ -465,6 +465,34 @@ keys! {
     SmtpSecretFollowsDestination => "SMTPサーバのホスト名・ポート・ユーザ名のどれかを変えると、保存済みのパスワードは破棄されます。続けて使う場合はパスワードも入力してください。", "Changing the SMTP host, port or user name drops the stored password unless you type it again.";
     ExtCaAuthKeyFollowsUrl => "CAのURLを変えると、保存済みのHMAC認証キーは破棄されます。続けて使う場合はキーも入力してください。", "Changing the CA URL drops the stored HMAC key unless you type it again.";
     ExtCaProxyPasswordFollowsProxy => "プロキシのURLかユーザ名を変えると、保存済みのプロキシのパスワードは破棄されます。続けて使う場合はパスワードも入力してください。", "Changing the proxy URL or user drops the stored proxy password unless you type it again.";
+    // Self-service enrolment in the console (issue 17)
+    EnrolChannel => "登録コード", "Enrolment codes";
+    EnrolTitle => "登録コードの発行", "Open enrolments";
+    EnrolIntro => "選んだ利用者ごとに登録番号と一度だけ使える登録コードを発行します。利用者は登録ページ(/enroll)で自分のブラウザの中で秘密鍵を作り、証明書ファイル(.p12)を保存します。秘密鍵はサーバには送られません。", "Opens an enrolment number and a one-time code for each selected user. The user makes the private key in their own browser on the enrolment page (/enroll) and saves the certificate file (.p12); the key never reaches the server.";
+    EnrolReissue => "有効な証明書を持つ利用者は再発行とする(新しい証明書の保存後に古い証明書を失効)", "Reissue for users who hold a valid certificate (the old one is revoked once the new one is saved)";
+    EnrolOpen => "発行する", "Open";
+    EnrolCodesReady => "登録コードを発行しました", "Enrolments opened";
+    EnrolShownOnce => "登録コードはこの画面と通知書でのみ表示されます。通知書を印刷してから閉じてください。", "The codes are shown only here and on the slips. Print the slips before you close this.";
+    EnrolNumber => "登録番号", "Enrolment number";
+    EnrolCode => "登録コード", "Enrolment code";
+    EnrolValidUntil => "有効期限(UTC)", "Valid until (UTC)";
+    EnrolPrintSlips => "通知書を印刷する", "Print the slips";
+    EnrolMail => "登録案内をメールで送る", "E-mail the enrolment notices";
+    EnrolMailHint => "各利用者のメールアドレスに、登録ページ・グループID・登録番号を送ります。登録コードは送りません(通知書で別に渡してください)。", "Sends each user the enrolment page, group ID and number. The code is not sent: hand it over on the printed slip.";
+    EnrolListTitle => "登録の状況", "Enrolments";
+    EnrolNone => "発行した登録はありません。", "No enrolments yet.";
+    EnrolState => "状態", "State";
+    EnrolKind => "種別", "Kind";
+    EnrolKindIssue => "新規", "Issue";
+    EnrolKindReissue => "再発行", "Reissue";
+    EnrolFailures => "誤入力", "Wrong codes";
+    EnrolReset => "ロック解除(新しいコード)", "Reset (new code)";
+    EnrolKeyByHolder => "鍵は本人が作成", "Key made by the holder";
+    EnrolSettingsTitle => "証明書の自己登録", "Self-service enrolment";
+    EnrolSettingsIntro => "登録コードの有効期間と、利用者自身による更新(インストール確認ページの「更新する」)を設定します(マスターユーザのみ)。", "How long an enrolment code stays valid, and whether holders may renew by themselves (\"Renew now\" on the check page). Masters only.";
+    EnrolValidityDays => "登録コードの有効期間(日、1〜90)", "Enrolment codes valid for (days, 1 to 90)";
+    EnrolSelfRenewal => "利用者自身による更新を許可する", "Let holders renew by themselves";
+    DashSelfRenewed => "利用者自身が更新した証明書", "Certificates renewed by their holders";
 }
 
 #[cfg(test)]

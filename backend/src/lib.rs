@@ -15,6 +15,7 @@ mod certificates;
 mod clock;
 mod distribution;
 mod enrolment;
+mod enrolment_console;
 mod error;
 pub mod jobs;
 mod notices;

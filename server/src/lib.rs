@@ -9,6 +9,7 @@ pub mod certs_cli;
 pub mod check;
 pub mod check_renew;
 pub mod cli;
+pub mod enrol_sheet;
 pub mod enroll_page;
 pub mod logging;
 pub mod serving;

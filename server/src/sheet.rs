@@ -23,7 +23,7 @@ pub async fn print_script() -> impl axum::response::IntoResponse {
     )
 }
 
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -12,6 +12,7 @@ mod certificates;
 mod dashboard;
 mod distribution;
 mod enroll;
+mod enroll_console;
 mod enroll_page;
 mod external_ca;
 mod frictions;

@@ -412,6 +412,7 @@ pub fn DashboardPage() -> impl IntoView {
                     view! {
                         <RenewalPanel renewable=renewable run=run reload=reload/>
                         {counts_view(&d)}
+                        {self_renewed_view(d.self_renewed)}
                         {chart_view(d.weeks.clone())}
                         {upcoming_view(d.upcoming.clone())}
                         {notices_view(d.notices.clone(), d.mail_failures.clone())}
@@ -456,6 +457,18 @@ pub fn DashboardPage() -> impl IntoView {
                 }}
             </Suspense>
         </section>
+    }
+}
+
+/// How many certificates their holders renewed themselves on the check page (issue 17).
+fn self_renewed_view(n: u32) -> impl IntoView {
+    view! {
+        <ul class="cards" data-testid="self-renewed">
+            <li class="count-card">
+                <span class="count" data-testid="self-renewed-count">{n}</span>
+                <span class="label">{tr(Key::DashSelfRenewed)}</span>
+            </li>
+        </ul>
     }
 }
 

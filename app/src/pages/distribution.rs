@@ -3,6 +3,10 @@
 //! selection (one ZIP of `.p12` files; the passwords as a CSV and a printable sheet, never in
 //! the ZIP), or pickups (a certificate number and a one-time pickup password per user, for the
 //! self-service page `/pickup`). Keys stay until 24 hours after their first download.
+//! A fourth channel, enrolment codes ([`enrol`]), lets the users make their keys in their own
+//! browsers; a certificate whose key its holder made gets no server-made file.
+
+mod enrol;
 
 use crate::components::ErrorBanner;
 use crate::error::UiError;
@@ -11,17 +15,25 @@ use crate::server_fns::distribution::{
     distribution_overview, mail_pickups, prepare_bundle, prepare_pickups, prepare_single,
     reset_pickup, save_default_profile, save_pickup_expiry,
 };
+use crate::server_fns::enrolment::{enrolment_overview, open_enrolments};
 use certdesk_domain::distribution::P12Profile;
+use certdesk_domain::enrolment::EnrolmentSlip;
 use certdesk_domain::views::{date_part, DeliveryCreated, DistributionRow, KeyCustody};
 use leptos::prelude::*;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Dialog {
-    Single { user_id: i64, login_id: String },
+    Single {
+        user_id: i64,
+        login_id: String,
+    },
     Working,
     Done(DeliveryCreated),
     Failed(UiError),
+    /// Enrolment codes for the selection: reissue or not, then open.
+    Enrol,
+    EnrolDone(Vec<EnrolmentSlip>),
 }
 
 fn custody_view(key: &KeyCustody) -> impl IntoView {
@@ -124,6 +136,28 @@ pub fn DistributionPage() -> impl IntoView {
     let saved = RwSignal::new(false);
     let page_error = RwSignal::new(None::<UiError>);
     let step_up = crate::components::StepUp::get();
+    let enrolments = crate::codec::page_resource(move || reload.get(), |_| enrolment_overview());
+    let reissue = RwSignal::new(false);
+    // Users whose certificate key its holder made: no server-made file for them. Read
+    // inside the Suspense that shows the table.
+    let holder = move |id: i64| {
+        enrolments
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|o| o.holder_keys.contains(&id))
+    };
+    // Bundles and pickups only for users with a server-made key (read inside the bulk bar's
+    // Suspense).
+    let files_off = move || {
+        let chosen = selected.get();
+        chosen.is_empty()
+            || data.get().and_then(Result::ok).is_none_or(|d| {
+                d.rows.iter().any(|r| {
+                    chosen.contains(&r.user_id)
+                        && (r.serial.is_none() || r.key == KeyCustody::Erased)
+                })
+            })
+    };
 
     let chosen_profile = move || {
         profile.get().unwrap_or_else(|| {
@@ -160,6 +194,26 @@ pub fn DistributionPage() -> impl IntoView {
             finish(r);
         });
     };
+    let run_enrol = move || {
+        let ids: Vec<i64> = selected.get_untracked().into_iter().collect();
+        let again = reissue.get_untracked();
+        dialog.set(Some(Dialog::Working));
+        leptos::task::spawn_local(async move {
+            let r = step_up.guard(|| open_enrolments(ids.clone(), again)).await;
+            dialog.set(Some(match r {
+                Ok(slips) => Dialog::EnrolDone(slips),
+                Err(e) => Dialog::Failed(e),
+            }));
+            reload.update(|n| *n += 1);
+        });
+    };
+    let show_reset = Callback::new(move |r: Result<EnrolmentSlip, UiError>| {
+        dialog.set(Some(match r {
+            Ok(slip) => Dialog::EnrolDone(vec![slip]),
+            Err(e) => Dialog::Failed(e),
+        }));
+        reload.update(|n| *n += 1);
+    });
     let run_single = move |user_id: i64| {
         let p = chosen_profile().as_str().to_string();
         let password = typed.get_untracked();
@@ -251,7 +305,7 @@ pub fn DistributionPage() -> impl IntoView {
         view! {
             <tr data-login=r.login_id.clone() data-has-key=has_key.to_string()>
                 <td>
-                    <input type="checkbox" aria-label=r.login_id.clone() disabled=!has_key
+                    <input type="checkbox" aria-label=r.login_id.clone()
                         prop:checked=move || selected.get().contains(&id)
                         on:change=move |ev| {
                             let on = event_target_checked(&ev);
@@ -263,7 +317,11 @@ pub fn DistributionPage() -> impl IntoView {
                 <td>{r.serial.clone().map(|s| view! { <code>{s}</code> })}
                     {r.not_after.clone().map(|d| format!(" ({})", date_part(&d)))}
                     {(!has_cert).then(|| view! { <span class="hint">{tr(Key::StateNone)}</span> })}</td>
-                <td>{has_cert.then(|| custody_view(&r.key))}</td>
+                <td>{move || if holder(id) {
+                        view! { <span class="badge badge-info" data-testid="key-holder">{tr(Key::EnrolKeyByHolder)}</span> }.into_any()
+                    } else {
+                        has_cert.then(|| custody_view(&r.key)).into_any()
+                    }}</td>
                 <td>{pickup.map(|p| {
                         let status = if p.locked { Key::DistPickupLocked } else if p.first_download_at.is_some() { Key::DistPickupTaken } else { Key::DistPickupOpen };
                         view! {
@@ -283,6 +341,7 @@ pub fn DistributionPage() -> impl IntoView {
                         }
                     })}</td>
                 <td class="actions">
+                    {move || holder(id).then(|| view! { <small class="hint" data-testid="no-server-file">{tr(Key::EnrolKeyByHolder)}</small> })}
                     {has_key.then(|| {
                         let login = r.login_id.clone();
                         view! {
@@ -315,6 +374,31 @@ pub fn DistributionPage() -> impl IntoView {
                 }
                 .into_any(),
                 Dialog::Working => view! { <p role="status">{tr(Key::Working)}</p> }.into_any(),
+                Dialog::Enrol => view! {
+                    <h2>{tr(Key::EnrolTitle)}</h2>
+                    <p class="hint">{tr(Key::EnrolIntro)}</p>
+                    <p>{move || tr(Key::CertSelected)()} ": " <strong>{move || selected.get().len()}</strong></p>
+                    <div class="field field-check">
+                        <label>
+                            <input type="checkbox" data-testid="enrol-reissue" prop:checked=move || reissue.get()
+                                on:change=move |ev| reissue.set(event_target_checked(&ev))/>
+                            " " {tr(Key::EnrolReissue)}
+                        </label>
+                    </div>
+                    <div class="dialog-buttons">
+                        <button type="button" class="primary" data-testid="enrol-open" on:click=move |_| run_enrol()>{tr(Key::EnrolOpen)}</button>
+                        <button type="button" on:click=move |_| dialog.set(None)>{tr(Key::Cancel)}</button>
+                    </div>
+                }
+                .into_any(),
+                Dialog::EnrolDone(slips) => view! {
+                    <h2>{tr(Key::EnrolCodesReady)}</h2>
+                    <enrol::EnrolSlips slips/>
+                    <div class="dialog-buttons">
+                        <button type="button" data-testid="close-dialog" on:click=move |_| { dialog.set(None); selected.set(BTreeSet::new()); }>{tr(Key::Close)}</button>
+                    </div>
+                }
+                .into_any(),
                 Dialog::Done(created) => view! {
                     <h2>{tr(Key::DistReady)}</h2>
                     <Result created/>
@@ -349,11 +433,15 @@ pub fn DistributionPage() -> impl IntoView {
         <p class="hint">{tr(Key::DistIntro)}</p>
         <Suspense fallback=|| ()>{profile_picker}{expiry_setting}</Suspense>
         {move || page_error.get().map(|e| view! { <ErrorBanner error=e/> })}
+        <Suspense fallback=|| ()>
         <div class="bulk-bar" data-testid="bulk-bar">
             <span>{move || tr(Key::CertSelected)()} ": " <strong data-testid="selected-count">{move || selected.get().len()}</strong></span>
-            <button type="button" data-testid="bulk-bundle" disabled=move || selected.get().is_empty() on:click=move |_| run_bulk(false)>{tr(Key::DistBundle)}</button>
-            <button type="button" data-testid="bulk-pickup" disabled=move || selected.get().is_empty() on:click=move |_| run_bulk(true)>{tr(Key::DistPickup)}</button>
+            <button type="button" data-testid="bulk-bundle" disabled=files_off on:click=move |_| run_bulk(false)>{tr(Key::DistBundle)}</button>
+            <button type="button" data-testid="bulk-pickup" disabled=files_off on:click=move |_| run_bulk(true)>{tr(Key::DistPickup)}</button>
+            <button type="button" data-testid="bulk-enrol" disabled=move || selected.get().is_empty()
+                on:click=move |_| { reissue.set(false); dialog.set(Some(Dialog::Enrol)); }>{tr(Key::EnrolChannel)}</button>
         </div>
+        </Suspense>
         <Suspense fallback=move || view! { <p>{tr(Key::Loading)}</p> }>
             {move || data.get().map(|r| match r {
                 Ok(d) => {
@@ -382,6 +470,15 @@ pub fn DistributionPage() -> impl IntoView {
                 Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
             })}
         </Suspense>
+        <section data-testid="enrolments">
+            <h2>{tr(Key::EnrolListTitle)}</h2>
+            <Suspense fallback=|| ()>
+                {move || enrolments.get().map(|r| match r {
+                    Ok(overview) => view! { <enrol::EnrolmentList overview shown=show_reset/> }.into_any(),
+                    Err(e) => view! { <ErrorBanner error=e/> }.into_any(),
+                })}
+            </Suspense>
+        </section>
         {dialog_view}
     }
 }

@@ -3,6 +3,8 @@
 //! certificate for relying parties.
 
 use crate::components::ActionForm;
+mod enrolment;
+
 use crate::components::{ErrorBanner, FormErrorBanner};
 use crate::i18n::{tr, use_lang, Key};
 use crate::server_fns::certificates::{
@@ -280,6 +282,7 @@ pub fn SettingsPage() -> impl IntoView {
             </Suspense>
         </section>
         <super::backup_settings::BackupScheduleSection/>
+        <enrolment::EnrolmentSettingsSection/>
         <section>
             <h2>{tr(Key::ExtCaTitle)}</h2>
             <p class="hint">{tr(Key::ExtCaIntro)}</p>

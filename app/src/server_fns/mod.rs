@@ -245,5 +245,6 @@ pub mod certificates;
 pub mod check;
 pub mod dashboard;
 pub mod distribution;
+pub mod enrolment;
 pub mod otp;
 pub mod users;

@@ -29,6 +29,7 @@ pub(super) fn routes() -> Router<AppState> {
             get(delivery_passwords),
         )
         .route("/distribution/{token}/sheet", get(delivery_sheet))
+        .route("/enrolment/sheet", axum::routing::post(enrolment_sheet))
         .route("/bulk/{job}/result.csv", get(bulk_result_csv))
         .route("/bulk/{job}/result.xlsx", get(bulk_result_xlsx))
         .route("/ca/cfssl/{file}", get(cfssl_ca_file))
@@ -165,6 +166,16 @@ async fn delivery_sheet(
         )),
     )
         .into_response())
+}
+
+/// The printable enrolment slips the console was just given (issue 17; see
+/// [`crate::enrol_sheet`]).
+async fn enrolment_sheet(
+    State(b): State<Backend>,
+    _: ConsoleUser,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    Ok(crate::enrol_sheet::respond(&b, &body).await?)
 }
 
 /// A bulk run's result per user, UTF-8 with BOM.
