@@ -49,6 +49,17 @@ pub enum CertsCommand {
         #[arg(long, value_parser = parse_reason)]
         reason: Option<RevocationReason>,
     },
+    /// Open self-service enrolments (as the Distribution page's enrolment-code channel, all or
+    /// nothing): one line per user, `login_id  group_id  number  code  expires_at`, tab
+    /// separated. The codes are shown only here; hand each slip to its user.
+    Enrol {
+        #[arg(required = true)]
+        login_ids: Vec<String>,
+        /// For users holding a valid certificate: it is revoked (superseded) when the new one
+        /// is issued.
+        #[arg(long)]
+        reissue: bool,
+    },
     /// Write a user's certificate and key as a password-protected .p12 file (as the page's
     /// download: the key is delivered, and erased after the re-download window).
     Export {
@@ -150,6 +161,7 @@ pub async fn run(data_dir: PathBuf, command: CertsCommand) -> i32 {
             profile,
             password_file,
         } => export(&backend, &login_id, output, profile, password_file).await,
+        CertsCommand::Enrol { login_ids, reissue } => enrol(&backend, login_ids, reissue).await,
     };
     match result {
         Ok(code) => code,
@@ -278,6 +290,26 @@ async fn list(
         }
     };
     written.map_err(|e| ServiceError::Internal(format!("cannot write the list: {e}")))?;
+    Ok(EXIT_OK)
+}
+
+/// `certs enrol`: the slips of the opened enrolments, or the refusal (nothing opened).
+async fn enrol(
+    backend: &Backend,
+    login_ids: Vec<String>,
+    reissue: bool,
+) -> Result<i32, ServiceError> {
+    let mut ids = Vec::with_capacity(login_ids.len());
+    for login_id in &login_ids {
+        ids.push(backend.user_id(login_id).await?);
+    }
+    let slips = backend.open_enrolments(Actor::Cli, ids, reissue).await?;
+    for slip in slips {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            slip.login_id, slip.group_id, slip.number, slip.code, slip.expires_at
+        );
+    }
     Ok(EXIT_OK)
 }
 

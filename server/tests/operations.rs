@@ -483,6 +483,27 @@ fn certs_commands_follow_the_pages_rules_with_exit_codes_and_export_p12_files() 
         0,
     );
 
+    // Self-service enrolments: one slip line per user; refused for a user holding a valid
+    // certificate unless it is a reissue (all or nothing).
+    let slip = expect(&dir, &["certs", "enrol", "jiro0003"], 0);
+    let fields: Vec<&str> = slip.trim_end().split('\t').collect();
+    assert_eq!(fields.len(), 5, "{slip}");
+    assert_eq!(fields[..2], ["jiro0003", "G0001"], "{slip}");
+    assert_eq!(fields[2].len(), 14, "number NNNN-NNNN-NNNN: {slip}");
+    assert_eq!(fields[3].len(), 14, "code XXXX-XXXX-XXXX: {slip}");
+    let out = certdesk(&dir, &["certs", "enrol", "taro0001", "hana0002"]);
+    refused(&out, "E-ENROLL-013");
+    let slips = expect(
+        &dir,
+        &["certs", "enrol", "--reissue", "taro0001", "hana0002"],
+        0,
+    );
+    assert_eq!(slips.lines().count(), 2, "{slips}");
+    let opened: i64 = db(&dir)
+        .query_row("SELECT count(*) FROM enrolments", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(opened, 3, "the refused command opened nothing");
+
     // Lists.
     let json: serde_json::Value = serde_json::from_str(&expect(
         &dir,

@@ -3,34 +3,21 @@
 // (Not a test file: node --test runs only *.test.mjs.)
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { cliIn, newDataDir, setUpOrganisation, startServer } from '../harness.mjs';
 
 export const MASTER_PASSWORD = 'correct horse battery';
 
 /**
- * Opens an enrolment for `loginId` and returns its slip: {groupId, number, code}.
- *
- * STAND-IN: when these specs were written the enrolment API existed but no way for an
- * administrator to open an enrolment from outside the process (Distribution page channel or
- * CLI) had landed yet. Until it does, the row is written into the database the way
- * `Backend::open_enrolments` writes it (number NNNN-NNNN-NNNN, the code's salted SHA-256, 14 days),
- * without its audit entry. Replace this body with the real channel when it exists.
+ * Opens an enrolment for `loginId` as an operator does from the server's shell
+ * (`certdesk certs enrol`, the same use case and audit entry as the Distribution page's
+ * enrolment-code channel) and returns its slip: {groupId, number, code}.
  */
 export async function openEnrolmentFor(dataDir, loginId) {
-  const digits = Array.from(randomBytes(12), (b) => String(b % 10)).join('');
-  const number = `${digits.slice(0, 4)}-${digits.slice(4, 8)}-${digits.slice(8)}`;
-  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
-  const code = Array.from(randomBytes(12), (b) => alphabet[b % alphabet.length]).join('');
-  const hash = createHash('sha256').update('certdesk enrolment v1\0').update(number).update('\0').update(code).digest('hex');
-  const ts = (d) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-  const now = new Date();
-  const until = new Date(now.getTime() + 14 * 86_400_000);
-  const sql = `INSERT INTO enrolments (user_id, number, code_sha256, operation, created_at, created_by, expires_at)
-    SELECT id, ?, ?, 'issue', ?, 'e2e', ? FROM users WHERE login_id = ?`;
-  sqlite(dataDir, sql, number, hash, ts(now), ts(until), loginId);
-  return { groupId: 'G0001', number, code: `${code.slice(0, 4)}-${code.slice(4, 8)}-${code.slice(8)}` };
+  const { stdout } = await cliIn(dataDir, 'certs', 'enrol', loginId);
+  const [login, groupId, number, code] = stdout.trim().split('\t');
+  assert.equal(login, loginId, stdout);
+  return { groupId, number, code };
 }
 
 /** An organisation with `users` employees (emp0000...), served at http://127.0.0.1. */
