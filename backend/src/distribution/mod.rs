@@ -220,7 +220,8 @@ fn open_sheet(master: &MasterKey, token: &str, sealed: &[u8]) -> Result<Vec<Slip
     serde_json::from_slice(&json).map_err(|e| ServiceError::Internal(format!("sheet: {e}")))
 }
 
-fn is_console_user(conn: &Connection, actor: &Actor) -> Result<bool, ServiceError> {
+/// Masters and admins (not locked), the command line and certdesk itself.
+pub(crate) fn is_console_user(conn: &Connection, actor: &Actor) -> Result<bool, ServiceError> {
     Ok(match actor {
         Actor::User { id, .. } => conn
             .query_row(

@@ -17,6 +17,7 @@
 pub mod csr;
 
 use crate::ca::profile::load_profile;
+use crate::distribution::is_console_user;
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::{parse_ts, ts};
@@ -89,22 +90,6 @@ fn random_source() -> Result<impl FnMut() -> u8, ServiceError> {
 
 fn same(a: &str, b: &str) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
-}
-
-/// Masters and admins (not locked), the command line and certdesk itself.
-fn is_console_user(conn: &Connection, actor: &Actor) -> Result<bool, ServiceError> {
-    Ok(match actor {
-        Actor::User { id, .. } => conn
-            .query_row(
-                "SELECT role IN ('master', 'admin') FROM users WHERE id = ?1 AND deleted_at IS NULL AND locked_at IS NULL",
-                [id],
-                |r| r.get::<_, bool>(0),
-            )
-            .optional()?
-            .unwrap_or(false),
-        Actor::Cli | Actor::System => true,
-        Actor::Anonymous => false,
-    })
 }
 
 fn load_settings(conn: &Connection) -> Result<EnrolmentSettings, ServiceError> {
