@@ -7,7 +7,7 @@
 //! slips it was just given (`POST /enrolment/sheet`, the fields of [`FIELDS`] once per slip)
 //! and this page renders them: for a signed-in console user, same-origin, never cached.
 
-use crate::sheet::{esc, PRINT_SCRIPT_PATH};
+use crate::sheet::{document_head, esc, open_slip, slip_row};
 use certdesk_backend::Organisation;
 use certdesk_domain::enrolment::{EnrolmentOperation, EnrolmentSlip};
 
@@ -68,34 +68,21 @@ const STEPS: &str = "<ol>
 
 /// The slips as a complete HTML document. `enrol_url` is the enrolment page's address.
 pub fn render(org: &Organisation, slips: &[EnrolmentSlip], enrol_url: &str) -> String {
-    let mut html = String::from(
-        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\">\
-<title>証明書登録コード通知書 / Certificate enrolment slips</title><style>\
-body{font-family:sans-serif;margin:1.5rem;color:#111}\
-.slip{border:1px dashed #666;padding:1rem 1.2rem;margin:0 0 1.5rem;page-break-inside:avoid;break-inside:avoid}\
-.slip h2{font-size:1.1rem;margin:0 0 .6rem}\
-table{border-collapse:collapse}th,td{text-align:left;padding:.2rem .8rem .2rem 0;vertical-align:top}\
-.pw{font-family:monospace;font-size:1.3rem;letter-spacing:.12em}\
-.en{color:#444;font-size:.85rem}ol{margin:.5rem 0 .3rem 1.2rem;padding:0;font-size:.9rem}\
-@media print{.noprint{display:none}.slip{page-break-after:always}}\
-</style><script src=\"",
-    );
-    html.push_str(PRINT_SCRIPT_PATH);
-    html.push_str("\" defer></script></head><body>");
+    let mut html = document_head("証明書登録コード通知書 / Certificate enrolment slips");
     html.push_str(&format!(
         "<p class=\"noprint\">{} — {} 枚 slips. <button type=\"button\" data-print>印刷 / Print</button></p>",
         esc(&org.name),
         slips.len(),
     ));
     for s in slips {
-        html.push_str("<section class=\"slip\" data-login=\"");
-        html.push_str(&esc(&s.login_id));
-        html.push_str("\"><h2>証明書登録コード通知書 <span class=\"en\">Certificate enrolment slip</span></h2><table>");
+        open_slip(
+            &mut html,
+            &s.login_id,
+            "証明書登録コード通知書",
+            "Certificate enrolment slip",
+        );
         let mut row = |ja: &str, en: &str, value: &str, class: &str| {
-            html.push_str(&format!(
-                "<tr><th>{ja} <span class=\"en\">{en}</span></th><td class=\"{class}\">{}</td></tr>",
-                esc(value)
-            ));
+            slip_row(&mut html, ja, en, value, class)
         };
         row("組織", "Organisation", &org.name, "");
         row("ログインID", "Login ID", &s.login_id, "");

@@ -57,22 +57,45 @@ const PICKUP_STEPS: &str = "<ol>
 </ol>
 <p class=\"en\">Open the pickup page (/pickup), enter the group ID, certificate number and pickup password, download the .p12 and import it with the pickup password. The download works again for 24 hours after the first one. After a renewal or reissue, delete the old certificate.</p>";
 
+/// A printable sheet's document up to `<body>`: its title, the slips' style and the print
+/// button's script (shared by the password sheet and the enrolment slips).
+pub(crate) fn document_head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\">\
+<title>{title}</title><style>\
+body{{font-family:sans-serif;margin:1.5rem;color:#111}}\
+.slip{{border:1px dashed #666;padding:1rem 1.2rem;margin:0 0 1.5rem;page-break-inside:avoid;break-inside:avoid}}\
+.slip h2{{font-size:1.1rem;margin:0 0 .6rem}}\
+table{{border-collapse:collapse}}th,td{{text-align:left;padding:.2rem .8rem .2rem 0;vertical-align:top}}\
+.pw{{font-family:monospace;font-size:1.3rem;letter-spacing:.12em}}\
+.en{{color:#444;font-size:.85rem}}ol{{margin:.5rem 0 .3rem 1.2rem;padding:0;font-size:.9rem}}\
+@media print{{.noprint{{display:none}}.slip{{page-break-after:always}}}}\
+</style><script src=\"{PRINT_SCRIPT_PATH}\" defer></script></head><body>"
+    )
+}
+
+/// Opens one slip (`<section>` for `login_id`, its heading in both languages, its table).
+pub(crate) fn open_slip(html: &mut String, login_id: &str, title_ja: &str, title_en: &str) {
+    html.push_str("<section class=\"slip\" data-login=\"");
+    html.push_str(&esc(login_id));
+    html.push_str(&format!(
+        "\"><h2>{title_ja} <span class=\"en\">{title_en}</span></h2><table>"
+    ));
+}
+
+/// One row of a slip's table: the label in both languages, the value escaped.
+pub(crate) fn slip_row(html: &mut String, ja: &str, en: &str, value: &str, class: &str) {
+    html.push_str(&format!(
+        "<tr><th>{ja} <span class=\"en\">{en}</span></th><td class=\"{class}\">{}</td></tr>",
+        esc(value)
+    ));
+}
+
 /// The sheet as a complete HTML document.
 /// `check_url` is the installation check page's address, printed on each slip when certdesk
 /// serves one.
 pub fn render(org: &Organisation, slips: &[Slip], check_url: Option<&str>) -> String {
-    let mut html = String::from(
-        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\">\
-<title>証明書パスワード通知書 / Certificate password sheet</title><style>\
-body{font-family:sans-serif;margin:1.5rem;color:#111}\
-.slip{border:1px dashed #666;padding:1rem 1.2rem;margin:0 0 1.5rem;page-break-inside:avoid;break-inside:avoid}\
-.slip h2{font-size:1.1rem;margin:0 0 .6rem}\
-table{border-collapse:collapse}th,td{text-align:left;padding:.2rem .8rem .2rem 0;vertical-align:top}\
-.pw{font-family:monospace;font-size:1.3rem;letter-spacing:.12em}\
-.en{color:#444;font-size:.85rem}ol{margin:.5rem 0 .3rem 1.2rem;padding:0;font-size:.9rem}\
-@media print{.noprint{display:none}.slip{page-break-after:always}}\
-</style><script src=\"/sheet/print.js\" defer></script></head><body>",
-    );
+    let mut html = document_head("証明書パスワード通知書 / Certificate password sheet");
     html.push_str(&format!(
         "<p class=\"noprint\">{} — {} / {}. <button type=\"button\" data-print>印刷 / Print</button></p>",
         esc(&org.name),
@@ -80,14 +103,14 @@ table{border-collapse:collapse}th,td{text-align:left;padding:.2rem .8rem .2rem 0
         "枚 slips",
     ));
     for s in slips {
-        html.push_str("<section class=\"slip\" data-login=\"");
-        html.push_str(&esc(&s.login_id));
-        html.push_str("\"><h2>証明書パスワード通知書 <span class=\"en\">Certificate password</span></h2><table>");
+        open_slip(
+            &mut html,
+            &s.login_id,
+            "証明書パスワード通知書",
+            "Certificate password",
+        );
         let mut row = |ja: &str, en: &str, value: &str, class: &str| {
-            html.push_str(&format!(
-                "<tr><th>{ja} <span class=\"en\">{en}</span></th><td class=\"{class}\">{}</td></tr>",
-                esc(value)
-            ));
+            slip_row(&mut html, ja, en, value, class)
         };
         row("組織", "Organisation", &org.name, "");
         row("ログインID", "Login ID", &s.login_id, "");
