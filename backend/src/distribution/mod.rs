@@ -45,14 +45,16 @@ pub struct DeliveredFile {
     pub bytes: Vec<u8>,
 }
 
-fn random_bytes<const N: usize>() -> Result<[u8; N], ServiceError> {
+/// `N` bytes from the operating system's random source.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], ServiceError> {
     let mut out = [0u8; N];
     aws_lc_rs::rand::fill(&mut out).map_err(|_| ServiceError::Internal("no randomness".into()))?;
     Ok(out)
 }
 
-/// A random byte source for the domain's generators.
-fn random_source() -> Result<impl FnMut() -> u8, ServiceError> {
+/// A random byte source for the domain's generators (pickup and enrolment numbers, codes,
+/// passwords), refilled from the OS as it is used.
+pub(crate) fn random_source() -> Result<impl FnMut() -> u8, ServiceError> {
     let mut pool = random_bytes::<64>()?;
     let mut at = 0usize;
     Ok(move || {

@@ -17,7 +17,7 @@
 pub mod csr;
 
 use crate::ca::profile::load_profile;
-use crate::distribution::is_console_user;
+use crate::distribution::{is_console_user, random_bytes, random_source};
 use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::{parse_ts, ts};
@@ -67,25 +67,6 @@ fn token_hash(token: &str) -> String {
     h.update(b"certdesk enrolment confirm v1\0");
     h.update(token.as_bytes());
     hex::encode(h.finalize())
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N], ServiceError> {
-    let mut out = [0u8; N];
-    aws_lc_rs::rand::fill(&mut out).map_err(|_| ServiceError::Internal("no randomness".into()))?;
-    Ok(out)
-}
-
-/// A byte source for the domain's generators (numbers, codes).
-fn random_source() -> Result<impl FnMut() -> u8, ServiceError> {
-    let pool = random_bytes::<96>()?;
-    let mut at = 0usize;
-    Ok(move || {
-        // 96 bytes cover a 12-digit number with rejections and a 12-character code many times
-        // over; past them the pool repeats, which the caller's uniqueness check would catch.
-        let b = pool[at % pool.len()];
-        at += 1;
-        b
-    })
 }
 
 fn same(a: &str, b: &str) -> bool {
