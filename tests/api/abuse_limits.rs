@@ -324,3 +324,62 @@ async fn pickup_downloads_are_limited_per_address_and_a_browser_gets_a_page_to_r
         "a way back to the pickup page"
     );
 }
+
+/// The enrolment API (`POST /api/enroll`, anonymous) takes the same attempt budget: beyond it
+/// an address gets 429 `E-AUTH-010` with `Retry-After`, the refused request is not counted as
+/// a wrong code, and another address is still answered.
+#[tokio::test]
+async fn enrolment_attempts_are_limited_per_address_and_a_refused_one_is_not_counted() {
+    use certdesk_backend::Actor;
+    let app = app_with(limits(3, 10_000)).await;
+    let user = app
+        .backend
+        .create_user(
+            "enrol001",
+            "登録 一郎",
+            "enrol001@example.co.jp",
+            certdesk_domain::Role::General,
+            Actor::Cli,
+        )
+        .await
+        .expect("user");
+    let slip = app
+        .backend
+        .open_enrolments(Actor::Cli, vec![user], false)
+        .await
+        .expect("opened")
+        .remove(0);
+    let enrol = |client: &reqwest::Client| {
+        client
+            .post(format!("{}/api/enroll", app.base))
+            .header("origin", &app.base)
+            .json(&serde_json::json!({
+                "group_id": slip.group_id,
+                "number": slip.number,
+                "code": "AAAA-AAAA-AAAA",
+                "csr": "AAAA",
+            }))
+            .send()
+    };
+    let failures = |app: &TestApp| -> i64 {
+        app.database()
+            .query_row("SELECT failures FROM enrolments", [], |r| r.get(0))
+            .expect("failures")
+    };
+    let attacker = client_at(5);
+    for _ in 0..3 {
+        let r = enrol(&attacker).await.expect("request");
+        assert_eq!(certdesk_tests::error_code(r).await, "E-ENROLL-002");
+    }
+    assert_eq!(failures(&app), 3);
+    let r = enrol(&attacker).await.expect("request");
+    assert_eq!(r.status(), 429);
+    let (code, retry_after, _, _) = refusal(r).await;
+    assert_eq!(code, "E-AUTH-010");
+    assert!(retry_after > 0);
+    assert_eq!(failures(&app), 3, "a refused attempt is not counted");
+    // Another PC on the LAN is still answered.
+    let r = enrol(&client_at(6)).await.expect("request");
+    assert_eq!(certdesk_tests::error_code(r).await, "E-ENROLL-002");
+    assert_eq!(failures(&app), 4);
+}
