@@ -10,6 +10,7 @@ pub mod csp;
 pub mod error;
 pub mod i18n;
 pub mod pages;
+mod routes;
 pub mod server_fns;
 
 use components::ConsoleLayout;
@@ -17,7 +18,9 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
-use pages::*;
+use leptos_router::Lazy;
+use pages::{NotFoundPage, PickupPage};
+use routes::*;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -51,19 +54,19 @@ pub fn App() -> impl IntoView {
         <Title text=i18n::tr(i18n::Key::AppName)/>
         <Router>
             <Routes fallback=NotFoundPage>
-                <Route path=path!("/setup") view=SetupPage/>
-                <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()}/>
+                <Route path=path!("/login") view={Lazy::<LoginRoute>::new()}/>
                 <Route path=path!("/pickup") view=PickupPage/>
-                <Route path=path!("/otp") view=OtpPage/>
+                <Route path=path!("/otp") view={Lazy::<OtpRoute>::new()}/>
                 <ParentRoute path=path!("") view=ConsoleLayout>
                     // Async: the first HTML holds every count and the chart (no JavaScript needed).
-                    <Route path=path!("") view=DashboardPage ssr=leptos_router::SsrMode::Async/>
-                    <Route path=path!("users") view=UsersPage/>
-                    <Route path=path!("certificates") view=CertificatesPage/>
-                    <Route path=path!("certificates/:serial") view=CertificateDetailPage/>
-                    <Route path=path!("distribution") view=DistributionPage/>
-                    <Route path=path!("audit") view=AuditPage/>
-                    <Route path=path!("settings") view=SettingsPage/>
+                    <Route path=path!("") view={Lazy::<DashboardRoute>::new()} ssr=leptos_router::SsrMode::Async/>
+                    <Route path=path!("users") view={Lazy::<UsersRoute>::new()}/>
+                    <Route path=path!("certificates") view={Lazy::<CertificatesRoute>::new()}/>
+                    <Route path=path!("certificates/:serial") view={Lazy::<CertificateDetailRoute>::new()}/>
+                    <Route path=path!("distribution") view={Lazy::<DistributionRoute>::new()}/>
+                    <Route path=path!("audit") view={Lazy::<AuditRoute>::new()}/>
+                    <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>
@@ -71,13 +74,20 @@ pub fn App() -> impl IntoView {
 }
 
 /// The wasm entry point: hydrates the server-rendered page, then marks `<body>` with
-/// `data-hydrated` (end-to-end tests wait for it before clicking).
+/// `data-hydrated` (end-to-end tests wait for it before clicking). Asynchronously, since a lazy
+/// route's part of the bundle must be fetched before its page can be hydrated; the mark comes
+/// after that.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    if let Some(body) = leptos::prelude::document().body() {
+    let Some(body) = leptos::prelude::document().body() else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        leptos::mount::hydrate_from_async(body.clone(), App)
+            .await
+            .forget();
         let _ = body.set_attribute("data-hydrated", "true");
-    }
+    });
 }
