@@ -8,13 +8,21 @@ use std::path::Path;
 
 const JS: &str = "certdesk.0123456789abcdef.js";
 const WASM: &str = "certdesk.fedcba9876543210.wasm";
+/// A lazy route's part and the parts' loader, named with the bundle's hash by `build_wasm`.
+const PART: &str = "split___users_route_view_1262.0123456789abcdef.wasm";
+const LOADER: &str = "__wasm_split.0123456789abcdef.js";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// The release bundle as `build_wasm wasm-release` lays it out, under `site`.
 fn release_bundle(site: &Path) {
     let pkg = site.join("pkg");
     std::fs::create_dir_all(&pkg).expect("pkg");
-    for (name, body) in [(JS, "js"), (WASM, "wasm")] {
+    for (name, body) in [
+        (JS, "js"),
+        (WASM, "wasm"),
+        (PART, "part"),
+        (LOADER, "loader"),
+    ] {
         std::fs::write(pkg.join(name), format!("{body}: identity")).expect("file");
         std::fs::write(pkg.join(format!("{name}.br")), format!("{body}: brotli")).expect("br");
         std::fs::write(pkg.join(format!("{name}.gz")), format!("{body}: gzip")).expect("gz");
@@ -48,6 +56,8 @@ async fn the_release_bundle_is_sent_precompressed_as_accepted_and_cached_for_a_y
     for (file, kind, content_type) in [
         (JS, "js", "text/javascript"),
         (WASM, "wasm", "application/wasm"),
+        (PART, "part", "application/wasm"),
+        (LOADER, "loader", "text/javascript"),
     ] {
         let path = format!("/pkg/{file}");
         for (accept, encoding, body) in [
@@ -80,9 +90,14 @@ async fn the_release_bundle_is_sent_precompressed_as_accepted_and_cached_for_a_y
         }
     }
     // A name that is not there is not cached for a year.
-    let missing = fetch(&app, "/pkg/certdesk.00000000000000ff.js", "br").await;
-    assert_eq!(missing.status(), 404);
-    assert_eq!(header(&missing, "cache-control"), "no-cache");
+    for missing in [
+        "/pkg/certdesk.00000000000000ff.js",
+        "/pkg/chunk_9.00000000000000ff.wasm",
+    ] {
+        let missing = fetch(&app, missing, "br").await;
+        assert_eq!(missing.status(), 404);
+        assert_eq!(header(&missing, "cache-control"), "no-cache");
+    }
 
     // The pages load the hashed files (Leptos' hydration script gets both names).
     let before_setup = app.get("/setup").await.text().await.expect("page");

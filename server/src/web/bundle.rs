@@ -136,15 +136,27 @@ async fn cache_headers(name: &'static str, request: Request, next: Next) -> Resp
     response
 }
 
-/// `<bundle>.<16 hex digits>.js` or `.wasm`, as `build_wasm` names the release bundle.
+/// `<bundle>.<16 hex digits>.js` or `.wasm`, as `build_wasm` names the release bundle, and the
+/// console's lazy parts beside it (`chunk_N.HASH.wasm`, `split_*.HASH.wasm`, their loader
+/// `__wasm_split.HASH.js` and manifest `__wasm_split_manifest.HASH.json`, one hash for all).
 pub(crate) fn is_hashed_name(bundle: &str, name: &str) -> bool {
-    let Some(rest) = name.strip_prefix(bundle).and_then(|r| r.strip_prefix('.')) else {
+    let mut parts = name.rsplitn(3, '.');
+    let (Some(ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    let Some((hash, ext)) = rest.split_once('.') else {
-        return false;
+    let ours = stem == bundle
+        || matches!(stem, "__wasm_split" | "__wasm_split_manifest")
+        || stem
+            .strip_prefix("chunk_")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        || stem.starts_with("split_");
+    let ext_ok = match stem {
+        "__wasm_split_manifest" => ext == "json",
+        "__wasm_split" => ext == "js",
+        s if s == bundle => matches!(ext, "js" | "wasm"),
+        _ => ext == "wasm",
     };
-    hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) && matches!(ext, "js" | "wasm")
+    ours && ext_ok && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -162,5 +174,19 @@ mod tests {
         assert!(!is_hashed_name("certdesk.0123456789abcdeg.js"));
         assert!(!is_hashed_name("certdesk.0123456789abcde.wasm"));
         assert!(!is_hashed_name("other.0123456789abcdef.js"));
+        // The lazy routes' parts, their loader and manifest (one hash for the whole bundle).
+        assert!(is_hashed_name("chunk_12.0123456789abcdef.wasm"));
+        assert!(is_hashed_name(
+            "split___users_route_view_1262.0123456789abcdef.wasm"
+        ));
+        assert!(is_hashed_name("__wasm_split.0123456789abcdef.js"));
+        assert!(is_hashed_name(
+            "__wasm_split_manifest.0123456789abcdef.json"
+        ));
+        assert!(!is_hashed_name("chunk_12.wasm"));
+        assert!(!is_hashed_name("chunk_.0123456789abcdef.wasm"));
+        assert!(!is_hashed_name("chunk_12.0123456789abcdef.js"));
+        assert!(!is_hashed_name("__wasm_split.______________________.js"));
+        assert!(!is_hashed_name("__wasm_split_manifest.json"));
     }
 }
