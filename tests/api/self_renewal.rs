@@ -1,14 +1,14 @@
 //! Self-renewal on the check listener (issue 17), against the real TLS listeners: curl presents
 //! the holder's certificate (made by "the browser", here rcgen, through `/api/enroll`) and
 //! posts a new request to `/check/renew`; refusals outside the window, for a certificate that
-//! is not current, with the setting off and from another origin.
+//! is not current, with the setting off and from another origin; both routes' attempt limit.
 
 use crate::enroll::{b64, csr_der, open, openssl_compare, rsa2048, user};
 use base64::Engine;
-use certdesk_backend::{Actor, Operation};
+use certdesk_backend::{Actor, AttemptLimits, AttemptRate, Operation};
 use certdesk_domain::enrolment::{EnrolmentSettings, SelfRenewalOffer};
 use certdesk_domain::lifecycle::RevocationReason;
-use certdesk_tests::tls::spawn_tls_app;
+use certdesk_tests::tls::{spawn_tls_app, spawn_tls_app_with};
 use certdesk_tests::TestApp;
 use std::path::Path;
 use std::process::Command;
@@ -38,13 +38,33 @@ fn curl_post(
     origin: &str,
     body: &serde_json::Value,
 ) -> (u16, serde_json::Value) {
+    let (status, json, _) = curl_post_from(dir, None, url, cert, origin, body);
+    (status, json)
+}
+
+/// [`curl_post`] from the loopback address `from` (e.g. `127.0.0.2`: Linux routes all of
+/// 127/8 to `lo`, so the server sees it as the peer), or curl's default; also returns the
+/// response's header lines.
+fn curl_post_from(
+    dir: &Path,
+    from: Option<&str>,
+    url: &str,
+    cert: Option<&str>,
+    origin: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value, String) {
     std::fs::write(dir.join("req.json"), body.to_string()).expect("write");
+    for stale in ["answer.json", "headers.txt"] {
+        let _ = std::fs::remove_file(dir.join(stale));
+    }
     let mut args = vec![
         "-sS",
         "--cacert",
         "ca.pem",
         "-o",
         "answer.json",
+        "-D",
+        "headers.txt",
         "-w",
         "%{http_code}",
         "-H",
@@ -56,6 +76,10 @@ fn curl_post(
     args.extend(["-H", &origin_header]);
     if let Some(c) = cert {
         args.extend(["--cert", c]);
+    }
+    if let Some(address) = from {
+        // `localhost` may resolve to ::1 first, which an IPv4 source cannot reach.
+        args.extend(["-4", "--interface", address]);
     }
     args.push(url);
     let out = Command::new("curl")
@@ -73,7 +97,8 @@ fn curl_post(
         .expect("status");
     let text = std::fs::read_to_string(dir.join("answer.json")).unwrap_or_default();
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-    (status, json)
+    let headers = std::fs::read_to_string(dir.join("headers.txt")).unwrap_or_default();
+    (status, json, headers)
 }
 
 fn state_of(app: &TestApp, cert_der: &[u8]) -> String {
@@ -297,4 +322,157 @@ async fn revoked_expired_and_switched_off_are_not_renewed() {
         .query_row("SELECT count(*) FROM certificates", [], |r| r.get(0))
         .expect("count");
     assert_eq!(issued, 2, "nothing issued on any refusal");
+}
+
+/// A budget of `per_client` attempts an hour per address (everyone's out of the way): within
+/// a test it is that many, whatever the time.
+fn attempt_limits(per_client: u32) -> AttemptLimits {
+    let hour = std::time::Duration::from_secs(3600);
+    AttemptLimits {
+        per_client: AttemptRate {
+            burst: per_client,
+            period: hour,
+        },
+        overall: AttemptRate {
+            burst: 10_000,
+            period: hour,
+        },
+    }
+}
+
+fn audit_rows(app: &TestApp, action: &str) -> i64 {
+    app.database()
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE action = ?1",
+            [action],
+            |r| r.get(0),
+        )
+        .expect("count")
+}
+
+/// What a renewal or its confirmation writes: certificates, renewals (and which are
+/// confirmed), and their audit rows.
+fn renewal_writes(app: &TestApp) -> [i64; 6] {
+    let count = |sql: &str| -> i64 { app.database().query_row(sql, [], |r| r.get(0)).expect(sql) };
+    [
+        count("SELECT count(*) FROM certificates"),
+        count("SELECT count(*) FROM self_renewals"),
+        count("SELECT count(*) FROM self_renewals WHERE confirmed_at IS NOT NULL"),
+        audit_rows(app, "self_renewal_issue"),
+        audit_rows(app, "self_renewal_confirm"),
+        audit_rows(app, "certificate_renew"),
+    ]
+}
+
+/// The `Retry-After` seconds among curl's dumped header lines.
+fn retry_after(headers: &str) -> u64 {
+    headers
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("retry-after")
+                .then(|| value.trim().parse().expect("seconds"))
+        })
+        .unwrap_or_else(|| panic!("a Retry-After header in:\n{headers}"))
+}
+
+/// Both renewal routes take the attempt limit, attacked from outside over mutual TLS: an
+/// address's first attempts are answered whatever they come to (here refused outside the
+/// window, E-CERT-003, or for an unknown confirmation, E-ENROLL-014); beyond its budget it gets
+/// 429 E-AUTH-010 with `Retry-After` even for a renewal that would now be issued, and the
+/// refused renewal or confirmation writes nothing. Another address is still answered. Another
+/// origin is refused as before, ahead of the limit (so it spends no attempt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_attempts_beyond_an_addresss_budget_are_refused_with_429_and_write_nothing() {
+    const BUDGET: u32 = 3;
+    const FLOODER: Option<&str> = Some("127.0.0.2");
+    const NEIGHBOUR: Option<&str> = Some("127.0.0.3");
+    let (app, tls) = spawn_tls_app_with(&[], |s| s.attempt_limits = attempt_limits(BUDGET)).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    std::fs::write(d.join("ca.pem"), &tls.ca_pem).expect("ca");
+    let (_, old) = enrolled_holder(&app, d, "renew010").await;
+    let renew = tls.check.replace("/check", "/check/renew");
+    let confirm = format!("{renew}/confirm");
+    let origin = tls.check.trim_end_matches("/check").to_string();
+    let request = serde_json::json!({"csr": b64(&csr_der(&rsa2048()))});
+    let unknown_token = serde_json::json!({"confirm_token": "AAAA-AAAA-AAAA"});
+    let holder = Some("renew010.pem");
+
+    // Another origin, more often than the budget: refused before the limit is taken.
+    for _ in 0..=BUDGET {
+        let (status, body, _) =
+            curl_post_from(d, FLOODER, &renew, holder, "https://evil.example", &request);
+        assert_eq!((status, body["code"].as_str()), (403, Some("E-ENROLL-017")));
+    }
+    // Within the budget: answered, each refused for its own reason.
+    for _ in 0..BUDGET - 1 {
+        let (status, body, _) = curl_post_from(d, FLOODER, &renew, holder, &origin, &request);
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("E-CERT-003")),
+            "{body}"
+        );
+    }
+    let (status, body, _) = curl_post_from(d, FLOODER, &confirm, holder, &origin, &unknown_token);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("E-ENROLL-014")),
+        "{body}"
+    );
+
+    // Into the window: a renewal let through would now be issued.
+    app.advance(Duration::days(366 - 30));
+    let report = app
+        .backend
+        .check_certificate(Some(old.clone()))
+        .await
+        .expect("report");
+    assert_eq!(report.self_renewal, SelfRenewalOffer::Offered);
+    let written = renewal_writes(&app);
+
+    // Beyond the budget: 429 E-AUTH-010 in both languages with Retry-After, on both routes.
+    for (url, body) in [(&renew, &request), (&confirm, &unknown_token)] {
+        let (status, refusal, headers) = curl_post_from(d, FLOODER, url, holder, &origin, body);
+        assert_eq!(status, 429, "{url}: {}", refusal["code"]);
+        assert_eq!(refusal["code"].as_str(), Some("E-AUTH-010"), "{refusal}");
+        let (ja, en) = (
+            refusal["message"]["ja"].as_str().unwrap_or(""),
+            refusal["message"]["en"].as_str().unwrap_or(""),
+        );
+        assert!(
+            ja.contains("待って") && en.contains("try again"),
+            "{ja} / {en}"
+        );
+        assert!((1..=3600).contains(&retry_after(&headers)), "{headers}");
+    }
+    // Another origin is still refused as before, not as over the limit.
+    let (status, body, _) =
+        curl_post_from(d, FLOODER, &renew, holder, "https://evil.example", &request);
+    assert_eq!((status, body["code"].as_str()), (403, Some("E-ENROLL-017")));
+    assert_eq!(
+        renewal_writes(&app),
+        written,
+        "a refused attempt writes nothing"
+    );
+    assert_eq!(state_of(&app, &old), "valid");
+
+    // Another PC on the LAN has its own budget: the same request renews.
+    let (status, renewed, _) = curl_post_from(d, NEIGHBOUR, &renew, holder, &origin, &request);
+    assert_eq!(status, 200, "{renewed}");
+    assert_eq!(state_of(&app, &old), "superseded");
+    let token = serde_json::json!({"confirm_token": renewed["confirm_token"]});
+    // The right token from the flooded address is refused by the limit and confirms nothing.
+    let (status, body, _) = curl_post_from(d, FLOODER, &confirm, holder, &origin, &token);
+    assert_eq!((status, body["code"].as_str()), (429, Some("E-AUTH-010")));
+    let unconfirmed = renewal_writes(&app);
+    assert_eq!(
+        (unconfirmed[2], unconfirmed[4]),
+        (0, 0),
+        "nothing confirmed"
+    );
+    let (status, body, _) = curl_post_from(d, NEIGHBOUR, &confirm, holder, &origin, &token);
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(audit_rows(&app, "self_renewal_confirm"), 1);
 }

@@ -3,7 +3,7 @@
 //! the backend (database, clock) of a [`TestApp`].
 
 use crate::{setup_form, spawn_app_with, TestApp, PASSWORD};
-use certdesk_backend::{Actor, SetupInput};
+use certdesk_backend::{Actor, Settings, SetupInput};
 use certdesk_server::cli::{Cli, Command};
 use clap_free::parse_serve;
 
@@ -121,6 +121,15 @@ async fn embedded_ca_pem(app: &TestApp) -> Vec<u8> {
 /// only) and its settings carry that public URL, Secure cookies and the check page's URL.
 /// The client is signed in as the master.
 pub async fn spawn_tls_app(extra: &[&str]) -> (TestApp, TlsServer) {
+    spawn_tls_app_with(extra, |_| {}).await
+}
+
+/// [`spawn_tls_app`] with settings changed first (e.g. the attempt limits), after the public
+/// and check URLs are set.
+pub async fn spawn_tls_app_with(
+    extra: &[&str],
+    change: impl FnOnce(&mut Settings),
+) -> (TestApp, TlsServer) {
     let console_port = free_port();
     let check_port = free_port();
     let public = format!("https://localhost:{console_port}");
@@ -129,6 +138,7 @@ pub async fn spawn_tls_app(extra: &[&str]) -> (TestApp, TlsServer) {
     let mut app = spawn_app_with(move |s| {
         s.serve_at(([127, 0, 0, 1], console_port).into(), Some(&p));
         s.check_url = Some(c);
+        change(s);
     })
     .await;
     set_up_headless(&app).await;
