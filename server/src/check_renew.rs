@@ -22,7 +22,10 @@ use axum::{Extension, Router};
 use certdesk_backend::{Backend, ServiceError};
 use certdesk_domain::enrolment::EnrolmentError;
 
-/// The renewal routes, to merge into the check listener's router.
+/// The renewal routes, to merge into the check listener's router. Their attempt budget is the
+/// check listener's own, of the same size as the console's (`Settings::attempt_limits`) but
+/// apart from it: every request here already presents a certificate of ours, and an address
+/// that spent the console's budget on sign-ins can still renew, and the other way round.
 pub fn routes(backend: &Backend) -> Router<Backend> {
     let attempts = AttemptLimiter::new(backend.settings().attempt_limits);
     Router::new()

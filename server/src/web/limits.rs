@@ -29,7 +29,8 @@ use std::sync::Arc;
 /// Client addresses remembered before the idle ones (whose bucket is full again) are dropped.
 const REMEMBERED_CLIENTS: usize = 10_000;
 
-/// The two buckets, shared by every route that takes the limit (one budget for all of them).
+/// The two buckets, shared by every route of one listener that takes the limit (one budget for
+/// all of the console's anonymous routes; the check listener's renewal routes have their own).
 #[derive(Clone)]
 pub struct AttemptLimiter {
     per_client: Arc<DefaultKeyedRateLimiter<IpAddr>>,
