@@ -323,7 +323,68 @@ pub fn hex_to_decimal(hex: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, SanType};
+    use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PublicKeyData, SanType};
+
+    /// Runs the `openssl` command line in `dir`; its stdout.
+    fn openssl(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command (Debian package openssl)");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+        out.stdout
+    }
+
+    #[test]
+    fn pkcs1_and_sec1_keys_from_openssl_become_the_pkcs8_openssl_writes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = dir.path();
+        openssl(d, &["genrsa", "-traditional", "-out", "rsa.pem", "2048"]);
+        openssl(
+            d,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "ec.pem",
+            ],
+        );
+        for (file, label) in [("rsa.pem", "RSA PRIVATE KEY"), ("ec.pem", "EC PRIVATE KEY")] {
+            let pem = std::fs::read(d.join(file)).expect("key");
+            assert!(
+                String::from_utf8_lossy(&pem).contains(label),
+                "{file} is {label}"
+            );
+            let key = private_key_from_pem(&pem).expect(label);
+            let cert_pem = openssl(
+                d,
+                &[
+                    "req", "-new", "-x509", "-key", file, "-subj", "/CN=a", "-days", "1",
+                ],
+            );
+            let der = first_certificate_der(&cert_pem).expect("certificate");
+            let cert = parse(&der).expect("parse");
+            assert!(key_matches(&cert, &key), "{label} matches its certificate");
+            // The same key as OpenSSL's PKCS#8 of it (read back by aws-lc-rs through rcgen).
+            let pkcs8 = openssl(d, &["pkey", "-in", file, "-outform", "DER"]);
+            let ours = KeyPair::try_from(key.pkcs8_der.clone()).expect("ours");
+            let theirs = KeyPair::try_from(pkcs8).expect("OpenSSL's");
+            assert_eq!(
+                ours.subject_public_key_info(),
+                theirs.subject_public_key_info(),
+                "{label}"
+            );
+            let spki = openssl(d, &["pkey", "-in", file, "-pubout", "-outform", "DER"]);
+            assert_eq!(
+                key.spki_der, spki,
+                "{label}: the public key as OpenSSL writes it"
+            );
+        }
+    }
 
     #[test]
     fn hex_serials_in_decimal() {
