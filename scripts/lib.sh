@@ -76,9 +76,11 @@ apt_need_pkg() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# What building the server needs: the `openssl` crate links Debian's OpenSSL 3 (PKCS#12).
+# What building the server needs from Debian: nothing beyond the C compiler Rust links with.
+# The server is pure Rust but for aws-lc-sys (rustls', rcgen's and lettre's crypto), which
+# builds AWS-LC from its own sources; no OpenSSL (issue 17), so no libssl-dev or pkg-config.
 ensure_build_deps() {
-  apt_need_pkg pkg-config libssl-dev
+  :
 }
 
 # The wasm target for the hydrate half.

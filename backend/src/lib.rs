@@ -26,6 +26,7 @@ mod setup_token;
 mod store;
 pub mod tls;
 mod users;
+mod x509;
 
 // What other crates may use; everything else stays inside its area (`jobs` is public as the
 // set of background jobs the server starts and tests run once).
@@ -126,6 +127,7 @@ impl Backend {
     /// Opens (creating if needed) the data directory and database, applies migrations. The
     /// directory gets mode 0700 and the database files 0600.
     pub fn open(settings: Settings, clock: Clock) -> Result<Backend, ServiceError> {
+        tls::install_crypto_provider();
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
             ServiceError::Internal(format!(
                 "cannot create data directory {}: {e}",

@@ -10,6 +10,7 @@ use crate::error::ServiceError;
 use crate::store::audit::{self, Actor, Outcome};
 use crate::store::db::{parse_ts, ts};
 use crate::store::secrets::{write_private_file, MasterKey, Purpose};
+use crate::x509::{self as cert_read, AltName};
 use crate::Backend;
 use certdesk_domain::authority::CertificateAuthority;
 use certdesk_domain::external_ca::CaBackendKind;
@@ -19,13 +20,18 @@ use certdesk_domain::serve::{
     classify, CheckVerdict, CurrentCertificate, KnownCertificate, ServeError,
 };
 use certdesk_domain::AuditAction;
-use openssl::asn1::Asn1Time;
-use openssl::pkey::PKey;
-use openssl::x509::X509;
 use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
+use x509_parser::certificate::X509Certificate;
+
+/// Makes aws-lc-rs (rustls' provider for the built-in HTTPS, as for rcgen and lettre) the
+/// process's rustls provider, which reqwest takes for the external CA's HTTPS. Called when the
+/// backend opens; calling it again does nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
 
 /// A server certificate issued by the embedded CA is valid this long.
 pub const SERVER_CERT_DAYS: i64 = 365;
@@ -54,35 +60,42 @@ impl std::fmt::Debug for ServerCertificate {
     }
 }
 
-fn internal(what: &str) -> impl Fn(openssl::error::ErrorStack) -> ServiceError + '_ {
+fn internal(what: &str) -> impl Fn(String) -> ServiceError + '_ {
     move |e| ServiceError::Internal(format!("{what}: {e}"))
 }
 
-/// The instant an OpenSSL time stands for.
-fn instant(t: &openssl::asn1::Asn1TimeRef) -> Result<OffsetDateTime, ServiceError> {
-    let epoch = Asn1Time::from_unix(0).map_err(internal("time"))?;
-    let d = epoch.diff(t).map_err(internal("time"))?;
-    Ok(OffsetDateTime::UNIX_EPOCH
-        + Duration::days(i64::from(d.days))
-        + Duration::seconds(i64::from(d.secs)))
+/// The certificate's alternative name as DNS name (OpenSSL's `GeneralName::dnsname`).
+fn dnsname(n: &AltName) -> Option<&str> {
+    match n {
+        AltName::Dns(d) => Some(d),
+        AltName::Ip(_) => None,
+    }
+}
+
+/// The certificate's alternative name as IP octets (OpenSSL's `GeneralName::ipaddress`).
+fn ipaddress(n: &AltName) -> Option<&[u8]> {
+    match n {
+        AltName::Ip(b) => Some(b),
+        AltName::Dns(_) => None,
+    }
 }
 
 /// Whether the certificate names `host` (a DNS name, one-label wildcards too, or an IP).
-fn names_host(cert: &X509, host: &str) -> bool {
+fn names_host(cert: &X509Certificate<'_>, host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let ip: Option<std::net::IpAddr> = bare.parse().ok();
     let host = bare.to_ascii_lowercase();
-    let Some(names) = cert.subject_alt_names() else {
+    let Some(names) = cert_read::subject_alt_names(cert) else {
         return false;
     };
     names.iter().any(|n| {
-        if let (Some(ip), Some(bytes)) = (ip, n.ipaddress()) {
+        if let (Some(ip), Some(bytes)) = (ip, ipaddress(n)) {
             return match ip {
                 std::net::IpAddr::V4(v4) => bytes == v4.octets(),
                 std::net::IpAddr::V6(v6) => bytes == v6.octets(),
             };
         }
-        let Some(dns) = n.dnsname().map(str::to_ascii_lowercase) else {
+        let Some(dns) = dnsname(n).map(str::to_ascii_lowercase) else {
             return false;
         };
         if ip.is_some() {
@@ -98,15 +111,14 @@ fn names_host(cert: &X509, host: &str) -> bool {
 }
 
 /// The hosts a certificate's subject alternative names hold (DNS names and IPs as text).
-fn san_hosts(cert: &X509) -> Vec<String> {
-    let mut hosts: Vec<String> = cert
-        .subject_alt_names()
+fn san_hosts(cert: &X509Certificate<'_>) -> Vec<String> {
+    let mut hosts: Vec<String> = cert_read::subject_alt_names(cert)
         .map(|names| {
             names
                 .iter()
                 .filter_map(|n| {
-                    n.dnsname().map(str::to_ascii_lowercase).or_else(|| {
-                        n.ipaddress().and_then(|b| match b.len() {
+                    dnsname(n).map(str::to_ascii_lowercase).or_else(|| {
+                        ipaddress(n).and_then(|b| match b.len() {
                             4 => <[u8; 4]>::try_from(b)
                                 .ok()
                                 .map(|o| std::net::IpAddr::from(o).to_string()),
@@ -157,7 +169,7 @@ pub fn load_tls_files(
     };
     let cert_pem = read(cert_path)?;
     let key_pem = read(key_path)?;
-    let chain = X509::stack_from_pem(&cert_pem).unwrap_or_default();
+    let chain = cert_read::certificates_der(&cert_pem).unwrap_or_default();
     let Some(leaf) = chain.first() else {
         return Err(ServeError::TlsNotPem {
             file: name(cert_path),
@@ -165,23 +177,20 @@ pub fn load_tls_files(
         }
         .into());
     };
-    let key = PKey::private_key_from_pem(&key_pem).map_err(|_| ServeError::TlsNotPem {
+    let leaf = cert_read::parse(leaf).map_err(internal("certificate"))?;
+    let key = cert_read::private_key_from_pem(&key_pem).map_err(|_| ServeError::TlsNotPem {
         file: name(key_path),
         expected: "private key".into(),
     })?;
-    let matches = leaf
-        .public_key()
-        .map(|public| public.public_eq(&key))
-        .unwrap_or(false);
-    if !matches {
+    if !cert_read::key_matches(&leaf, &key) {
         return Err(ServeError::TlsKeyMismatch {
             cert: name(cert_path),
             key: name(key_path),
         }
         .into());
     }
-    let not_before = instant(leaf.not_before())?;
-    let not_after = instant(leaf.not_after())?;
+    let not_before = cert_read::instant(leaf.validity().not_before);
+    let not_after = cert_read::instant(leaf.validity().not_after);
     if now < not_before || now >= not_after {
         return Err(ServeError::TlsCertExpired {
             file: name(cert_path),
@@ -189,20 +198,15 @@ pub fn load_tls_files(
         }
         .into());
     }
-    if !names_host(leaf, host) {
+    if !names_host(&leaf, host) {
         return Err(ServeError::TlsHostNotInSans {
             file: name(cert_path),
             host: host.to_string(),
         }
         .into());
     }
-    let chain_der = chain
-        .iter()
-        .map(|c| c.to_der().map_err(internal("certificate")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let key_der = key
-        .private_key_to_pkcs8()
-        .map_err(internal("private key"))?;
+    let chain_der = chain.clone();
+    let key_der = key.pkcs8_der;
     Ok(ServerCertificate {
         sha256: hex::encode(Sha256::digest(&chain_der[0])),
         chain_der,
@@ -263,19 +267,14 @@ impl TlsFiles {
         let (Ok(pem), Ok(sealed)) = (std::fs::read(&self.cert), std::fs::read(&self.key)) else {
             return Ok(None);
         };
-        let Ok(cert) = X509::from_pem(&pem) else {
+        let Ok(der) = cert_read::first_certificate_der(&pem) else {
             return Ok(None);
         };
-        let ca = X509::from_der(ca_der).map_err(internal("CA certificate"))?;
-        let same_issuer = match (cert.issuer_name().to_der(), ca.subject_name().to_der()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        };
-        let signed_by_ca = ca
-            .public_key()
-            .and_then(|k| cert.verify(&k))
-            .unwrap_or(false);
-        let not_after = instant(cert.not_after())?;
+        let cert = cert_read::parse(&der).map_err(internal("server certificate"))?;
+        let ca = cert_read::parse(ca_der).map_err(internal("CA certificate"))?;
+        let same_issuer = cert.issuer().as_raw() == ca.subject().as_raw();
+        let signed_by_ca = cert_read::signed_by(&cert, &ca);
+        let not_after = cert_read::instant(cert.validity().not_after);
         if !same_issuer
             || !signed_by_ca
             || san_hosts(&cert) != normalised(hosts)
@@ -286,12 +285,11 @@ impl TlsFiles {
         let Ok(key_pem) = master.open(Purpose::ServerKey, "server key", &sealed) else {
             return Ok(None);
         };
-        let key = PKey::private_key_from_pem(&key_pem).map_err(internal("server key"))?;
-        let der = cert.to_der().map_err(internal("server certificate"))?;
+        let key = cert_read::private_key_from_pem(&key_pem).map_err(internal("server key"))?;
         Ok(Some(ServerCertificate {
             sha256: hex::encode(Sha256::digest(&der)),
-            chain_der: vec![der],
-            key_der: key.private_key_to_pkcs8().map_err(internal("server key"))?,
+            key_der: key.pkcs8_der,
+            chain_der: vec![der.clone()],
             not_after,
         }))
     }
@@ -401,11 +399,11 @@ impl Backend {
         let external = async {
             let authority = self.authority(CaBackendKind::Cfssl).await.ok()?;
             let pem = authority.ca_certificate_pem().await.ok()?;
-            X509::stack_from_pem(pem.as_bytes()).ok()
+            cert_read::certificates_der(pem.as_bytes()).ok()
         };
         if self.active_ca_kind().await == Some(CaBackendKind::Cfssl) {
             if let Some(chain) = external.await {
-                roots.extend(chain.iter().filter_map(|c| c.to_der().ok()));
+                roots.extend(chain);
             }
         }
         roots

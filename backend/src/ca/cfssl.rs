@@ -67,6 +67,7 @@ pub struct Signed {
 
 impl CfsslClient {
     pub fn new(config: CfsslConfig) -> Result<CfsslClient, CaError> {
+        crate::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.total_timeout)
@@ -188,9 +189,12 @@ impl CfsslClient {
         let text = result.as_str().ok_or_else(|| CaError::Unparsable {
             detail: "the CRL is not a base64 string".into(),
         })?;
-        openssl::base64::decode_block(text.trim()).map_err(|e| CaError::Unparsable {
-            detail: format!("the CRL is not valid base64: {e}"),
-        })
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| CaError::Unparsable {
+                detail: format!("the CRL is not valid base64: {e}"),
+            })
     }
 
     /// Proves the authentication without making a certificate: a correctly signed `authsign`
@@ -254,14 +258,18 @@ impl CfsslClient {
     /// The CA certificate's subject key identifier in lower-case hex (from `info`).
     async fn ca_key_id(&self) -> Result<String, CaError> {
         let pem = self.info().await?;
-        let cert =
-            openssl::x509::X509::from_pem(pem.as_bytes()).map_err(|e| CaError::Unparsable {
+        let der = crate::x509::first_certificate_der(pem.as_bytes()).map_err(|e| {
+            CaError::Unparsable {
                 detail: format!("CA certificate: {e}"),
-            })?;
-        let id = cert.subject_key_id().ok_or_else(|| CaError::Unparsable {
+            }
+        })?;
+        let cert = crate::x509::parse(&der).map_err(|e| CaError::Unparsable {
+            detail: format!("CA certificate: {e}"),
+        })?;
+        let id = crate::x509::subject_key_id(&cert).ok_or_else(|| CaError::Unparsable {
             detail: "the CA certificate has no subject key identifier".into(),
         })?;
-        Ok(hex::encode(id.as_slice()))
+        Ok(hex::encode(id))
     }
 
     /// One API call with the retry policy; returns the envelope's `result`.
@@ -411,32 +419,24 @@ impl CertificateAuthority for CfsslClient {
 
 /// A PEM certificate as DER.
 pub fn certificate_der(pem: &str) -> Result<Vec<u8>, CaError> {
-    openssl::x509::X509::from_pem(pem.as_bytes())
-        .and_then(|c| c.to_der())
-        .map_err(|e| CaError::Unparsable {
-            detail: format!("certificate: {e}"),
-        })
+    crate::x509::first_certificate_der(pem.as_bytes()).map_err(|e| CaError::Unparsable {
+        detail: format!("certificate: {e}"),
+    })
 }
 
 /// A certificate's subject as one line (`CN=..., O=...`).
 pub fn subject_line(pem: &str) -> Result<String, CaError> {
-    let cert = openssl::x509::X509::from_pem(pem.as_bytes()).map_err(|e| CaError::Unparsable {
+    let unparsable = |e: String| CaError::Unparsable {
         detail: format!("CA certificate: {e}"),
-    })?;
+    };
+    let der = crate::x509::first_certificate_der(pem.as_bytes()).map_err(unparsable)?;
+    let cert = crate::x509::parse(&der).map_err(unparsable)?;
     Ok(subject_of(&cert))
 }
 
 /// The subject of `cert` as one line (`O=..., OU=..., CN=...`, in the certificate's order).
-pub fn subject_of(cert: &openssl::x509::X509Ref) -> String {
-    cert.subject_name()
-        .entries()
-        .map(|e| {
-            let name = e.object().nid().short_name().unwrap_or("?");
-            let value = e.data().to_string().unwrap_or_default();
-            format!("{name}={value}")
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+pub fn subject_of(cert: &x509_parser::certificate::X509Certificate<'_>) -> String {
+    crate::x509::subject_line(cert)
 }
 
 /// cfssl's authenticated request: `{"token": base64(hmac_sha256(key, request)), "request":
@@ -452,14 +452,9 @@ pub fn authenticated(key: &[u8], request: &[u8]) -> Value {
 
 /// The decimal form of a hex serial.
 pub fn decimal_serial(serial_hex: &str) -> Result<String, CaError> {
-    let n = openssl::bn::BigNum::from_hex_str(serial_hex).map_err(|e| CaError::Unparsable {
+    crate::x509::hex_to_decimal(serial_hex).map_err(|e| CaError::Unparsable {
         detail: format!("serial {serial_hex}: {e}"),
-    })?;
-    n.to_dec_str()
-        .map(|s| s.to_string())
-        .map_err(|e| CaError::Unparsable {
-            detail: e.to_string(),
-        })
+    })
 }
 
 /// Reads cfssl's answer: status, content type, envelope, `success`, `result`.

@@ -9,6 +9,8 @@
 
 pub mod authority;
 pub mod cfssl;
+#[cfg(test)]
+mod cfssl_https_tests;
 mod embedded;
 pub mod profile;
 pub mod reconcile;

@@ -63,18 +63,10 @@ struct Received {
     not_after: OffsetDateTime,
 }
 
-fn internal(what: &'static str) -> impl Fn(openssl::error::ErrorStack) -> CaError {
+fn internal(what: &'static str) -> impl Fn(String) -> CaError {
     move |e| CaError::Unparsable {
         detail: format!("{what}: {e}"),
     }
-}
-
-fn asn1_time(t: &openssl::asn1::Asn1TimeRef) -> Result<OffsetDateTime, CaError> {
-    let epoch = openssl::asn1::Asn1Time::from_unix(0).map_err(internal("time"))?;
-    let d = epoch.diff(t).map_err(internal("time"))?;
-    Ok(OffsetDateTime::UNIX_EPOCH
-        + time::Duration::days(i64::from(d.days))
-        + time::Duration::seconds(i64::from(d.secs)))
 }
 
 /// Reads the CA's PEM answer and checks that it certifies the key `spki_der`. With `names`
@@ -85,49 +77,40 @@ fn read_certificate(
     spki_der: &[u8],
     names: Option<&CertificateOrder>,
 ) -> Result<Received, CaError> {
-    let cert = openssl::x509::X509::from_pem(pem.as_bytes()).map_err(internal("certificate"))?;
-    let spki = cert
-        .public_key()
-        .and_then(|k| k.public_key_to_der())
-        .map_err(internal("public key"))?;
-    if spki != spki_der {
+    let der =
+        crate::x509::first_certificate_der(pem.as_bytes()).map_err(internal("certificate"))?;
+    let cert = crate::x509::parse(&der).map_err(internal("certificate"))?;
+    if cert.public_key().raw != spki_der {
         return Err(CaError::Mismatch {
             detail: "another public key than the request's".into(),
         });
     }
     if let Some(order) = names {
-        use openssl::nid::Nid;
-        let entries: Vec<(Nid, String)> = cert
-            .subject_name()
-            .entries()
-            .map(|e| (e.object().nid(), e.data().to_string().unwrap_or_default()))
-            .collect();
+        // O, OU and CN by their OIDs.
         let mut expected = vec![
-            (Nid::ORGANIZATIONNAME, order.o.clone()),
-            (Nid::ORGANIZATIONALUNITNAME, order.ou.clone()),
-            (Nid::COMMONNAME, order.cn.clone()),
+            ("2.5.4.10".to_string(), order.o.clone()),
+            ("2.5.4.11".to_string(), order.ou.clone()),
+            ("2.5.4.3".to_string(), order.cn.clone()),
         ];
-        let mut got = entries.clone();
-        expected.sort_by_key(|e| e.0.as_raw());
-        got.sort_by_key(|e| e.0.as_raw());
-        if got != expected || cert.subject_alt_names().is_some() {
+        let mut got = crate::x509::subject_entries(&cert);
+        expected.sort();
+        got.sort();
+        if got != expected || crate::x509::has_subject_alt_names(&cert) {
             return Err(CaError::Mismatch {
                 detail: "the certificate names more or other than certdesk asked for".into(),
             });
         }
     }
-    let serial = cert
-        .serial_number()
-        .to_bn()
-        .and_then(|bn| bn.to_hex_str().map(|h| even_hex(&h)))
-        .map_err(internal("serial"))?;
+    let serial = crate::x509::serial_hex(&cert);
     let subject = crate::ca::cfssl::subject_of(&cert);
+    let not_before = crate::x509::instant(cert.validity().not_before);
+    let not_after = crate::x509::instant(cert.validity().not_after);
     Ok(Received {
-        der: cert.to_der().map_err(internal("certificate"))?,
+        der: der.clone(),
         serial,
         subject,
-        not_before: asn1_time(cert.not_before())?,
-        not_after: asn1_time(cert.not_after())?,
+        not_before,
+        not_after,
     })
 }
 
@@ -571,9 +554,9 @@ impl Backend {
 
 /// The serial (lower-case hex) of a PEM certificate, if it can be read.
 fn pem_serial(pem: &str) -> Option<String> {
-    let cert = openssl::x509::X509::from_pem(pem.as_bytes()).ok()?;
-    let hex = cert.serial_number().to_bn().ok()?.to_hex_str().ok()?;
-    Some(even_hex(&hex))
+    let der = crate::x509::first_certificate_der(pem.as_bytes()).ok()?;
+    let cert = crate::x509::parse(&der).ok()?;
+    Some(even_hex(&crate::x509::serial_hex(&cert)))
 }
 
 /// Lower-case hex with whole bytes, as serials are stored (`0a1b`, not `a1b`), so that a
@@ -595,10 +578,9 @@ fn same_serial(proposed_hex: &str, got_hex: &str) -> bool {
 
 /// The CA's key (PEM in PKCS#1, SEC1 or PKCS#8) as the key pair certdesk stores.
 fn server_key(pem: &str) -> Result<KeyPair, CaError> {
-    let pkcs8 = openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
-        .and_then(|k| k.private_key_to_pem_pkcs8())
+    let key = crate::x509::private_key_from_pem(pem.as_bytes())
         .map_err(internal("the CA's private key"))?;
-    KeyPair::from_pem(&String::from_utf8_lossy(&pkcs8)).map_err(|e| CaError::Unparsable {
+    KeyPair::try_from(key.pkcs8_der).map_err(|e| CaError::Unparsable {
         detail: format!("the CA's private key: {e}"),
     })
 }

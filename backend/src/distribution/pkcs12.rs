@@ -18,8 +18,9 @@
 //! So `certdesk-p12` is a small writer (the DER layout `PKCS12_create` writes, ~400 lines with
 //! the key/certificate check) on RustCrypto primitives: `pbkdf2`, `hmac`, `sha1`/`sha2`,
 //! `aes`/`des`, `cbc`, and the RFC 7292 key derivation checked against OpenSSL's vectors. Its
-//! files are checked with OpenSSL 3 (`openssl pkcs12` and, in the tests below, the library),
-//! NSS `pk12util` and Python `cryptography` (`tests/tools/check-p12.sh`).
+//! files are checked with OpenSSL 3 (`openssl pkcs12`), NSS `pk12util` and Python
+//! `cryptography` (`tests/tools/check-p12.sh`), and read back with `p12-keystore` in the tests
+//! below and in `p12/`.
 //!
 //! Profiles: modern = PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) for the key and the certificates,
 //! HMAC-SHA256 MAC, 10,000 iterations; compatible = pbeWithSHAAnd3-KeyTripleDES-CBC for both,
@@ -58,8 +59,7 @@ pub fn build_p12(input: &P12Input<'_>, profile: P12Profile) -> Result<Vec<u8>, P
 mod tests {
     use super::*;
     use certdesk_p12::{bmp_friendly_name, iterations};
-    use openssl::pkcs12::Pkcs12;
-    use openssl::pkey::PKey;
+    use p12_keystore::Pkcs12Archive;
     use rcgen::{
         BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
         PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
@@ -265,7 +265,7 @@ mod tests {
                     assert_eq!(name.as_deref(), Some(NAME), "key bag friendlyName");
                     assert_eq!(
                         key_id.as_deref(),
-                        Some(&openssl::sha::sha1(cert_der)[..]),
+                        Some(sha1(cert_der).as_slice()),
                         "key bag localKeyId is the certificate's SHA-1"
                     );
                     saw_key = true;
@@ -275,44 +275,63 @@ mod tests {
         assert!(saw_encrypted_certs && saw_key);
     }
 
+    fn sha1(data: &[u8]) -> Vec<u8> {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data)
+            .as_ref()
+            .to_vec()
+    }
+
+    /// What a reader we did not write (`p12-keystore`) finds in the file: the key, the
+    /// certificate that goes with it (the bag with the key's localKeyId, as OpenSSL's
+    /// `PKCS12_parse` picks it) and the other certificates (the CA chain).
+    struct Parsed {
+        key_pkcs8: Vec<u8>,
+        cert_der: Vec<u8>,
+        cert_name: Option<String>,
+        ca: Vec<(Vec<u8>, Option<String>)>,
+    }
+
+    fn parse(der: &[u8], password: &str) -> Result<Parsed, String> {
+        let archive = Pkcs12Archive::from_pkcs12(der, password).map_err(|e| e.to_string())?;
+        assert_eq!(archive.keys.len(), 1, "one key");
+        let key = &archive.keys[0];
+        let key_id = key.local_key_id.as_ref().map(|id| id.as_ref().to_vec());
+        let (mine, ca): (Vec<_>, Vec<_>) = archive
+            .certs
+            .iter()
+            .partition(|c| key_id.is_some() && c.local_key_id.as_deref() == key_id.as_deref());
+        assert_eq!(mine.len(), 1, "one certificate with the key's localKeyId");
+        Ok(Parsed {
+            key_pkcs8: key.key.as_der().to_vec(),
+            cert_der: mine[0].cert.as_der().to_vec(),
+            cert_name: mine[0].friendly_name.clone(),
+            ca: ca
+                .iter()
+                .map(|c| (c.cert.as_der().to_vec(), c.friendly_name.clone()))
+                .collect(),
+        })
+    }
+
     fn round_trip(rsa: bool, password: &str, profile: P12Profile) {
         let f = fixture(rsa);
         let der = build(&f, password, profile);
         assert_structure(&der, profile, &f.cert_der);
 
-        let parsed = Pkcs12::from_der(&der)
-            .expect("DER")
-            .parse2(password)
-            .expect("MAC and decryption");
-        let key = parsed.pkey.expect("key");
-        let original = PKey::private_key_from_pkcs8(&f.key_der).expect("original key");
+        let parsed = parse(&der, password).expect("MAC and decryption");
+        assert_eq!(parsed.key_pkcs8, f.key_der, "same private key");
+        assert_eq!(parsed.cert_der, f.cert_der, "same certificate");
         assert_eq!(
-            key.private_key_to_pkcs8().expect("pkcs8"),
-            original.private_key_to_pkcs8().expect("pkcs8"),
-            "same private key"
-        );
-        let cert = parsed.cert.expect("cert");
-        assert_eq!(cert.to_der().expect("der"), f.cert_der, "same certificate");
-        assert_eq!(
-            cert.alias(),
-            Some(NAME.as_bytes()),
+            parsed.cert_name.as_deref(),
+            Some(NAME),
             "certificate friendlyName"
         );
-        let ca = parsed.ca.expect("CA chain");
-        assert_eq!(ca.len(), 1);
-        let ca_cert = ca.iter().next().expect("CA");
-        assert_eq!(
-            ca_cert.to_der().expect("der"),
-            f.ca_der,
-            "same CA certificate"
-        );
-        assert_eq!(ca_cert.alias(), None, "the CA has no friendlyName");
+        assert_eq!(parsed.ca.len(), 1);
+        let (ca_der, ca_name) = &parsed.ca[0];
+        assert_eq!(ca_der, &f.ca_der, "same CA certificate");
+        assert_eq!(ca_name, &None, "the CA has no friendlyName");
 
         assert!(
-            Pkcs12::from_der(&der)
-                .expect("DER")
-                .parse2("wrong password")
-                .is_err(),
+            parse(&der, "wrong password").is_err(),
             "a wrong password is refused"
         );
     }
@@ -343,12 +362,8 @@ mod tests {
         assert_eq!(bmp_friendly_name("𠮷田 花子"), "\u{FFFD}田 花子");
         let f = fixture(false);
         let der = build_named(&f, "𠮷田 花子", "Abcdefgh2345wxyz", P12Profile::Modern);
-        let parsed = Pkcs12::from_der(&der)
-            .expect("DER")
-            .parse2("Abcdefgh2345wxyz")
-            .expect("parse");
-        let cert = parsed.cert.expect("cert");
-        assert_eq!(cert.alias(), Some("\u{FFFD}田 花子".as_bytes()));
+        let parsed = parse(&der, "Abcdefgh2345wxyz").expect("parse");
+        assert_eq!(parsed.cert_name.as_deref(), Some("\u{FFFD}田 花子"));
     }
 
     #[test]

@@ -569,15 +569,8 @@ impl Backend {
     /// The chain an issued certificate goes with: the CA certificate(s) of the CA in use.
     async fn chain_for_holder(&self) -> Result<Vec<Vec<u8>>, ServiceError> {
         let pem = self.active_authority().await?.ca_certificate_pem().await?;
-        let certs = openssl::x509::X509::stack_from_pem(pem.as_bytes())
-            .map_err(|e| ServiceError::Internal(format!("CA chain: {e}")))?;
-        certs
-            .iter()
-            .map(|c| {
-                c.to_der()
-                    .map_err(|e| ServiceError::Internal(format!("CA chain: {e}")))
-            })
-            .collect()
+        crate::x509::certificates_der(pem.as_bytes())
+            .map_err(|e| ServiceError::Internal(format!("CA chain: {e}")))
     }
 
     /// The answer for an issued certificate.

@@ -147,6 +147,8 @@ impl Server {
                     .to_string();
             }
         };
+        // reqwest's rustls takes the process's provider, as in the server.
+        certdesk_backend::tls::install_crypto_provider();
         Server { child, base }
     }
 
