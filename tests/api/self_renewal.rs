@@ -30,6 +30,18 @@ async fn enrolled_holder(app: &TestApp, dir: &Path, login: &str) -> (i64, Vec<u8
     (id, cert)
 }
 
+/// Moves the test clock 336 days on, into the renewal window of a 366-day certificate (the last
+/// 40 days), and checks the check page now offers the renewal for `old`.
+async fn into_the_window(app: &TestApp, old: &[u8]) {
+    app.advance(Duration::days(366 - 30));
+    let report = app
+        .backend
+        .check_certificate(Some(old.to_vec()))
+        .await
+        .expect("report");
+    assert_eq!(report.self_renewal, SelfRenewalOffer::Offered);
+}
+
 /// curl POSTs `body` to `url` presenting `cert` (or none) with `origin`: `(status, body)`.
 fn curl_post(
     dir: &Path,
@@ -150,13 +162,7 @@ async fn the_holder_renews_with_the_presented_certificate_inside_the_window_only
     );
 
     // Into the window (the last 40 days of 366).
-    app.advance(Duration::days(366 - 30));
-    let report = app
-        .backend
-        .check_certificate(Some(old.clone()))
-        .await
-        .expect("report");
-    assert_eq!(report.self_renewal, SelfRenewalOffer::Offered);
+    into_the_window(&app, &old).await;
     // Another origin, no certificate: refused.
     let (status, body) = curl_post(
         d,
@@ -423,13 +429,7 @@ async fn renewal_attempts_beyond_an_addresss_budget_are_refused_with_429_and_wri
     );
 
     // Into the window: a renewal let through would now be issued.
-    app.advance(Duration::days(366 - 30));
-    let report = app
-        .backend
-        .check_certificate(Some(old.clone()))
-        .await
-        .expect("report");
-    assert_eq!(report.self_renewal, SelfRenewalOffer::Offered);
+    into_the_window(&app, &old).await;
     let written = renewal_writes(&app);
 
     // Beyond the budget: 429 E-AUTH-010 in both languages with Retry-After, on both routes.
