@@ -27,6 +27,7 @@ pub use access::{is_same_origin, ConsoleUser, Master};
 pub use error::WebError;
 pub use limits::{limit_attempts, AttemptLimiter};
 
+use axum::body::HttpBody as _;
 use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
 use axum::middleware;
@@ -116,6 +117,10 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
             certdesk_app::error::MAX_REQUEST_BYTES,
         ))
         .layer(middleware::map_response(coded_too_large))
+        // A body whose declared length is over the limit is read to its end and dropped first
+        // (up to DRAIN_BYTES, for DRAIN_TIME at most): a client still sending then reads the
+        // 413 instead of a connection reset (a browser's upload of a file that is too big).
+        .layer(middleware::from_fn(drain_oversized))
         // Outside everything: a foreign Host is refused before any handler (421), and every
         // answer, that one too, gets the security headers.
         .layer(middleware::from_fn_with_state(
@@ -127,6 +132,48 @@ pub fn router(backend: Backend, site_root: &Path) -> Router {
             headers::security_headers,
         ))
         .with_state(state)
+}
+
+/// A declared body up to this size over the limit is read and dropped before the 413.
+const DRAIN_BYTES: u64 = 4 * certdesk_app::error::MAX_REQUEST_BYTES as u64;
+/// The longest a refused body is read for before the 413 is sent anyway.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A request whose `Content-Length` is over the limit is refused with the coded 413 without
+/// reaching a handler. Answered at once, a client still sending its body gets a reset instead
+/// of the answer (the kernel drops the unread bytes and resets the connection); so a body up
+/// to `DRAIN_BYTES` is first read and dropped (never kept: one frame at a time), for at most
+/// `DRAIN_TIME`, and the answer closes the connection. A larger one is answered at once.
+async fn drain_oversized(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = declared.filter(|n| *n > certdesk_app::error::MAX_REQUEST_BYTES as u64)
+    else {
+        return next.run(request).await;
+    };
+    if length <= DRAIN_BYTES {
+        let mut body = request.into_body();
+        let drain = std::future::poll_fn(|cx| loop {
+            match std::pin::Pin::new(&mut body).poll_frame(cx) {
+                std::task::Poll::Ready(Some(Ok(_))) => continue,
+                std::task::Poll::Ready(_) => return std::task::Poll::Ready(()),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        });
+        let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    }
+    let mut response = (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        axum::Json(certdesk_app::error::UiError::too_large(None)),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The limit layer's bare 413 as the coded error body every refusal has (`E-WEB-004`).
