@@ -32,24 +32,8 @@ pub fn routes(backend: &Backend) -> Router<Backend> {
         .route("/check/renew", post(renew))
         .route("/check/renew/confirm", post(confirm))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_ENROLL_BODY))
-        .layer(middleware::map_response(coded_too_large))
+        .layer(middleware::map_response(crate::web::coded_too_large))
         .layer(Extension(attempts))
-}
-
-/// The limit layer's bare 413 as the coded body (`E-WEB-004`).
-async fn coded_too_large(response: Response) -> Response {
-    let coded = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.to_str().is_ok_and(|t| t.starts_with("application/json")));
-    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || coded {
-        return response;
-    }
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        axum::Json(certdesk_app::error::UiError::too_large(None)),
-    )
-        .into_response()
 }
 
 /// Whether a POST comes from the check page itself: `Origin` is the check URL's origin (or,

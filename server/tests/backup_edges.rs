@@ -244,24 +244,7 @@ fn a_full_disk_under_the_data_directory_stops_the_snapshot_with_e_backup_009_and
         assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out));
         out
     };
-    on_disk(
-        &[
-            "setup",
-            "--org-name",
-            "株式会社テスト商事",
-            "--group-id",
-            "G0001",
-            "--bank-code",
-            "0001",
-            "--login-id",
-            "master01",
-            "--name",
-            "山田 太郎",
-            "--email",
-            "taro@example.co.jp",
-        ],
-        0,
-    );
+    on_disk(common::SETUP, 0);
     on_disk(
         &[
             "users",

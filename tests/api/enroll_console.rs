@@ -211,20 +211,29 @@ fn slip_form(code: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// POSTs `form` to the slip sheet from `client` with this `Origin`.
+async fn post_sheet(
+    client: &reqwest::Client,
+    url: &str,
+    origin: &str,
+    form: &[(&str, String)],
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header("origin", origin)
+        .form(form)
+        .send()
+        .await
+        .expect("request")
+}
+
 #[tokio::test]
 async fn the_slip_sheet_is_for_signed_in_same_origin_posts_of_slips_only() {
     let app = master_app().await;
     let url = format!("{}/enrolment/sheet", app.base);
     let form = slip_form("ABCD-EFGH-JKLM");
 
-    let r = app
-        .client
-        .post(&url)
-        .header("origin", &app.origin)
-        .form(&form)
-        .send()
-        .await
-        .expect("request");
+    let r = post_sheet(&app.client, &url, &app.origin, &form).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["cache-control"].to_str().expect("ascii"),
@@ -240,25 +249,12 @@ async fn the_slip_sheet_is_for_signed_in_same_origin_posts_of_slips_only() {
     assert!(html.contains("/sheet/print.js"));
 
     // Another site's form: refused before the handler.
-    let r = app
-        .client
-        .post(&url)
-        .header("origin", "https://evil.example")
-        .form(&form)
-        .send()
-        .await
-        .expect("request");
+    let r = post_sheet(&app.client, &url, "https://evil.example", &form).await;
     assert_eq!(r.status(), 403);
     assert_eq!(error_code(r).await, "E-AUTH-005");
 
     // Signed out.
-    let r = client()
-        .post(&url)
-        .header("origin", &app.origin)
-        .form(&form)
-        .send()
-        .await
-        .expect("request");
+    let r = post_sheet(&client(), &url, &app.origin, &form).await;
     assert_eq!(r.status(), 401);
     assert_eq!(error_code(r).await, "E-AUTH-003");
 
@@ -267,14 +263,7 @@ async fn the_slip_sheet_is_for_signed_in_same_origin_posts_of_slips_only() {
         vec![("slips", "x".to_string())],
         slip_form("X")[..6].to_vec(),
     ] {
-        let r = app
-            .client
-            .post(&url)
-            .header("origin", &app.origin)
-            .form(&body)
-            .send()
-            .await
-            .expect("request");
+        let r = post_sheet(&app.client, &url, &app.origin, &body).await;
         assert_eq!(r.status(), 400);
         assert_eq!(error_code(r).await, "E-WEB-002");
     }

@@ -165,19 +165,25 @@ async fn drain_oversized(request: axum::extract::Request, next: middleware::Next
         });
         let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
     }
-    let mut response = (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        axum::Json(certdesk_app::error::UiError::too_large(None)),
-    )
-        .into_response();
+    let mut response = too_large();
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
-/// The limit layer's bare 413 as the coded error body every refusal has (`E-WEB-004`).
-async fn coded_too_large(response: Response) -> Response {
+/// The coded 413 (`E-WEB-004`).
+fn too_large() -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        axum::Json(certdesk_app::error::UiError::too_large(None)),
+    )
+        .into_response()
+}
+
+/// A limit layer's bare 413 as the coded error body every refusal has (`E-WEB-004`); the
+/// console's router and the check listener's renewal routes both map their answers with it.
+pub(crate) async fn coded_too_large(response: Response) -> Response {
     if response.status() != StatusCode::PAYLOAD_TOO_LARGE
         || response
             .headers()
@@ -186,11 +192,7 @@ async fn coded_too_large(response: Response) -> Response {
     {
         return response;
     }
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        axum::Json(certdesk_app::error::UiError::too_large(None)),
-    )
-        .into_response()
+    too_large()
 }
 
 async fn not_found() -> impl IntoResponse {

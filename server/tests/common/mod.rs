@@ -62,27 +62,26 @@ pub fn refused(out: &Output, code: &str) {
     assert_eq!(stderr.matches(code).count(), 2, "{}", text(out));
 }
 
+/// `certdesk setup` for the test organisation (master01).
+pub const SETUP: &[&str] = &[
+    "setup",
+    "--org-name",
+    "株式会社テスト商事",
+    "--group-id",
+    "G0001",
+    "--bank-code",
+    "0001",
+    "--login-id",
+    "master01",
+    "--name",
+    "山田 太郎",
+    "--email",
+    "taro@example.co.jp",
+];
+
 /// An organisation with three users (two of them with certificates).
 pub fn set_up(dir: &Path) {
-    expect(
-        dir,
-        &[
-            "setup",
-            "--org-name",
-            "株式会社テスト商事",
-            "--group-id",
-            "G0001",
-            "--bank-code",
-            "0001",
-            "--login-id",
-            "master01",
-            "--name",
-            "山田 太郎",
-            "--email",
-            "taro@example.co.jp",
-        ],
-        0,
-    );
+    expect(dir, SETUP, 0);
     for (id, name) in [
         ("taro0001", "佐藤 太郎"),
         ("hana0002", "鈴木 花子"),
