@@ -108,6 +108,16 @@ wasm_opt() {
     --enable-mutable-globals --enable-reference-types --enable-multivalue "$1" -o "$2"
 }
 
+# FILE.br (brotli 11) and FILE.gz beside each FILE, as the server sends them. zopfli writes
+# gzip that any browser reads, ~4 % smaller than `gzip --best` (20 s).
+precompress() {
+  local f
+  for f in "$@"; do
+    brotli --best --keep --force "$f"
+    zopfli "$f"
+  done
+}
+
 # Builds the browser half: app with `hydrate` for wasm32, then certdesk-bindgen --split (our
 # own scripts/bindgen, pinned by Cargo.lock to the same wasm-bindgen release as the app): every
 # page but the pickup page is a lazy route (app/src/routes.rs), whose part the browser fetches
@@ -146,11 +156,7 @@ build_wasm() {
       [ "$f" = "$stage/certdesk.wasm" ] || wasm_opt "$f" "$f"
     done
     python3 scripts/bundle-names.py "$stage" certdesk >/dev/null
-    for f in "$stage"/*.js "$stage"/*.wasm; do
-      brotli --best --keep --force "$f"
-      # zopfli writes gzip that any browser reads, ~4 % smaller than `gzip --best` (20 s).
-      zopfli "$f"
-    done
+    precompress "$stage"/*.js "$stage"/*.wasm
   fi
   # The previous bundle goes (hashed or not), then the new one; hash.txt last.
   mkdir -p "$site/pkg"
@@ -229,16 +235,13 @@ build_enroll_wasm() {
     apt_need python3 python3
     wasm_opt "$stage/${name}_bg.wasm" "$stage/$name.opt.wasm"
     python3 scripts/wasm-table-exports.py "$stage/${name}_bg.wasm" "$stage/$name.opt.wasm"
-    local js_hash wasm_hash f
+    local js_hash wasm_hash
     js_hash=$(sha256sum "$stage/$name.js" | cut -c1-16)
     wasm_hash=$(sha256sum "$stage/$name.opt.wasm" | cut -c1-16)
     mv "$stage/$name.js" "$stage/$name.$js_hash.js"
     mv "$stage/$name.opt.wasm" "$stage/$name.$wasm_hash.wasm"
     rm "$stage/${name}_bg.wasm"
-    for f in "$stage/$name.$js_hash.js" "$stage/$name.$wasm_hash.wasm"; do
-      brotli --best --keep --force "$f"
-      zopfli "$f"
-    done
+    precompress "$stage/$name.$js_hash.js" "$stage/$name.$wasm_hash.wasm"
     printf 'js: %s\nwasm: %s\n' "$js_hash" "$wasm_hash" >"$stage/hash.txt"
   fi
   mkdir -p "$site/enroll/pkg"
