@@ -52,3 +52,62 @@ fn audit_rows(dir: &std::path::Path) -> i64 {
         .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
         .expect("count")
 }
+
+/// Writes a POST to `/api/sign_in` declaring `declared` bytes but sending only `sent`, then
+/// stops sending; the status line of the answer, read within `wait`.
+fn stalled_post(base: &str, declared: u64, sent: usize, wait: std::time::Duration) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(wait)).expect("timeout");
+    write!(
+        stream,
+        "POST /api/sign_in HTTP/1.1\r\nHost: {addr}\r\nOrigin: {base}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {declared}\r\n\r\n"
+    )
+    .expect("headers");
+    stream
+        .write_all(&vec![b'a'; sent])
+        .expect("part of the body");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The drain's own limits, attacked: a declared body beyond what is drained (24 MiB) is refused
+/// at once without waiting for it, and one that is drained but never finishes (the sender
+/// stalls) is answered 413 when the drain gives up, instead of holding the connection.
+#[tokio::test]
+async fn the_drain_neither_waits_for_a_huge_body_nor_for_a_stalled_one() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path().join("data");
+    set_up(&dir);
+    let server = Server::start(&dir);
+    let before = audit_rows(&dir);
+    let base = server.base.clone();
+    let (huge, stalled) = tokio::task::spawn_blocking(move || {
+        let huge = stalled_post(&base, 1 << 30, 1024, std::time::Duration::from_secs(5));
+        let stalled = stalled_post(&base, 10 << 20, 1024, std::time::Duration::from_secs(30));
+        (huge, stalled)
+    })
+    .await
+    .expect("thread");
+    assert!(
+        huge.starts_with("HTTP/1.1 413"),
+        "a 1 GiB declaration: {huge:?}"
+    );
+    assert!(
+        stalled.starts_with("HTTP/1.1 413"),
+        "a stalled 10 MiB body: {stalled:?}"
+    );
+    assert_eq!(audit_rows(&dir), before, "a refused request writes nothing");
+}
