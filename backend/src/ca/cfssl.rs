@@ -541,9 +541,18 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// Whether a sending error's text says the proxy refused the credentials (hyper-util's
+/// "proxy authorization required" for a CONNECT answered 407, or the status line's words).
+/// Not any "407": the text names the URL, and a port such as 40712 holds those digits.
+fn proxy_refused(detail: &str) -> bool {
+    let detail = detail.to_ascii_lowercase();
+    detail.contains("proxy authorization required")
+        || detail.contains("proxy authentication required")
+}
+
 fn sending_error(e: &reqwest::Error) -> CaError {
     let detail = chain(e);
-    if detail.contains("407") || detail.contains("Proxy Authentication Required") {
+    if proxy_refused(&detail) {
         return CaError::ProxyAuth;
     }
     if e.is_connect() {
@@ -613,6 +622,14 @@ mod tests {
             "E-CA-005"
         );
         assert_eq!(code(read_answer(407, None, b"")), "E-CA-008");
+        // A timeout at a port holding "407" is not the proxy refusing the credentials.
+        assert!(!proxy_refused(
+            "error sending request for url (http://127.0.0.1:40712/api/v1/cfssl/authsign): operation timed out"
+        ));
+        assert!(proxy_refused(
+            "client error (Connect): proxy authorization required"
+        ));
+        assert!(proxy_refused("HTTP/1.1 407 Proxy Authentication Required"));
     }
 
     #[test]
